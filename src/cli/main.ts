@@ -1,0 +1,40 @@
+#!/usr/bin/env node
+// drhard command-line entry: builds the commander program from one module per command.
+import { Command, CommanderError } from 'commander';
+import { DrhardInputError, DrhardUsageError } from '../util/errors.ts';
+
+const program = new Command('drhard')
+  .description('Train, run and evaluate dense retrievers with hard negatives (STAR, ADORE)')
+  .showHelpAfterError()
+  .exitOverride();
+
+// Each command module exports `register(program: Command): void`. Add one line per command.
+const commandModules: Array<() => Promise<{ register: (p: Command) => void }>> = [
+  // COMMANDS (keep one per line)
+];
+
+async function main(): Promise<void> {
+  for (const load of commandModules) (await load()).register(program);
+  try {
+    await program.parseAsync(process.argv);
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      process.exitCode = e.exitCode === 0 ? 0 : 2;
+      return;
+    }
+    if (e instanceof DrhardUsageError) {
+      process.stderr.write(`drhard: ${e.message}\n`);
+      process.exitCode = 2;
+      return;
+    }
+    if (e instanceof DrhardInputError) {
+      process.stderr.write(`drhard: error: ${e.message}\n`);
+      process.exitCode = 1;
+      return;
+    }
+    process.stderr.write(`drhard: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+    process.exitCode = 1;
+  }
+}
+
+await main();
