@@ -1,0 +1,33 @@
+// Evaluation library: trec_eval-exact metrics, msmarco_eval MRR, and paired significance tests, all in-process.
+//
+// Representation (shared with src/data/trec.ts):
+//   Qrels = Map<qid, Map<docid, grade>>            grades are integers; < 0 means "in pool, unjudged"
+//   Run   = Map<qid, Array<{ docid, score }>>      any order; ranking = score desc, ties docid desc (byte order)
+// A rank column is never trusted: MS MARCO runs are read with score = -rank, so their order holds.
+//
+// evaluate(qrels, run, { metrics: ['mrr@10', 'recall@100', 'ndcg@10', 'map', 'p@10', 'rprec'], relThreshold: 1,
+//   complete: true }) → { queries, values: {metric: Float64Array aligned with queries}, perQuery, mean, ... }
+// Metric semantics follow usnistgov/trec_eval (m_*.c): nDCG uses the raw grades as gains whatever the threshold;
+// recall/map/rprec divide by the number of relevant judged documents; P@k divides by k; mrr@k is recip_rank
+// computed on the top k (trec_eval -M k -m recip_rank).
+export type { Qrels, Run, ScoredDoc, RunFormat } from '../data/trec.ts';
+export { readQrels, readRun, parseQrels, parseRun, writeTrecRun, writeMsmarcoRun, sortTrecOrder, compareTrecOrder } from '../data/trec.ts';
+export { evaluate, msmarcoMrr, DEFAULT_METRICS, type EvaluateOptions, type EvaluationResult } from './evaluate.ts';
+export { parseMetric, trecEvalName, type MetricSpec, type MetricKind, type RelThreshold } from './metrics.ts';
+export { formatFixedC, pyFloatRepr, formatMsmarcoBlock, formatTrecTable } from './format.ts';
+export {
+  pairedTTest,
+  randomizationTest,
+  bootstrapCI,
+  tConfidenceInterval,
+  holm,
+  bonferroni,
+  studentTCdf,
+  studentTQuantile,
+  studentTTwoSided,
+  regularizedIncompleteBeta,
+  logGamma,
+  quantileSorted,
+  type TTestResult,
+  type RandomizationResult,
+} from './stats.ts';
