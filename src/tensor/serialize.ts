@@ -1,0 +1,32 @@
+// Tensor maps to and from files in PyTorch's torch.save zip format (Python `torch.load` reads ours, we read theirs).
+import * as fs from 'node:fs';
+import { native } from '../native/addon.ts';
+import { writeFileAtomic } from '../util/fsx.ts';
+import { Tensor } from './tensor.ts';
+
+export function serializeTensors(map: Record<string, Tensor> | Map<string, Tensor>): Buffer {
+  const entries = map instanceof Map ? [...map.entries()] : Object.entries(map);
+  return native.saveTensors(
+    entries.map(([k]) => k),
+    entries.map(([, t]) => t.handle),
+  );
+}
+export function deserializeTensors(bytes: Buffer): Map<string, Tensor> {
+  const [names, handles] = native.loadTensors(bytes);
+  const out = new Map<string, Tensor>();
+  names.forEach((n, i) => out.set(n, new Tensor(handles[i]!)));
+  return out;
+}
+/** Writes {name: tensor} atomically as a torch.save-compatible file. */
+export function saveTensors(map: Record<string, Tensor> | Map<string, Tensor>, path: string): void {
+  writeFileAtomic(path, serializeTensors(map));
+}
+/** Reads a torch.save'd dict of tensors (e.g. pytorch_model.bin). Errors name the file. */
+export function loadTensors(path: string): Map<string, Tensor> {
+  const bytes = fs.readFileSync(path);
+  try {
+    return deserializeTensors(bytes);
+  } catch (e) {
+    throw new Error(`${path}: cannot read tensors: ${(e as Error).message}`);
+  }
+}
