@@ -15,6 +15,7 @@ const DTYPES = {
   BF16: { dtype: 'bfloat16', size: 2 },
   I64: { dtype: 'int64', size: 8 },
   I32: { dtype: 'int32', size: 4 },
+  I8: { dtype: 'int8', size: 1 },
   U8: { dtype: 'uint8', size: 1 },
   BOOL: { dtype: 'bool', size: 1 },
 } as const;

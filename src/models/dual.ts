@@ -1,0 +1,95 @@
+// Dual-encoder models as DRhard's RobertaDot: one shared tower for queries and documents, pooling, then an
+// optional Linear `embeddingHead` + LayerNorm `norm`. Scores are dot products of the embeddings.
+import { manualSeed, tidy, type Tensor } from '../tensor/index.ts';
+import { LayerNorm, Linear } from '../nn/layers.ts';
+import { Module } from '../nn/module.ts';
+import { createConfig, type ConfigInit, type EncoderConfig } from './config.ts';
+import { TransformerModel } from './encoder.ts';
+
+/** Token ids and attention mask of one padded batch. */
+export interface TokenBatch {
+  /** [B, L] int64 */
+  ids: Tensor;
+  /** [B, L] (1 = token, 0 = padding) */
+  mask: Tensor;
+}
+
+export class DotModel extends Module {
+  readonly config: EncoderConfig;
+  /** The transformer, registered as `roberta` or `bert` (HF's base_model_prefix). */
+  readonly backbone: TransformerModel;
+  readonly embeddingHead: Linear | null;
+  readonly norm: LayerNorm | null;
+
+  constructor(config: EncoderConfig) {
+    super();
+    this.config = config;
+    this.backbone = this.registerModule(config.modelType, new TransformerModel(config));
+    if (config.embeddingHead) {
+      this.embeddingHead = this.registerModule(
+        'embeddingHead',
+        new Linear(config.hiddenSize, config.outputEmbeddingSize, { std: config.initializerRange }),
+      );
+      // DRhard builds nn.LayerNorm(output_embedding_size): the default eps 1e-5, not the config's.
+      this.norm = this.registerModule('norm', new LayerNorm(config.outputEmbeddingSize, 1e-5));
+    } else {
+      this.embeddingHead = null;
+      this.norm = null;
+    }
+  }
+
+  /** Size of the vectors `encode` returns. */
+  get dim(): number {
+    return this.config.embeddingHead ? this.config.outputEmbeddingSize : this.config.hiddenSize;
+  }
+
+  /** ids [B, L] int64, mask [B, L] → embeddings [B, D]. Queries and documents use the same tower. */
+  encode(ids: Tensor, mask: Tensor): Tensor {
+    return tidy(() => {
+      const h = this.backbone.forward(ids, mask); // [B, L, H]
+      let pooled: Tensor;
+      if (this.config.pooling === 'mean') {
+        const m = mask.to('float32');
+        pooled = h.mul(m.unsqueeze(-1)).sum(1).div(m.sum(1, true)); // [B, H]
+      } else {
+        pooled = h.select(1, 0); // [B, H]: the <s>/[CLS] token
+      }
+      if (this.embeddingHead && this.norm) pooled = this.norm.forward(this.embeddingHead.forward(pooled));
+      return pooled;
+    });
+  }
+
+  /**
+   * ADORE trains only the query side against frozen document embeddings. The tower is shared, so the query
+   * encoder's parameters are all of the model's; this names that intent at call sites.
+   */
+  queryParameters(): Array<[string, Tensor]> {
+    return this.namedParameters();
+  }
+}
+
+/** DRhard's RobertaDot (and ANCE's RobertaDot_NLL_LN): weights under `roberta.`, `embeddingHead.`, `norm.`. */
+export class RobertaDot extends DotModel {
+  constructor(config: EncoderConfig) {
+    if (config.modelType !== 'roberta') throw new Error(`RobertaDot needs model_type roberta, got ${config.modelType}`);
+    super(config);
+  }
+}
+
+/** The same dual encoder over BERT (weights under `bert.`; positions 0…L-1). */
+export class BertDot extends DotModel {
+  constructor(config: EncoderConfig) {
+    if (config.modelType !== 'bert') throw new Error(`BertDot needs model_type bert, got ${config.modelType}`);
+    super(config);
+  }
+}
+
+/**
+ * A freshly initialized model (N(0, initializer_range) weights, zero biases, unit LayerNorms, zero padding rows),
+ * for training from scratch. `seed` seeds libtorch's generator first, for reproducible inits.
+ */
+export function createModel(config: EncoderConfig | ConfigInit, opts: { seed?: number } = {}): DotModel {
+  const c = 'extra' in config ? config : createConfig(config);
+  if (opts.seed !== undefined) manualSeed(opts.seed);
+  return c.modelType === 'roberta' ? new RobertaDot(c) : new BertDot(c);
+}
