@@ -1,0 +1,168 @@
+// Self-contained HTML report for the demo: results table plus charts rendered to inline SVG at generation time.
+import { writeFileAtomic } from '../util/fsx.ts';
+import { DrhardInputError } from '../util/errors.ts';
+import { FONT, ciSpec, curveSpec, renderSvg, sortedDeltaSpec, winTieLoss, winTieLossSpec } from './charts.ts';
+import { reportDataSchema, type ReportData, type ResultRow } from './types.ts';
+
+export type { CurvePoint, DevMetrics, MetricCI, PairedDeltas, ReportData, ResultRow } from './types.ts';
+export { reportDataSchema } from './types.ts';
+export { renderSvg, winTieLoss, type WinTieLoss } from './charts.ts';
+
+function esc(s: string): string {
+  return s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c] as string);
+}
+
+function fmtMetric(v: number | null | undefined): string {
+  return v === null || v === undefined || !Number.isFinite(v) ? '—' : v.toFixed(3);
+}
+
+function fmtP(p: number): string {
+  if (p < 0.001) return 'p&lt;0.001';
+  return `p=${p < 0.01 ? p.toFixed(3) : p.toFixed(2)}`;
+}
+
+type MetricKey = 'mrr10' | 'recall100' | 'ndcg10';
+const METRIC_COLS: Array<{ key: MetricKey; label: string }> = [
+  { key: 'mrr10', label: 'MRR@10' },
+  { key: 'recall100', label: 'Recall@100' },
+  { key: 'ndcg10', label: 'NDCG@10' },
+];
+
+function resultsTable(rows: ResultRow[], baseline: string | undefined, alpha: number): string {
+  const best = new Map<MetricKey, number>();
+  for (const { key } of METRIC_COLS) {
+    const vals = rows.map((r) => r[key]).filter((v): v is number => v !== null && Number.isFinite(v));
+    if (vals.length) best.set(key, Math.max(...vals));
+  }
+  const head = METRIC_COLS.map((c) => `<th class="num">${c.label}</th>`).join('');
+  const body = rows
+    .map((r) => {
+      const cells = METRIC_COLS.map(({ key }) => {
+        const v = r[key];
+        const isBest = v !== null && Number.isFinite(v) && v === best.get(key);
+        const text = isBest ? `<strong>${fmtMetric(v)}</strong>` : fmtMetric(v);
+        const p = r.pValues?.[key];
+        const pHtml =
+          p === null || p === undefined || !Number.isFinite(p)
+            ? ''
+            : ` <span class="p${p < alpha ? ' sig' : ''}" title="vs ${esc(baseline ?? 'baseline')}">${fmtP(p)}${p < alpha ? ' *' : ''}</span>`;
+        return `<td class="num">${text}${pHtml}</td>`;
+      }).join('');
+      const isBase = baseline !== undefined && r.method === baseline;
+      return `<tr><th scope="row">${esc(r.method)}${isBase ? ' <span class="tag">baseline</span>' : ''}</th>${cells}<td>${esc(r.notes ?? '')}</td></tr>`;
+    })
+    .join('\n');
+  const caption = baseline
+    ? `p-values: paired test against <em>${esc(baseline)}</em>; * marks p &lt; ${alpha}. Best value per column in bold.`
+    : 'Best value per column in bold.';
+  return `<table class="results">
+<caption>${caption}</caption>
+<thead><tr><th scope="col">method</th>${head}<th scope="col">notes</th></tr></thead>
+<tbody>
+${body}
+</tbody>
+</table>`;
+}
+
+function figure(svg: string, caption: string, id: string): string {
+  return `<figure class="chart" id="${id}" aria-label="${esc(caption)}">${svg}<figcaption>${esc(caption)}</figcaption></figure>`;
+}
+
+const CSS = `
+body { font-family: ${FONT}; color: #222; margin: 24px auto; max-width: 1180px; padding: 0 16px; line-height: 1.4; }
+h1 { font-size: 24px; margin: 0 0 4px; } h2 { font-size: 18px; margin: 28px 0 8px; border-bottom: 1px solid #ddd; padding-bottom: 4px; }
+.subtitle { color: #555; margin: 0 0 12px; } .notes p { margin: 4px 0; color: #333; }
+table.results { border-collapse: collapse; margin: 8px 0; min-width: 720px; }
+table.results caption { caption-side: bottom; text-align: left; color: #666; font-size: 12px; padding-top: 6px; }
+table.results th, table.results td { border-bottom: 1px solid #e3e3e3; padding: 6px 12px; text-align: left; vertical-align: top; }
+table.results thead th { border-bottom: 2px solid #999; }
+table.results td.num, table.results th.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
+.p { color: #777; font-size: 11px; } .p.sig { color: #1b7f3b; font-weight: bold; }
+.tag { font-size: 10px; background: #eee; border-radius: 3px; padding: 1px 4px; color: #555; font-weight: normal; }
+.charts { display: flex; flex-wrap: wrap; gap: 18px; align-items: flex-start; }
+figure.chart { margin: 0; } figure.chart svg { max-width: 100%; height: auto; display: block; }
+figcaption { font-size: 12px; color: #666; margin-top: 4px; max-width: 600px; }
+.summary { font-size: 14px; margin: 6px 0 10px; }
+footer { margin-top: 32px; color: #888; font-size: 11px; }
+`;
+
+/** Builds the report HTML. Validates `data` first (DrhardInputError listing each problem with its path). */
+export async function renderReportHtml(data: ReportData): Promise<string> {
+  const parsed = reportDataSchema.safeParse(data);
+  if (!parsed.success) {
+    const issues = parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ');
+    throw new DrhardInputError(`invalid report data: ${issues}`, { field: 'report' });
+  }
+  const alpha = data.alpha ?? 0.05;
+  // One colour per method across all charts, in order of first appearance.
+  const methods: string[] = [];
+  const addMethod = (m: string): void => void (methods.includes(m) || methods.push(m));
+  data.results.forEach((r) => addMethod(r.method));
+  data.curves.forEach((c) => addMethod(c.method));
+  data.devMetrics.forEach((d) => addMethod(d.method));
+
+  const sections: string[] = [];
+  sections.push(`<section id="results"><h2>Results</h2>${resultsTable(data.results, data.baseline, alpha)}</section>`);
+
+  const curveFigs: string[] = [];
+  for (const field of ['loss', 'trainMrr'] as const) {
+    const c = curveSpec(data.curves, field, methods);
+    if (c.points === 0 && c.dropped === 0) continue;
+    const what = field === 'loss' ? 'Training loss' : 'Training MRR@10';
+    const note = c.dropped ? ` (${c.dropped} non-finite point${c.dropped === 1 ? '' : 's'} not drawn)` : '';
+    curveFigs.push(figure(await renderSvg(c.spec), `${what} per step${note}.`, `curve-${field}`));
+  }
+  if (curveFigs.length) sections.push(`<section id="curves"><h2>Training curves</h2><div class="charts">${curveFigs.join('\n')}</div></section>`);
+
+  const metricNames: string[] = [];
+  for (const d of data.devMetrics) for (const k of Object.keys(d.metrics)) if (!metricNames.includes(k)) metricNames.push(k);
+  if (metricNames.length) {
+    const figs: string[] = [];
+    for (const [i, m] of metricNames.entries()) {
+      figs.push(figure(await renderSvg(ciSpec(data.devMetrics, m, methods)), `${m}: point estimate and 95% confidence interval.`, `ci-${i}`));
+    }
+    sections.push(`<section id="dev"><h2>Dev metrics with 95% confidence intervals</h2><div class="charts">${figs.join('\n')}</div></section>`);
+  }
+
+  if (data.pair) {
+    const p = data.pair;
+    const w = winTieLoss(p.deltas, p.tieEpsilon ?? 1e-9);
+    const mean = p.deltas.length ? p.deltas.reduce((s, d) => s + d, 0) / p.deltas.length : Number.NaN;
+    const summary =
+      `<p class="summary">${esc(p.b)} is better than ${esc(p.a)} on <strong>${w.wins}</strong> queries, ` +
+      `worse on <strong>${w.losses}</strong>, tied on <strong>${w.ties}</strong> ` +
+      `(mean Δ ${esc(p.metric)} = ${Number.isFinite(mean) ? (mean >= 0 ? '+' : '') + mean.toFixed(4) : '—'}).</p>`;
+    const figs = p.deltas.length
+      ? [
+          figure(await renderSvg(winTieLossSpec(p)), `Win/tie/loss on ${p.metric}.`, 'pair-wtl'),
+          figure(await renderSvg(sortedDeltaSpec(p)), `Per-query ${p.metric} difference, sorted.`, 'pair-sorted'),
+        ]
+      : [];
+    sections.push(
+      `<section id="pair"><h2>Per-query comparison: ${esc(p.b)} vs ${esc(p.a)}</h2>${summary}<div class="charts">${figs.join('\n')}</div></section>`,
+    );
+  }
+
+  const notes = data.notes?.length ? `<div class="notes">${data.notes.map((n) => `<p>${esc(n)}</p>`).join('')}</div>` : '';
+  return `<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'; img-src data:">
+<title>${esc(data.title)}</title>
+<style>${CSS}</style>
+</head>
+<body>
+<header><h1>${esc(data.title)}</h1>${data.subtitle ? `<p class="subtitle">${esc(data.subtitle)}</p>` : ''}${notes}</header>
+${sections.join('\n')}
+<footer>Generated by drhard${data.generatedAt ? ` on ${esc(data.generatedAt)}` : ''}. Self-contained: no scripts, no network.</footer>
+</body>
+</html>
+`;
+}
+
+/** Writes the report to `outPath` atomically (readers never see half a file). */
+export async function renderReport(data: ReportData, outPath: string): Promise<void> {
+  writeFileAtomic(outPath, await renderReportHtml(data));
+}

@@ -1,0 +1,120 @@
+// The data a demo report shows, and its runtime schema (reports are built from files other tools wrote).
+import { z } from 'zod';
+
+/** One row of the results table. Metrics are fractions in [0, 1]; NaN/null shows as "—". */
+export interface ResultRow {
+  method: string;
+  mrr10: number | null;
+  recall100: number | null;
+  ndcg10: number | null;
+  /** Two-sided p-values against `ReportData.baseline`, per metric; omit for the baseline itself. */
+  pValues?: { mrr10?: number | null; recall100?: number | null; ndcg10?: number | null };
+  notes?: string;
+}
+
+export interface CurvePoint {
+  step: number;
+  loss: number;
+  trainMrr?: number;
+}
+
+/** A point estimate with its 95% confidence interval. */
+export interface MetricCI {
+  value: number;
+  lo: number;
+  hi: number;
+}
+
+export interface DevMetrics {
+  method: string;
+  /** Keyed by display name, e.g. { 'MRR@10': {value, lo, hi}, 'Recall@100': ... }. */
+  metrics: Record<string, MetricCI>;
+}
+
+/** Per-query metric differences `b − a` (e.g. a = STAR, b = ADORE+STAR) for the win/tie/loss chart. */
+export interface PairedDeltas {
+  a: string;
+  b: string;
+  metric: string;
+  deltas: number[];
+  /** |Δ| ≤ tieEpsilon counts as a tie. Default 1e-9. */
+  tieEpsilon?: number;
+}
+
+export interface ReportData {
+  title: string;
+  subtitle?: string;
+  /** Method the p-values were computed against (shown in the table header). */
+  baseline?: string;
+  /** Significance level for marking p-values. Default 0.05. */
+  alpha?: number;
+  results: ResultRow[];
+  curves: Array<{ method: string; points: CurvePoint[] }>;
+  devMetrics: DevMetrics[];
+  pair?: PairedDeltas;
+  /** Free-text paragraphs shown under the title (data set, settings, caveats). */
+  notes?: string[];
+  /** Shown in the footer; omitted → no timestamp, so the same data gives the same bytes. */
+  generatedAt?: string;
+}
+
+const num = z.number();
+// Curves and table cells may carry NaN/Infinity (a diverged run is worth showing); they render as gaps or "—".
+const anyNum = z.custom<number>((v) => typeof v === 'number', { message: 'expected a number' });
+const metricVal = anyNum.nullable();
+const pv = z.number().min(0).max(1).nullable().optional();
+
+export const reportDataSchema = z
+  .object({
+    title: z.string().min(1),
+    subtitle: z.string().optional(),
+    baseline: z.string().optional(),
+    alpha: z.number().gt(0).lt(1).optional(),
+    results: z.array(
+      z
+        .object({
+          method: z.string().min(1),
+          mrr10: metricVal,
+          recall100: metricVal,
+          ndcg10: metricVal,
+          pValues: z.object({ mrr10: pv, recall100: pv, ndcg10: pv }).strict().optional(),
+          notes: z.string().optional(),
+        })
+        .strict(),
+    ),
+    curves: z.array(
+      z
+        .object({
+          method: z.string().min(1),
+          points: z.array(z.object({ step: num, loss: anyNum, trainMrr: anyNum.optional() }).strict()),
+        })
+        .strict(),
+    ),
+    devMetrics: z.array(
+      z
+        .object({
+          method: z.string().min(1),
+          metrics: z.record(
+            z.string(),
+            z
+              .object({ value: num, lo: num, hi: num })
+              .strict()
+              .refine((m) => m.lo <= m.value && m.value <= m.hi, { message: 'need lo <= value <= hi' }),
+          ),
+        })
+        .strict(),
+    ),
+    pair: z
+      .object({
+        a: z.string().min(1),
+        b: z.string().min(1),
+        metric: z.string().min(1),
+        deltas: z.array(num),
+        tieEpsilon: z.number().min(0).optional(),
+      })
+      .strict()
+      .optional(),
+    notes: z.array(z.string()).optional(),
+    generatedAt: z.string().optional(),
+  })
+  .strict();
