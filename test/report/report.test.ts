@@ -85,7 +85,10 @@ test('a minimal report (table only) renders without charts', async () => {
   assert.match(html, /<table class="results">/);
 });
 
+// DRHARD_CHROMIUM picks a browser binary (a missing path exercises the skip).
 function findChromium(): string | null {
+  const env = process.env['DRHARD_CHROMIUM'];
+  if (env !== undefined) return fs.existsSync(env) ? env : null;
   for (const c of ['/usr/bin/chromium', '/usr/bin/chromium-browser', '/usr/bin/google-chrome']) if (fs.existsSync(c)) return c;
   return null;
 }
