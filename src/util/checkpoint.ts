@@ -182,7 +182,8 @@ export class CheckpointManager {
   ): Promise<Checkpoint> {
     const name = stepDirName(step);
     canonicalJson(meta); // rejects NaN/undefined-only/bigint meta before any work
-    fs.mkdirSync(this.root, { recursive: true });
+    const created = fs.mkdirSync(this.root, { recursive: true });
+    if (created !== undefined) fsyncPath(path.dirname(created)); // make the new root's own entry durable
     const unlock = this.lock();
     try {
       this.cleanStale();
