@@ -34,14 +34,10 @@ std::atomic<int64_t> gLive{0};
     throw Napi::Error::New(info.Env(), "unknown native error");   \
   }
 
-void finalizeHolder(Napi::Env env, Holder* h) {
-  if (h->t.defined()) {
-    gLive--;
-    Napi::MemoryManagement::AdjustExternalMemory(env, -h->bytes);
-  }
-  delete h;
-}
-
+// Handles carry no N-API finalizer: Node defers those to the event loop, so a synchronous training loop would pile
+// up millions of pending ones. The JS side frees each handle exactly once: dispose(), or its FinalizationRegistry
+// when a Tensor is garbage-collected undisposed. After that the External must never be passed in again (the
+// Tensor class nulls its handle).
 Napi::Value wrap(Napi::Env env, at::Tensor t) {
   auto* h = new Holder{std::move(t), 0};
   if (h->t.defined()) {
@@ -49,7 +45,7 @@ Napi::Value wrap(Napi::Env env, at::Tensor t) {
     gLive++;
     if (h->bytes) Napi::MemoryManagement::AdjustExternalMemory(env, h->bytes);
   }
-  return Napi::External<Holder>::New(env, h, finalizeHolder);
+  return Napi::External<Holder>::New(env, h);
 }
 
 at::Tensor& T(const Napi::Value& v) {
@@ -93,11 +89,10 @@ FN(dispose) {
   if (!info[0].IsExternal()) throw std::invalid_argument("expected a tensor handle");
   Holder* h = info[0].As<Napi::External<Holder>>().Data();
   if (h->t.defined()) {
-    h->t = at::Tensor();
     gLive--;
     if (h->bytes) Napi::MemoryManagement::AdjustExternalMemory(info.Env(), -h->bytes);
-    h->bytes = 0;
   }
+  delete h;
   return info.Env().Undefined();
   GUARD_END
 }

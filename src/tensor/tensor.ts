@@ -116,6 +116,9 @@ export function noGradGuard(): Disposable {
   return { [Symbol.dispose]: () => void native.setGradEnabled(prev) };
 }
 
+// Safety net for tensors that are garbage-collected without dispose(): frees the native handle exactly once.
+const finalizer = new FinalizationRegistry<Handle>((handle) => native.dispose(handle));
+
 type Operand = Tensor | number;
 const h = (x: Operand): Handle | number => (typeof x === 'number' ? x : x.handle);
 const wrap = (x: Handle): Tensor => new Tensor(x);
@@ -132,6 +135,7 @@ export class Tensor implements Disposable {
 
   constructor(handle: Handle) {
     this.#h = handle;
+    finalizer.register(this, handle, this);
     adopt(this);
   }
 
@@ -145,6 +149,7 @@ export class Tensor implements Disposable {
   }
   dispose(): void {
     if (this.#h === null) return;
+    finalizer.unregister(this);
     native.dispose(this.#h);
     this.#h = null;
     this.scope?.delete(this);

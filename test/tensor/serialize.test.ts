@@ -1,0 +1,58 @@
+// Tensor maps saved in torch.save's format round-trip exactly; runtime settings (threads, seed, RNG state).
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import * as T from '../../src/tensor/index.ts';
+
+test('saveTensors/loadTensors round-trip bit-exactly across dtypes', () => {
+  T.tidy(() => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'drhard-ser-'));
+    const p = path.join(dir, 'm.pt');
+    const src = { a: T.randn([3, 4]), b: T.arange(5), c: T.randn([2]).to('bfloat16'), d: T.tensor([1, 0], { dtype: 'bool' }) };
+    T.saveTensors(src, p);
+    const back = T.loadTensors(p);
+    assert.deepEqual([...back.keys()].sort(), ['a', 'b', 'c', 'd']);
+    for (const [k, v] of Object.entries(src)) {
+      const w = back.get(k)!;
+      assert.equal(w.dtype, v.dtype);
+      assert.deepEqual(w.shape, v.shape);
+      assert.deepEqual(Buffer.from(w.data().buffer), Buffer.from(v.data().buffer), k);
+    }
+    fs.writeFileSync(p, fs.readFileSync(p).subarray(0, 100));
+    assert.throws(() => T.loadTensors(p), /m\.pt: cannot read tensors/);
+    fs.rmSync(dir, { recursive: true });
+  });
+});
+
+test('fromFile preads a region straight into a tensor and reports short files', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'drhard-ff-'));
+  const p = path.join(dir, 'x.f32');
+  fs.writeFileSync(p, Buffer.from(Float32Array.from([0, 1, 2, 3, 4, 5, 6, 7]).buffer));
+  T.tidy(() => {
+    assert.deepEqual(T.fromFile(p, 8, [2, 3], 'float32').toArray(), [2, 3, 4, 5, 6, 7]);
+    assert.throws(() => T.fromFile(p, 16, [2, 3], 'float32'), /file too short/);
+    assert.throws(() => T.fromFile(path.join(dir, 'nope'), 0, [1], 'float32'), /No such file/);
+  });
+  fs.rmSync(dir, { recursive: true });
+});
+
+test('threads, manual seed and RNG state save/restore', () => {
+  T.tidy(() => {
+    const n = T.getNumThreads();
+    T.setNumThreads(1);
+    assert.equal(T.getNumThreads(), 1);
+    T.setNumThreads(n);
+    assert.throws(() => T.setNumThreads(0), /positive integer/);
+    T.manualSeed(42);
+    const a = T.randn([5]).toArray();
+    T.manualSeed(42);
+    assert.deepEqual(T.randn([5]).toArray(), a);
+    const st = T.getRngState();
+    const b = T.rand([4]).toArray();
+    T.setRngState(st);
+    assert.deepEqual(T.rand([4]).toArray(), b);
+    assert.equal(typeof T.cudaIsAvailable(), 'boolean');
+  });
+});
