@@ -49,7 +49,7 @@ export class DotModel extends Module {
       const h = this.backbone.forward(ids, mask); // [B, L, H]
       let pooled: Tensor;
       if (this.config.pooling === 'mean') {
-        const m = mask.to('float32');
+        const m = mask.to(h.dtype);
         pooled = h.mul(m.unsqueeze(-1)).sum(1).div(m.sum(1, true)); // [B, H]
       } else {
         pooled = h.select(1, 0); // [B, H]: the <s>/[CLS] token

@@ -1,13 +1,18 @@
 // BERT/RoBERTa encoders exact to Hugging Face's modeling_bert.py / modeling_roberta.py (no pooler): the module
 // tree mirrors HF's so parameter names equal checkpoint keys (embeddings.word_embeddings.weight,
 // encoder.layer.0.attention.self.query.weight, …).
-import { arange, tidy, type Tensor } from '../tensor/index.ts';
+import { arange, tidy, type DType, type Tensor } from '../tensor/index.ts';
 import { Dropout, Embedding, LayerNorm, Linear } from '../nn/layers.ts';
 import { Module, ModuleList } from '../nn/module.ts';
 import type { EncoderConfig } from './config.ts';
 
-// torch.finfo(torch.float32).min: HF's additive mask value for padded keys.
-const FLOAT32_MIN = -3.4028234663852886e38;
+// torch.finfo(dtype).min: HF's additive mask value for padded keys, in the model's dtype.
+const FINFO_MIN: Partial<Record<DType, number>> = {
+  float32: -3.4028234663852886e38,
+  float64: -1.7976931348623157e308,
+  float16: -65504,
+  bfloat16: -3.3895313892515355e38,
+};
 
 export class Embeddings extends Module {
   readonly word_embeddings: Embedding;
@@ -191,9 +196,12 @@ export class TransformerModel extends Module {
   /** ids [B, L] int64, mask [B, L] (1 = token, 0 = pad; any numeric dtype) → [B, L, H] */
   forward(ids: Tensor, mask: Tensor): Tensor {
     return tidy(() => {
-      // get_extended_attention_mask: (1 - mask) * finfo.min, broadcast over heads and query positions.
-      const ext = mask.to('float32').neg().add(1).mul(FLOAT32_MIN).unsqueeze(1).unsqueeze(2); // [B, 1, 1, L]
-      return this.encoder.forward(this.embeddings.forward(ids), ext);
+      const x = this.embeddings.forward(ids);
+      // get_extended_attention_mask: (1 - mask) * finfo(dtype).min, broadcast over heads and query positions.
+      const dt = x.dtype;
+      const min = FINFO_MIN[dt] ?? FINFO_MIN.float32!;
+      const ext = mask.to(dt).neg().add(1).mul(min).unsqueeze(1).unsqueeze(2); // [B, 1, 1, L]
+      return this.encoder.forward(x, ext);
     });
   }
 }

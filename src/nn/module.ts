@@ -2,6 +2,8 @@
 // state dicts and device moves. Layers and models are written only against the tensor API.
 import { noGrad, type Tensor } from '../tensor/index.ts';
 
+const FLOAT_DTYPES: string[] = ['float32', 'float64', 'float16', 'bfloat16'];
+
 export interface LoadReport {
   /** Parameters of the module that the state dict does not provide. */
   missing: string[];
@@ -120,18 +122,20 @@ export abstract class Module {
   }
 
   /**
-   * Moves every parameter to `device` (new leaf tensors; the old ones are disposed). Create optimizers after this,
-   * as in PyTorch: they hold the parameter tensors.
+   * Moves every parameter to a device ('cpu', 'cuda:0') or casts it to a floating dtype ('float64', 'bfloat16');
+   * the new leaf tensors replace the old ones, which are disposed. Create optimizers after this, as in PyTorch:
+   * they hold the parameter tensors.
    */
-  to(device: string): this {
+  to(target: string): this {
+    const isDtype = FLOAT_DTYPES.includes(target);
     for (const [n, t] of this.#params) {
-      if (t.device === device || (device === 'cuda' && t.device === 'cuda:0')) continue;
-      const moved = noGrad(() => t.to(device));
+      if (isDtype ? t.dtype === target : t.device === target || (target === 'cuda' && t.device === 'cuda:0')) continue;
+      const moved = noGrad(() => t.to(target));
       moved.keep().setRequiresGrad(true);
       t.dispose();
       this.#params.set(n, moved);
     }
-    for (const c of this.#children.values()) c.to(device);
+    for (const c of this.#children.values()) c.to(target);
     return this;
   }
 
