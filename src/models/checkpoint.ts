@@ -37,8 +37,9 @@ const IGNORED_SUFFIXES = ['embeddings.position_ids', 'embeddings.token_type_ids'
  * adds the `roberta.`/`bert.` prefix to bare-encoder checkpoints (RobertaModel.save_pretrained), drops buffers.
  */
 export function normalizeKeys(sd: Map<string, Tensor>, modelType: 'roberta' | 'bert'): { map: Map<string, Tensor>; ignored: string[] } {
-  const keys = [...sd.keys()];
-  const stripModule = keys.length > 0 && keys.every((k) => k.startsWith('module.'));
+  const raw = [...sd.keys()];
+  const stripModule = raw.length > 0 && raw.every((k) => k.startsWith('module.'));
+  const keys = stripModule ? raw.map((k) => k.slice('module.'.length)) : raw;
   const bare = !keys.some((k) => k.startsWith(`${modelType}.`)) && keys.some((k) => k.startsWith('embeddings.') || k.startsWith('encoder.'));
   const map = new Map<string, Tensor>();
   const ignored: string[] = [];

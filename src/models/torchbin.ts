@@ -288,7 +288,9 @@ function materialize(t: TensorRef, storageBytes: Uint8Array, name: string, file:
   if (contiguous || numel === 0) {
     return fromBuffer(storageBytes.subarray(off * es, (off + numel) * es), t.shape, t.storage.dtype);
   }
-  // Strided views (rare in state dicts): gather element by element into a dense buffer.
+  // Strided views (rare in state dicts): gather element by element into a dense buffer. A corrupt size with
+  // zero strides could ask for gigabytes from a tiny storage; real views are never much larger than it.
+  if (numel * es > 4 * storageBytes.byteLength + (1 << 20)) fail(file, `tensor ${name} is implausibly large for its storage`);
   const out = new Uint8Array(numel * es);
   const idx = new Array<number>(t.shape.length).fill(0);
   for (let i = 0; i < numel; i++) {

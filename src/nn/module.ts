@@ -158,9 +158,11 @@ export abstract class Module {
 }
 
 export function describeReport(r: LoadReport): string {
+  // A wholly wrong checkpoint would list hundreds of names; the first 20 of each kind identify the problem.
+  const list = (ks: string[]): string => (ks.length <= 20 ? ks.join(', ') : `${ks.slice(0, 20).join(', ')} (+${ks.length - 20} more)`);
   const parts: string[] = [];
-  if (r.missing.length > 0) parts.push(`missing keys: ${r.missing.join(', ')}`);
-  if (r.unexpected.length > 0) parts.push(`unexpected keys: ${r.unexpected.join(', ')}`);
+  if (r.missing.length > 0) parts.push(`missing keys: ${list(r.missing)}`);
+  if (r.unexpected.length > 0) parts.push(`unexpected keys: ${list(r.unexpected)}`);
   return parts.join('; ') || 'all keys matched';
 }
 
