@@ -44,6 +44,8 @@ export interface LoadTokenizerOptions {
 export interface PackedIds {
   ids: Int32Array;
   lengths: Int32Array;
+  /** 1 for each text that was longer than maxLength and got cut. */
+  cut: Uint8Array;
 }
 
 // The transformers-2.8 all_special_tokens order for RoBERTa (bos, eos, unk, pad, mask); it decides which special
@@ -226,7 +228,7 @@ export class DrTokenizer {
     if (!Number.isInteger(maxLength) || maxLength < this.numSpecial) {
       throw new RangeError(`maxLength must be an integer >= ${this.numSpecial}, got ${maxLength}`);
     }
-    if (texts.length === 0) return { ids: new Int32Array(0), lengths: new Int32Array(0) };
+    if (texts.length === 0) return { ids: new Int32Array(0), lengths: new Int32Array(0), cut: new Uint8Array(0) };
     return this.core !== undefined ? this.encode28(texts, maxLength) : this.encodeFull(texts, maxLength);
   }
 
@@ -235,9 +237,11 @@ export class DrTokenizer {
     const lists: number[][] = new Array<number[]>(encs.length);
     const lengths = new Int32Array(encs.length);
     let total = 0;
+    const cut = new Uint8Array(encs.length);
     for (let i = 0; i < encs.length; i++) {
       const ids = (encs[i] as (typeof encs)[number]).getIds();
       lists[i] = ids;
+      if (ids.length > maxLength) cut[i] = 1;
       const n = Math.min(ids.length, maxLength);
       lengths[i] = n;
       total += n;
@@ -254,7 +258,7 @@ export class DrTokenizer {
         for (let k = ids.length - this.suffixLen; k < ids.length; k++) out[o++] = ids[k] as number;
       }
     }
-    return { ids: out, lengths };
+    return { ids: out, lengths, cut };
   }
 
   private async encode28(texts: readonly string[], maxLength: number): Promise<PackedIds> {
@@ -278,6 +282,7 @@ export class DrTokenizer {
     const content = maxLength - 2;
     const lengths = new Int32Array(texts.length);
     let total = 0;
+    const cut = new Uint8Array(texts.length);
     let start = 0;
     for (let i = 0; i < texts.length; i++) {
       let n = 0;
@@ -285,6 +290,7 @@ export class DrTokenizer {
         const e = plan[k] as number;
         n += e < 0 ? 1 : (pieceIds[e] as number[]).length;
       }
+      if (n > content) cut[i] = 1;
       lengths[i] = Math.min(n, content) + 2;
       total += lengths[i] as number;
       start = planEnd[i] as number;
@@ -306,7 +312,7 @@ export class DrTokenizer {
       out[o++] = this.info.sepId;
       start = planEnd[i] as number;
     }
-    return { ids: out, lengths };
+    return { ids: out, lengths, cut };
   }
 
   /** Text for ids (special tokens dropped unless `skipSpecial` is false). */

@@ -1,0 +1,111 @@
+// `drhard preprocess`: MS MARCO / BEIR text → tokenized dataset directory (DRhard's preprocess.py).
+import type { Command } from 'commander';
+import { z } from 'zod';
+import { DrhardUsageError } from '../../util/errors.ts';
+
+const options = z.object({
+  format: z.enum(['msmarco-passage', 'msmarco-doc', 'beir']).default('msmarco-passage').describe('input format: msmarco-passage, msmarco-doc or beir'),
+  input: z.string().optional().describe('input directory with the standard file names (collection.tsv, queries.*.tsv, qrels.*.tsv; or BEIR corpus.jsonl, queries.jsonl, qrels/*.tsv); .gz variants are read too'),
+  out: z.string().describe('output dataset directory (built in a temp dir beside it, renamed into place when complete)'),
+  tokenizer: z.string().describe('model directory with tokenizer.json, vocab.json + merges.txt, or vocab.txt (or a tokenizer.json path)'),
+  compat28: z.boolean().default(false).describe("tokenize as DRhard's transformers-2.8 RobertaTokenizer (lowercase, prefix space); needed for DRhard's published checkpoints"),
+  lowercase: z.boolean().optional().describe('vocab.txt tokenizers: override do_lower_case'),
+  collection: z.string().optional().describe('MS MARCO collection file (default: found in --input)'),
+  split: z.array(z.string()).optional().describe('MS MARCO query set NAME=QUERIES[:QRELS], repeatable (default: DRhard train/dev/test/lead sets found in --input); BEIR: a qrels/NAME.tsv split name, repeatable (default: all)'),
+  ids: z.enum(['numeric', 'string']).default('numeric').describe("MS MARCO id check: 'numeric' (integer ids, D<digits> docids) or 'string' (any id without whitespace)"),
+  maxDocLength: z.coerce.number().int().min(2).default(512).describe('document truncation length in tokens, special tokens included'),
+  maxQueryLength: z.coerce.number().int().min(2).default(64).describe('query truncation length in tokens, special tokens included'),
+  maxDocChars: z.coerce.number().int().min(0).default(10_000).describe('cut documents to this many characters before tokenizing (0: no cut)'),
+  titleSep: z.string().default(' ').describe('BEIR: separator between title and text'),
+  threads: z.coerce.number().int().min(0).optional().describe('tokenizer worker threads (default: min(2, cores); 0: main thread)'),
+  skipInvalid: z.boolean().default(false).describe('count and report invalid lines instead of failing on the first'),
+  overwrite: z.boolean().default(false).describe('replace an existing dataset directory'),
+});
+type Options = z.infer<typeof options>;
+
+const help = (k: keyof typeof options.shape): string => options.shape[k].description ?? '';
+
+function parseSplitArg(s: string): { name: string; queries: string; qrels?: string } {
+  const eq = s.indexOf('=');
+  if (eq <= 0) throw new DrhardUsageError(`--split: expected NAME=QUERIES[:QRELS], got ${JSON.stringify(s)}`);
+  const name = s.slice(0, eq);
+  const rest = s.slice(eq + 1);
+  const colon = rest.lastIndexOf(':');
+  if (colon < 0) return { name, queries: rest };
+  return { name, queries: rest.slice(0, colon), qrels: rest.slice(colon + 1) };
+}
+
+async function run(o: Options): Promise<void> {
+  const { preprocessMsmarco, preprocessBeir } = await import('../../data/index.ts');
+  const common = {
+    out: o.out,
+    tokenizer: o.tokenizer,
+    compat28: o.compat28,
+    ...(o.lowercase !== undefined ? { lowercase: o.lowercase } : {}),
+    maxDocLength: o.maxDocLength,
+    maxQueryLength: o.maxQueryLength,
+    maxDocChars: o.maxDocChars,
+    ...(o.threads !== undefined ? { threads: o.threads } : {}),
+    skipInvalid: o.skipInvalid,
+    overwrite: o.overwrite,
+  };
+  let report;
+  if (o.format === 'beir') {
+    if (o.input === undefined) throw new DrhardUsageError('--input is required for BEIR');
+    if (o.collection !== undefined) throw new DrhardUsageError('--collection is for MS MARCO formats');
+    report = await preprocessBeir({ ...common, input: o.input, titleSep: o.titleSep, ...(o.split ? { splits: o.split } : {}) });
+  } else {
+    if (o.input === undefined && (o.collection === undefined || o.split === undefined)) {
+      throw new DrhardUsageError('give --input, or --collection and --split');
+    }
+    report = await preprocessMsmarco({
+      ...common,
+      kind: o.format === 'msmarco-doc' ? 'doc' : 'passage',
+      idType: o.ids,
+      ...(o.input !== undefined ? { input: o.input } : {}),
+      ...(o.collection !== undefined ? { collection: o.collection } : {}),
+      ...(o.split !== undefined ? { splits: o.split.map(parseSplitArg) } : {}),
+    });
+  }
+  const m = report.manifest;
+  // A one-line JSON summary on stdout, so scripts can read the counts.
+  const summary = {
+    out: report.out,
+    seconds: report.seconds,
+    docs: m.corpus.count,
+    skipped: m.corpus.skipped,
+    splits: Object.fromEntries(Object.entries(m.splits).map(([k, s]) => [k, { queries: s.count, judgments: s.judgments, skipped: s.skipped }])),
+  };
+  process.stdout.write(`${JSON.stringify(summary)}\n`);
+}
+
+export function register(program: Command): void {
+  program
+    .command('preprocess')
+    .description('Tokenize MS MARCO or BEIR text into a dataset directory (token stores, id maps, qrels by offset, manifest)')
+    .option('--format <format>', help('format'))
+    .option('--input <dir>', help('input'))
+    .requiredOption('--out <dir>', help('out'))
+    .requiredOption('--tokenizer <dir>', help('tokenizer'))
+    .option('--compat28', help('compat28'))
+    .option('--lowercase', help('lowercase'))
+    .option('--no-lowercase', 'vocab.txt tokenizers: keep case')
+    .option('--collection <file>', help('collection'))
+    .option('--split <spec>', help('split'), (v: string, prev: string[] | undefined) => [...(prev ?? []), v])
+    .option('--ids <type>', help('ids'))
+    .option('--max-doc-length <n>', help('maxDocLength'))
+    .option('--max-query-length <n>', help('maxQueryLength'))
+    .option('--max-doc-chars <n>', help('maxDocChars'))
+    .option('--title-sep <s>', help('titleSep'))
+    .option('--threads <n>', help('threads'))
+    .option('--skip-invalid', help('skipInvalid'))
+    .option('--overwrite', help('overwrite'))
+    .action(async (raw: Record<string, unknown>) => {
+      const r = options.safeParse(raw);
+      if (!r.success) {
+        const issue = r.error.issues[0]!;
+        throw new DrhardUsageError(`--${String(issue.path[0] ?? '').replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}: ${issue.message}`);
+      }
+      await run(r.data);
+    });
+}
