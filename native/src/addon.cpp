@@ -20,6 +20,17 @@ struct Holder {
 };
 std::atomic<int64_t> gLive{0};
 
+// Reports native bytes to V8 (so GC pressure reflects tensor memory) in 1 MiB steps: one V8 call per op would
+// dominate the cost of small ops. Only touched on the JS thread.
+int64_t gPendingBytes = 0;
+void accountBytes(Napi::Env env, int64_t delta) {
+  gPendingBytes += delta;
+  if (gPendingBytes > (1 << 20) || gPendingBytes < -(1 << 20)) {
+    Napi::MemoryManagement::AdjustExternalMemory(env, gPendingBytes);
+    gPendingBytes = 0;
+  }
+}
+
 #define FN(name) Napi::Value name(const Napi::CallbackInfo& info)
 #define GUARD_BEGIN try {
 #define GUARD_END                                                 \
@@ -43,7 +54,7 @@ Napi::Value wrap(Napi::Env env, at::Tensor t) {
   if (h->t.defined()) {
     h->bytes = h->t.device().is_cpu() ? static_cast<int64_t>(h->t.numel() * h->t.element_size()) : 0;
     gLive++;
-    if (h->bytes) Napi::MemoryManagement::AdjustExternalMemory(env, h->bytes);
+    if (h->bytes) accountBytes(env, h->bytes);
   }
   return Napi::External<Holder>::New(env, h);
 }
@@ -90,7 +101,7 @@ FN(dispose) {
   Holder* h = info[0].As<Napi::External<Holder>>().Data();
   if (h->t.defined()) {
     gLive--;
-    if (h->bytes) Napi::MemoryManagement::AdjustExternalMemory(info.Env(), -h->bytes);
+    if (h->bytes) accountBytes(info.Env(), -h->bytes);
   }
   delete h;
   return info.Env().Undefined();
@@ -236,21 +247,25 @@ FN(binary) {
   const bool scalar = info[2].IsNumber();
   at::Tensor r;
   if (scalar) {
-    at::Scalar s(f64(info[2]));
+    // As PyTorch's Python binding does: a wrapped-number 0-dim tensor keeps `a`'s dtype and takes the fast
+    // Tensor-Tensor kernels (the Scalar overloads re-dispatch through composite ops, ~1.5 µs slower here).
+    at::Tensor s = c10::scalar_to_tensor(at::Scalar(f64(info[2])));
+    s.unsafeGetTensorImpl()->set_wrapped_number(true);
+    const double al = isNone(info[3]) ? 1.0 : f64(info[3]);
     switch (op) {
-      case B_ADD: r = a.add(s, isNone(info[3]) ? 1.0 : f64(info[3])); break;
-      case B_SUB: r = a.sub(s, isNone(info[3]) ? 1.0 : f64(info[3])); break;
+      case B_ADD: r = a.add(s, al); break;
+      case B_SUB: r = a.sub(s, al); break;
       case B_MUL: r = a.mul(s); break;
       case B_DIV: r = a.div(s); break;
-      case B_POW: r = a.pow(s); break;
+      case B_POW: r = a.pow(at::Scalar(f64(info[2]))); break;
       case B_EQ: r = a.eq(s); break;
       case B_NE: r = a.ne(s); break;
       case B_LT: r = a.lt(s); break;
       case B_LE: r = a.le(s); break;
       case B_GT: r = a.gt(s); break;
       case B_GE: r = a.ge(s); break;
-      case B_MAXIMUM: r = a.clamp_min(s); break;
-      case B_MINIMUM: r = a.clamp_max(s); break;
+      case B_MAXIMUM: r = a.clamp_min(at::Scalar(f64(info[2]))); break;
+      case B_MINIMUM: r = a.clamp_max(at::Scalar(f64(info[2]))); break;
       case B_REMAINDER: r = a.remainder(s); break;
       default: throw std::invalid_argument("this op needs a tensor operand, not a number");
     }

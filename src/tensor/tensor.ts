@@ -72,18 +72,23 @@ function collectTensors(v: unknown, out: Set<Tensor>, depth: number): void {
     for (const x of Object.values(v as Record<string, unknown>)) collectTensors(x, out, depth + 1);
 }
 
+// A tensor owned by a scope is freed by that scope, so only unowned tensors need the GC safety net; registering
+// lazily keeps FinalizationRegistry bookkeeping off the per-op path inside tidy().
 function adopt(t: Tensor): void {
   const top = scopes[scopes.length - 1];
   if (top) {
     top.add(t);
     t.scope = top;
-  }
+  } else t.guard();
 }
 
 /** Exempts `t` from every enclosing tidy() scope; the caller now owns it. */
 export function keep<T extends Tensor>(t: T): T {
-  t.scope?.delete(t);
-  t.scope = undefined;
+  if (t.scope) {
+    t.scope.delete(t);
+    t.scope = undefined;
+    t.guard();
+  }
   return t;
 }
 
@@ -130,13 +135,20 @@ export class Tensor implements Disposable {
   #h: Handle | null;
   #shape: number[] | undefined;
   #dtype: DType | undefined;
+  #guarded = false;
   /** The tidy() scope that owns this tensor, if any. */
   scope: Scope | undefined;
 
   constructor(handle: Handle) {
     this.#h = handle;
-    finalizer.register(this, handle, this);
     adopt(this);
+  }
+
+  /** Registers the GC safety net (done once a tensor is owned by no scope). */
+  guard(): void {
+    if (this.#guarded || this.#h === null) return;
+    finalizer.register(this, this.#h, this);
+    this.#guarded = true;
   }
 
   /** The native handle; throws once the tensor is disposed. */
@@ -149,7 +161,7 @@ export class Tensor implements Disposable {
   }
   dispose(): void {
     if (this.#h === null) return;
-    finalizer.unregister(this);
+    if (this.#guarded) finalizer.unregister(this);
     native.dispose(this.#h);
     this.#h = null;
     this.scope?.delete(this);
