@@ -51,11 +51,12 @@ let oursQps = Number.NaN;
 }
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-let ref: { ops_us: Record<string, number>; faiss_qps?: number } | null = null;
+type Ref = { ops_us: Record<string, number>; faiss_qps?: number };
+let ref: Ref | null = null as Ref | null;
 try {
   const outp = execFileSync('/usr/bin/python3', [path.join(here, 'tensor_ref.py'), String(threads), String(iters),
     String(nDocs), String(dim), String(nQ), String(k)], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
-  ref = JSON.parse(outp) as typeof ref;
+  ref = JSON.parse(outp) as Ref;
 } catch (e) {
   process.stderr.write(`reference (Debian python3-torch/python3-faiss) unavailable: ${(e as Error).message}\n`);
 }
