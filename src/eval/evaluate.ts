@@ -87,7 +87,7 @@ export function evaluate(qrels: Qrels, run: Run, opts: EvaluateOptions = {}): Ev
     const judgments = qrels.get(qid)!;
     const judged = judgeQuery(judgments, threshold);
     if (judged.numRel === 0) noRelevant.push(qid);
-    const hits = rankHits(run.get(qid) ?? [], judgments, threshold, maxDocs, qid);
+    const hits = rankHits(run.get(qid), judgments, threshold, maxDocs, qid);
     for (let m = 0; m < specs.length; m++) columns[m]![qi] = computeMetric(specs[m]!, hits, judged);
   }
 
@@ -122,11 +122,11 @@ export function msmarcoMrr(
   const spec: MetricSpec = { name: `mrr@${k}`, kind: 'mrr', k };
   let sum = 0;
   let matched = 0;
-  for (const [qid, docs] of run) {
+  for (const [qid, ranking] of run) {
     const judgments = qrels.get(qid);
     if (judgments === undefined) continue;
     matched++;
-    const hits = rankHits(docs, judgments, threshold, Infinity, qid);
+    const hits = rankHits(ranking, judgments, threshold, Infinity, qid);
     sum += computeMetric(spec, hits, { numRel: 0, idealGains: new Float64Array(0) });
   }
   if (matched === 0 && run.size > 0) {

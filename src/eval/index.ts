@@ -2,7 +2,9 @@
 //
 // Representation (shared with src/data/trec.ts):
 //   Qrels = Map<qid, Map<docid, grade>>            grades are integers; < 0 means "in pool, unjudged"
-//   Run   = Map<qid, Array<{ docid, score }>>      any order; ranking = score desc, ties docid desc (byte order)
+//   Run   = Map<qid, { docids: string[], scores }>  parallel columns, any order; ranking = score desc, ties docid
+//                                                    desc (byte order); scores may be number[] or Float32/64Array
+//   runFromDocs({ q1: [{ docid, score }, ...] }) builds one from objects; rankedDocs(ranking, k) gives the top k.
 // A rank column is never trusted: MS MARCO runs are read with score = -rank, so their order holds.
 //
 // evaluate(qrels, run, { metrics: ['mrr@10', 'recall@100', 'ndcg@10', 'map', 'p@10', 'rprec'], relThreshold: 1,
@@ -10,8 +12,8 @@
 // Metric semantics follow usnistgov/trec_eval (m_*.c): nDCG uses the raw grades as gains whatever the threshold;
 // recall/map/rprec divide by the number of relevant judged documents; P@k divides by k; mrr@k is recip_rank
 // computed on the top k (trec_eval -M k -m recip_rank).
-export type { Qrels, Run, ScoredDoc, RunFormat } from '../data/trec.ts';
-export { readQrels, readRun, parseQrels, parseRun, writeTrecRun, writeMsmarcoRun, sortTrecOrder, compareTrecOrder } from '../data/trec.ts';
+export type { Qrels, Run, Ranking, Scores, ScoredDoc, RunFormat } from '../data/trec.ts';
+export { readQrels, readRun, parseQrels, parseRun, writeTrecRun, writeMsmarcoRun, trecOrder, rankedDocs, rankingFromDocs, runFromDocs, compareTrecOrder } from '../data/trec.ts';
 export { evaluate, msmarcoMrr, DEFAULT_METRICS, type EvaluateOptions, type EvaluationResult } from './evaluate.ts';
 export { parseMetric, trecEvalName, type MetricSpec, type MetricKind, type RelThreshold } from './metrics.ts';
 export { formatFixedC, pyFloatRepr, formatMsmarcoBlock, formatTrecTable } from './format.ts';

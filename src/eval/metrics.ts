@@ -1,6 +1,6 @@
 // Metric names, parsing, and per-query computation with trec_eval's semantics (ordering, cutoffs, gains).
 import { DrhardInputError } from '../util/errors.ts';
-import { strcmpUtf8, type ScoredDoc } from '../data/trec.ts';
+import { strcmpUtf8, type Ranking, type Scores } from '../data/trec.ts';
 
 export type MetricKind = 'mrr' | 'recall' | 'ndcg' | 'p' | 'map' | 'success' | 'rprec';
 
@@ -103,54 +103,70 @@ export interface RankedHits {
   numRet: number;
 }
 
+const EMPTY_RANKS = new Int32Array(0);
+const EMPTY_GRADES = new Float64Array(0);
+const EMPTY_FLAGS = new Uint8Array(0);
+
 /**
- * Finds the hits of `docs` (any order) and their ranks in O(n log h) for h hits, without sorting `docs`.
- * `maxDocs` truncates the ranking like trec_eval's `-M`.
+ * Finds the hits of `r` (documents in any order) and their ranks in O(n log h) for h hits, without sorting the
+ * ranking. `maxDocs` truncates the ranking like trec_eval's `-M`.
  */
 export function rankHits(
-  docs: readonly ScoredDoc[],
+  r: Ranking | undefined,
   judgments: Map<string, number> | undefined,
   threshold: RelThreshold,
   maxDocs: number,
   qid: string,
 ): RankedHits {
-  const n = docs.length;
+  const docids: string[] = r?.docids ?? [];
+  const scores: Scores = r?.scores ?? [];
+  const n = docids.length;
+  if (scores.length !== n) throw new DrhardInputError(`query ${qid}: ${n} docids but ${scores.length} scores`, { field: 'run' });
   const hitIdx: number[] = [];
   for (let i = 0; i < n; i++) {
-    const d = docs[i]!;
-    const s = d.score;
-    if (s !== s) throw new DrhardInputError(`score is NaN for query ${qid}, document ${d.docid}`, { field: 'score' });
+    const s = scores[i]!;
+    if (s !== s) throw new DrhardInputError(`score is NaN for query ${qid}, document ${docids[i]}`, { field: 'score' });
     if (judgments === undefined) continue;
-    const rel = judgments.get(d.docid);
+    const rel = judgments.get(docids[i]!);
     if (rel !== undefined && (rel > 0 || isRelevant(rel, threshold))) hitIdx.push(i);
   }
   const h = hitIdx.length;
   const numRet = Math.min(n, maxDocs);
-  if (h === 0) return { ranks: new Int32Array(0), grades: new Float64Array(0), relevant: new Uint8Array(0), count: 0, numRet };
-  // Hits in ranking order; each hit's rank = its index among hits + number of non-hits ranked above it.
-  hitIdx.sort((a, b) => cmpDocs(docs[a]!, docs[b]!));
-  const ahead = new Int32Array(h + 1);
-  const isHit = new Uint8Array(n);
-  for (const i of hitIdx) isHit[i] = 1;
+  if (h === 0) return { ranks: EMPTY_RANKS, grades: EMPTY_GRADES, relevant: EMPTY_FLAGS, count: 0, numRet };
+  // before(a, b): document a ranks above document b (score descending, then docid descending in byte order)
+  const before = (a: number, b: number): boolean => {
+    const sa = scores[a]!;
+    const sb = scores[b]!;
+    if (sa !== sb) return sa > sb;
+    return strcmpUtf8(docids[a]!, docids[b]!) > 0;
+  };
+  hitIdx.sort((a, b) => (a === b ? 0 : before(a, b) ? -1 : 1));
+  // Each hit's rank = its index among hits + the number of non-hits ranked above it.
+  const ahead = new Int32Array(h);
   if (h === 1) {
-    const x = docs[hitIdx[0]!]!;
+    const x = hitIdx[0]!;
+    const sx = scores[x]!;
+    const dx = docids[x]!;
     let c = 0;
-    for (let i = 0; i < n; i++) if (isHit[i] === 0 && cmpDocs(docs[i]!, x) < 0) c++;
+    for (let i = 0; i < n; i++) {
+      const si = scores[i]!;
+      if (si > sx || (si === sx && i !== x && strcmpUtf8(docids[i]!, dx) > 0)) c++;
+    }
     ahead[0] = c;
   } else {
-    const hitDocs = hitIdx.map((i) => docs[i]!);
+    const isHit = new Uint8Array(n);
+    for (const i of hitIdx) isHit[i] = 1;
     for (let i = 0; i < n; i++) {
       if (isHit[i] === 1) continue;
-      const d = docs[i]!;
-      // first hit that d precedes: d is ahead of that hit and every later one
+      // first hit that document i ranks above: it is ahead of that hit and every later one
       let lo = 0;
       let hi = h;
       while (lo < hi) {
         const mid = (lo + hi) >> 1;
-        if (cmpDocs(d, hitDocs[mid]!) < 0) hi = mid;
+        if (before(i, hitIdx[mid]!)) hi = mid;
         else lo = mid + 1;
       }
-      ahead[lo]!++;
+      if (lo < h) ahead[lo]!++;
     }
     for (let j = 1; j < h; j++) ahead[j]! += ahead[j - 1]!;
   }
@@ -160,7 +176,7 @@ export function rankHits(
   for (let j = 0; j < h; j++) {
     const rank = j + 1 + ahead[j]!;
     if (rank > maxDocs) break;
-    const rel = judgments!.get(docs[hitIdx[j]!]!.docid)!;
+    const rel = judgments!.get(docids[hitIdx[j]!]!)!;
     ranks.push(rank);
     grades.push(rel);
     relevant.push(isRelevant(rel, threshold) ? 1 : 0);
@@ -172,12 +188,6 @@ export function rankHits(
     count: ranks.length,
     numRet,
   };
-}
-
-function cmpDocs(a: ScoredDoc, b: ScoredDoc): number {
-  if (a.score > b.score) return -1;
-  if (a.score < b.score) return 1;
-  return strcmpUtf8(b.docid, a.docid);
 }
 
 /** One metric's value for one query, trec_eval formulas (see m_*.c in usnistgov/trec_eval). */
