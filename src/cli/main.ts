@@ -13,6 +13,7 @@ const commandModules: Array<() => Promise<{ register: (p: Command) => void }>> =
   // COMMANDS (keep one per line)
   () => import('./commands/preprocess.ts'),
   () => import('./commands/convert-ids.ts'),
+  () => import('./commands/embed.ts'),
 ];
 
 async function main(): Promise<void> {
