@@ -11,6 +11,8 @@ const program = new Command('drhard')
 // Each command module exports `register(program: Command): void`. Add one line per command.
 const commandModules: Array<() => Promise<{ register: (p: Command) => void }>> = [
   // COMMANDS (keep one per line)
+  () => import('./commands/evaluate.ts'),
+  () => import('./commands/compare.ts'),
   () => import('./commands/preprocess.ts'),
   () => import('./commands/convert-ids.ts'),
   () => import('./commands/embed.ts'),

@@ -16,6 +16,7 @@ export type { Qrels, Run, Ranking, Scores, ScoredDoc, RunFormat } from '../data/
 export { readQrels, readRun, parseQrels, parseRun, writeTrecRun, writeMsmarcoRun, trecOrder, rankedDocs, rankingFromDocs, runFromDocs, compareTrecOrder } from '../data/trec.ts';
 export { evaluate, msmarcoMrr, DEFAULT_METRICS, type EvaluateOptions, type EvaluationResult } from './evaluate.ts';
 export { parseMetric, trecEvalName, type MetricSpec, type MetricKind, type RelThreshold } from './metrics.ts';
+export { compareRuns, type CompareOptions, type ComparisonRow, type Correction } from './compare.ts';
 export { formatFixedC, pyFloatRepr, formatMsmarcoBlock, formatTrecTable } from './format.ts';
 export {
   pairedTTest,
