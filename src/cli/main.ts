@@ -15,6 +15,7 @@ const commandModules: Array<() => Promise<{ register: (p: Command) => void }>> =
   () => import('./commands/compare.ts'),
   () => import('./commands/preprocess.ts'),
   () => import('./commands/convert-ids.ts'),
+  () => import('./commands/build-demo-data.ts'),
   () => import('./commands/embed.ts'),
 ];
 

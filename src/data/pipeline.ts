@@ -172,7 +172,9 @@ export class TokenizePool {
     const slot = best;
     return new Promise((resolve, reject) => {
       slot.pending.set(job.seq, { resolve, reject });
-      const buf = job.buf.slice();
+      // A copy: job.buf may be a view into a stream's pooled memory, which a transfer would detach.
+      const buf = new Uint8Array(job.buf.byteLength);
+      buf.set(job.buf);
       slot.worker.postMessage({ ...job, buf }, [buf.buffer]);
     });
   }

@@ -39,6 +39,8 @@ export interface PreprocessOptions {
   overwrite?: boolean;
   /** Progress lines on stderr (default true). */
   progress?: boolean;
+  /** Bytes of input per parse/tokenize job (default 1 MiB; tests use tiny chunks to cross chunk boundaries). */
+  chunkBytes?: number;
   log?: Logger;
 }
 
@@ -293,6 +295,7 @@ async function preprocessCore(spec: CoreSpec, opts: PreprocessOptions): Promise<
   const threads = positiveInt(opts.threads, defaultThreads(), 'threads', 0);
   const skipInvalid = opts.skipInvalid === true;
   const showProgress = opts.progress !== false;
+  const chunkBytes = positiveInt(opts.chunkBytes, 1 << 20, 'chunkBytes', 1);
   const out = path.resolve(opts.out);
 
   const names = new Set<string>();
@@ -359,6 +362,7 @@ async function preprocessCore(spec: CoreSpec, opts: PreprocessOptions): Promise<
             corpusWriter.appendPacked(r.tokens, r.lengths, (row) => keep[row] === 1);
           },
           (raw) => bar.update(mb(raw), { docs: corpusWriter.count }),
+          chunkBytes,
         );
       } catch (e) {
         corpusWriter.abort();
@@ -431,6 +435,7 @@ async function preprocessCore(spec: CoreSpec, opts: PreprocessOptions): Promise<
               writer.appendPacked(r.tokens, r.lengths, (row) => keep[row] === 1);
             },
             (raw) => qbar.update(mb(raw), { queries: writer.count }),
+            chunkBytes,
           );
         } catch (e) {
           writer.abort();

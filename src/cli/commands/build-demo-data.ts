@@ -1,0 +1,52 @@
+// `drhard build-demo-data`: regenerate the shipped demo dataset (data/demo) from apt's English package descriptions.
+import type { Command } from 'commander';
+import { z } from 'zod';
+import { DrhardUsageError } from '../../util/errors.ts';
+
+const options = z.object({
+  out: z.string().default('data/demo').describe('output directory (replaced atomically)'),
+  source: z.array(z.string()).optional().describe('apt Translation-en list file, repeatable (default: /var/lib/apt/lists/*_i18n_Translation-en*)'),
+  devQueries: z.coerce.number().int().positive().default(1500).describe('queries held out as the dev split'),
+  seed: z.coerce.number().int().default(42).describe('seed of the train/dev split'),
+  minDocWords: z.coerce.number().int().min(1).default(10).describe('drop descriptions with fewer words'),
+  minQueryWords: z.coerce.number().int().min(1).default(2).describe('drop synopses with fewer words'),
+  maxRelevant: z.coerce.number().int().min(1).default(10).describe('drop synopses shared by more documents than this'),
+});
+type Options = z.infer<typeof options>;
+
+const help = (k: keyof typeof options.shape): string => options.shape[k].description ?? '';
+
+async function run(o: Options): Promise<void> {
+  const { buildDemoData } = await import('../../data/demo.ts');
+  const stats = await buildDemoData({
+    out: o.out,
+    ...(o.source !== undefined ? { sources: o.source } : {}),
+    devQueries: o.devQueries,
+    seed: o.seed,
+    minDocWords: o.minDocWords,
+    minQueryWords: o.minQueryWords,
+    maxRelevant: o.maxRelevant,
+  });
+  process.stdout.write(`${JSON.stringify(stats)}\n`);
+}
+
+export function register(program: Command): void {
+  program
+    .command('build-demo-data')
+    .description("Build the MS MARCO-format demo dataset from Debian's English package descriptions")
+    .option('--out <dir>', help('out'))
+    .option('--source <file>', help('source'), (v: string, prev: string[] | undefined) => [...(prev ?? []), v])
+    .option('--dev-queries <n>', help('devQueries'))
+    .option('--seed <n>', help('seed'))
+    .option('--min-doc-words <n>', help('minDocWords'))
+    .option('--min-query-words <n>', help('minQueryWords'))
+    .option('--max-relevant <n>', help('maxRelevant'))
+    .action(async (raw: Record<string, unknown>) => {
+      const r = options.safeParse(raw);
+      if (!r.success) {
+        const issue = r.error.issues[0]!;
+        throw new DrhardUsageError(`--${String(issue.path[0] ?? '').replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}: ${issue.message}`);
+      }
+      await run(r.data);
+    });
+}
