@@ -1,0 +1,336 @@
+// trainDualEncoder: the library entry behind `drhard train` (STAR-style methods and ADORE), resumable and observable.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { manualSeed, setNumThreads } from '../tensor/index.ts';
+import { createModel, type DotModel } from '../models/dual.ts';
+import { loadModel, saveModel } from '../models/checkpoint.ts';
+import { createConfig, parseConfig, readConfig, type ConfigInit, type EncoderConfig } from '../models/config.ts';
+import { AdamW, Lamb, LinearSchedule, paramGroups, type AdamLike } from '../optim/index.ts';
+import { CheckpointManager, type Checkpoint, type CheckpointManagerOptions } from '../util/checkpoint.ts';
+import { DrhardInputError } from '../util/errors.ts';
+import { writeFileAtomic } from '../util/fsx.ts';
+import { canonicalJson } from '../util/hash.ts';
+import { log as rootLog, type Logger } from '../util/log.ts';
+import { Rng } from '../util/rng.ts';
+import { SummaryWriter } from './tensorboard.ts';
+import { ADORE_CONFIG_KEY, adoreStep, openAdoreIndex, type AdoreIndex } from './adore.ts';
+import { loadTrainData, type TrainData } from './data.ts';
+import { DevEvaluator } from './deveval.ts';
+import { diffOptions, resolveTrainOptions, type TrainOptions, type TrainOptionsInput } from './options.ts';
+import { checkNegatives, pairStep, samplePairBatch, type PairMethod } from './star.ts';
+import {
+  emptyWindow,
+  loadCheckpointModel,
+  loadCheckpointOptimizer,
+  readTrainState,
+  restoreTorchRng,
+  type MetricsRecord,
+  type TrainerState,
+} from './state.ts';
+import { runTrainLoop, type MethodRunner, type StopRequest, type TrainHooks } from './trainer.ts';
+
+export { resolveTrainOptions, trainOptionsSchema, METHODS, METHOD_DEFAULTS, type Method, type TrainOptions, type TrainOptionsInput } from './options.ts';
+export { NonFiniteError, type TrainHooks, type StopRequest, type MethodRunner } from './trainer.ts';
+export { checkAdorePairing, ADORE_CONFIG_KEY } from './adore.ts';
+export type { MetricsRecord } from './state.ts';
+
+/** Files under the output directory. */
+export const OUT_FILES = { checkpoints: 'checkpoints', model: 'model', metrics: 'metrics.jsonl', config: 'train-config.json', log: 'log' } as const;
+
+export interface TrainRuntime {
+  /** Graceful stop (the CLI passes a StopSignal): finish the step, checkpoint, return with `stopped` set. */
+  stop?: StopRequest;
+  hooks?: TrainHooks;
+  /** Observation points inside checkpoint saves (tests pause here and SIGKILL the process). */
+  checkpointHooks?: CheckpointManagerOptions['hooks'];
+  logger?: Logger;
+}
+
+export interface TrainResult {
+  /** The final model directory (HF layout), or null when the run was stopped early (resume it to finish). */
+  modelDir: string | null;
+  /** The last checkpoint written or resumed from. */
+  checkpointDir: string | null;
+  step: number;
+  totalSteps: number;
+  /** Every metrics line of the run, resumed parts included (also in metrics.jsonl). */
+  history: MetricsRecord[];
+  /** The signal that stopped the run, or null if it finished. */
+  stopped: NodeJS.Signals | null;
+  /** 130 / 143 after a signal, else 0. */
+  exitCode: number;
+  nonfiniteSkipped: number;
+  options: TrainOptions;
+}
+
+/** The options as stored in checkpoints and train-config.json (JSON-safe). */
+function storedOptions(o: TrainOptions): Record<string, unknown> {
+  return JSON.parse(JSON.stringify(o)) as Record<string, unknown>;
+}
+
+function initConfig(spec: string | Record<string, unknown>): EncoderConfig {
+  if (typeof spec !== 'string') return 'modelType' in spec ? createConfig(spec as unknown as ConfigInit) : parseConfig(spec, '--init-config');
+  if (spec.trimStart().startsWith('{')) {
+    let json: unknown;
+    try {
+      json = JSON.parse(spec);
+    } catch (e) {
+      throw new DrhardInputError(`not valid JSON (${(e as Error).message})`, { field: 'initConfig' });
+    }
+    return parseConfig(json, '--init-config');
+  }
+  return readConfig(spec);
+}
+
+/** A fresh or loaded model (before any checkpoint restore), on the run's device. */
+function initialModel(o: TrainOptions, logger: Logger): DotModel {
+  if (o.initConfig !== undefined) {
+    const model = createModel(initConfig(o.initConfig), { seed: o.seed });
+    logger.info({ parameters: model.numParameters() }, 'initialized a fresh model');
+    return o.device === 'cpu' ? model : model.to(o.device);
+  }
+  const { model, report } = loadModel(o.init as string, { strict: false, device: o.device });
+  if (report.missing.length > 0) logger.warn({ missing: report.missing }, 'parameters missing from --init keep their fresh initialization');
+  if (report.unexpected.length > 0) logger.warn({ unexpected: report.unexpected }, 'ignored checkpoint keys');
+  return model;
+}
+
+function makeOptimizer(o: TrainOptions, model: DotModel): AdamLike {
+  const groups = paramGroups(model.namedParameters(), { weightDecay: o.weightDecay });
+  return o.optimizer === 'lamb' ? new Lamb(groups, { lr: o.lr, eps: o.adamEps }) : new AdamW(groups, { lr: o.lr, eps: o.adamEps });
+}
+
+/** drhard-owned entries of an output directory (what --overwrite may replace). */
+function ownedEntries(o: TrainOptions): string[] {
+  const own: string[] = [OUT_FILES.checkpoints, OUT_FILES.model, OUT_FILES.metrics, OUT_FILES.config];
+  if (o.logDir === undefined) own.push(OUT_FILES.log);
+  return own;
+}
+
+/** Finds the checkpoint to resume from (null: start fresh) and refuses a fresh start over an existing run. */
+async function pickStart(o: TrainOptions, mgr: CheckpointManager, logger: Logger): Promise<Checkpoint | null> {
+  if (o.resume === false) {
+    const existing = fs.existsSync(o.outDir) ? fs.readdirSync(o.outDir).filter((n) => !n.startsWith('.')) : [];
+    if (existing.length === 0) return null;
+    if (!o.overwrite) {
+      throw new DrhardInputError(`output directory is not empty (${existing.slice(0, 5).join(', ')}); pass --resume to continue or --overwrite to start over`, {
+        file: o.outDir,
+      });
+    }
+    const owned = new Set(ownedEntries(o));
+    const foreign = existing.filter((n) => !owned.has(n));
+    if (foreign.length > 0) throw new DrhardInputError(`--overwrite only replaces drhard's files, and found others: ${foreign.join(', ')}`, { file: o.outDir });
+    for (const n of existing) fs.rmSync(path.join(o.outDir, n), { recursive: true, force: true });
+    return null;
+  }
+  if (typeof o.resume === 'string') {
+    const ck = await mgr.load(o.resume);
+    return ck;
+  }
+  const ck = await mgr.latest();
+  if (ck === null) logger.info({ dir: mgr.root }, 'no complete checkpoint to resume from: starting fresh');
+  return ck;
+}
+
+function stepsPerEpoch(n: number, batchSize: number): number {
+  return Math.ceil(n / batchSize);
+}
+
+/**
+ * Trains a dual encoder with DRhard's semantics (see docs and `drhard train --help`). Writes checkpoints, metrics
+ * and the final model under `options.outDir`; resumable with `resume: true`. Throws DrhardInputError on bad input
+ * and NonFiniteError on a non-finite loss or gradient (unless skipping).
+ */
+export async function trainDualEncoder(input: TrainOptionsInput, runtime: TrainRuntime = {}): Promise<TrainResult> {
+  const o = resolveTrainOptions(input);
+  const logger = runtime.logger ?? rootLog.child({ mod: 'train' });
+  if (o.threads !== undefined) setNumThreads(o.threads);
+  const outDir = path.resolve(o.outDir);
+  const mgr = new CheckpointManager(path.join(outDir, OUT_FILES.checkpoints), {
+    keepLast: o.keepLast,
+    logger,
+    ...(runtime.checkpointHooks ? { hooks: runtime.checkpointHooks } : {}),
+  });
+  const start = await pickStart(o, mgr, logger);
+  const saved = start ? readTrainState(start.dir) : null;
+  const stored = storedOptions(o);
+  if (saved) {
+    const diff = diffOptions(saved.options, stored);
+    if (diff.length > 0) {
+      const lines = diff.map((d) => `${d.key}: checkpoint ${d.saved === undefined ? '(unset)' : canonicalJson(d.saved)}, now ${d.now === undefined ? '(unset)' : canonicalJson(d.now)}`);
+      if (!o.allowConfigChange) {
+        throw new DrhardInputError(`options differ from checkpoint ${start?.dir}:\n  ${lines.join('\n  ')}\npass --allow-config-change to resume anyway`);
+      }
+      logger.warn({ changed: lines }, 'resuming with changed options (--allow-config-change)');
+    }
+  }
+
+  const data: TrainData = loadTrainData({ data: o.data, split: o.trainSplit, minRel: o.minRel, negatives: o.negatives });
+  let model: DotModel | null = null;
+  let optimizer: AdamLike | null = null;
+  let adore: AdoreIndex | null = null;
+  let tb: SummaryWriter | null = null;
+  try {
+    if (o.negatives !== undefined) checkNegatives(data, o.hardNum, o.negatives);
+    model = start ? loadCheckpointModel(start.dir, o.device) : initialModel(o, logger);
+    model.train();
+    if (o.method === 'adore') {
+      adore = await openAdoreIndex(o.docEmbeddings as string, { dim: model.dim, count: data.docs.count, index: o.index });
+      const savedSha = (saved?.identity['docEmbeddings'] as { sha256?: string } | undefined)?.sha256;
+      if (saved && savedSha !== adore.identity.sha256) {
+        throw new DrhardInputError(
+          `the checkpoint was trained against document embeddings with sha256 ${String(savedSha)}, but ${o.docEmbeddings} has ${adore.identity.sha256}; ` +
+            'ADORE cannot resume against a different index',
+          { file: start?.dir },
+        );
+      }
+    }
+    const identity: Record<string, unknown> = adore ? { docEmbeddings: adore.identity } : {};
+    const modelExtra: Record<string, unknown> = adore ? { [ADORE_CONFIG_KEY]: adore.identity } : {};
+
+    optimizer = makeOptimizer(o, model);
+    const perEpoch = stepsPerEpoch(data.queryRows.length, o.batchSize);
+    const totalSteps = o.maxSteps > 0 ? o.maxSteps : Math.ceil(o.epochs * perEpoch);
+    const schedule = new LinearSchedule(optimizer, { warmupSteps: o.warmupSteps, totalSteps });
+    let state: TrainerState;
+    if (start && saved) {
+      loadCheckpointOptimizer(start.dir, optimizer, schedule);
+      restoreTorchRng(saved.torchRng);
+      if (typeof o.resume === 'string') mgr.removeAfter(saved.step);
+      state = { step: saved.step, order: saved.order, sampleRng: saved.sampleRng, nonfinite: saved.nonfinite, window: saved.window, history: saved.history };
+      logger.info({ step: saved.step, dir: start.dir }, 'resuming');
+    } else {
+      manualSeed(o.seed);
+      state = {
+        step: 0,
+        order: { epoch: 0, position: 0 },
+        sampleRng: new Rng(o.seed).fork('sample').state(),
+        nonfinite: { consecutive: 0, total: 0 },
+        window: emptyWindow(),
+        history: [],
+      };
+    }
+
+    fs.mkdirSync(outDir, { recursive: true });
+    writeFileAtomic(path.join(outDir, OUT_FILES.config), `${JSON.stringify(stored, null, 2)}\n`);
+    // The metrics file restarts from the checkpoint's history, dropping lines a killed run wrote after it.
+    const metricsFile = path.join(outDir, OUT_FILES.metrics);
+    writeFileAtomic(metricsFile, state.history.map((r) => `${JSON.stringify(r)}\n`).join(''));
+    tb = new SummaryWriter(o.logDir ?? path.join(outDir, OUT_FILES.log), start ? { purgeStep: state.step + 1 } : {});
+
+    const runner = o.method === 'adore' ? adoreRunner(o, data, adore as AdoreIndex) : pairRunner(o, data);
+    const devEval =
+      o.evalEvery > 0
+        ? new DevEvaluator(data, {
+            split: o.evalSplit,
+            queries: o.evalQueries,
+            docs: o.evalDocs,
+            batchSize: o.evalBatchSize,
+            maxQueryLength: o.maxQueryLength,
+            maxDocLength: o.maxDocLength,
+            device: o.device,
+            seed: o.seed,
+          })
+        : null;
+    logger.info(
+      { method: o.method, queries: data.queryRows.length, stepsPerEpoch: perEpoch, totalSteps, startStep: state.step, batchSize: o.batchSize },
+      'training',
+    );
+    const res = await runTrainLoop({
+      model,
+      optimizer,
+      schedule,
+      runner,
+      checkpoints: mgr,
+      devEval,
+      state,
+      totalSteps,
+      batchSize: o.batchSize,
+      seed: o.seed,
+      maxGradNorm: o.maxGradNorm,
+      padFirstBatches: o.padFirstBatches,
+      onNonfinite: o.onNonfinite,
+      maxNonfinite: o.maxNonfinite,
+      logEvery: o.logEvery,
+      evalEvery: o.evalEvery,
+      saveEvery: o.saveEvery,
+      metricsFile,
+      tensorboard: tb,
+      progress: o.progress,
+      label: `train ${o.method}`,
+      logger,
+      modelExtra,
+      options: stored,
+      identity,
+      hooks: runtime.hooks ?? {},
+      stop: runtime.stop ?? null,
+      resumedFrom: start?.dir ?? null,
+    });
+    let modelDir: string | null = null;
+    if (res.stopped === null) {
+      modelDir = path.join(outDir, OUT_FILES.model);
+      saveModel(model, modelDir, modelExtra);
+      logger.info({ modelDir, step: res.step }, 'training finished');
+    } else {
+      logger.warn({ step: res.step, checkpoint: res.checkpoint, signal: res.stopped }, 'stopped: resume with --resume');
+    }
+    return {
+      modelDir,
+      checkpointDir: res.checkpoint,
+      step: res.step,
+      totalSteps,
+      history: state.history,
+      stopped: res.stopped,
+      exitCode: res.stopped === null ? 0 : (runtime.stop?.exitCode ?? 130),
+      nonfiniteSkipped: res.nonfiniteSkipped,
+      options: o,
+    };
+  } finally {
+    tb?.close();
+    adore?.searcher.dispose();
+    optimizer?.dispose();
+    model?.dispose();
+    data.dataset.close();
+  }
+}
+
+function pairRunner(o: TrainOptions, data: TrainData): MethodRunner {
+  const method = o.method as PairMethod;
+  return {
+    queryRows: data.queryRows,
+    queryId: data.queryId,
+    step: (model, queries, ctx) => {
+      const batch = samplePairBatch(data, queries, ctx.rng, { method, hardNum: o.hardNum, randNum: o.randNum });
+      const loss = pairStep(model, data, batch, {
+        method,
+        maxQueryLength: o.maxQueryLength,
+        maxDocLength: o.maxDocLength,
+        padToMax: ctx.padToMax,
+        device: o.device,
+        gradCacheChunk: o.gradCacheChunk,
+        poison: ctx.poison,
+      });
+      return { loss, metrics: {} };
+    },
+  };
+}
+
+function adoreRunner(o: TrainOptions, data: TrainData, idx: AdoreIndex): MethodRunner {
+  return {
+    queryRows: data.queryRows,
+    queryId: data.queryId,
+    evalSearcher: idx.searcher,
+    step: (model, queries, ctx) => {
+      const r = adoreStep(model, data, queries, idx, {
+        maxQueryLength: o.maxQueryLength,
+        padToMax: ctx.padToMax,
+        device: o.device,
+        negTopk: o.negTopk,
+        metricCut: o.metricCut,
+        appendMissingPositives: o.appendMissingPositives,
+        poison: ctx.poison,
+      });
+      return { loss: r.loss, metrics: { mrr10: r.mrr10, recall10: r.recall10, appended: r.appended, tEncode: r.tEncode, tSearch: r.tSearch, tLoss: r.tLoss } };
+    },
+  };
+}
