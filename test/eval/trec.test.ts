@@ -180,3 +180,13 @@ test('writers refuse bad runs and leave nothing behind', () => {
 test('missing file → DrhardInputError naming it', () => {
   throwsInput(() => readRun(path.join(tmp, 'nope.run')), /nope\.run: cannot open/);
 });
+
+test('offset runs: ids mapped through a dataset id table; a bad offset names file:line', async () => {
+  const { offsetMapper } = await import('../../src/eval/load.ts');
+  const ids = { queryIds: ['1048585', '2'], docIds: ['D7', 'D8', 'D9'], qrels: () => new Map(), close: () => {} };
+  const { run } = parseRun('0 Q0 2 1 0.9 t\n0 Q0 0 2 0.8 t\n1 Q0 1 1 0.5 t\n', 'off.run', { ids: offsetMapper(ids) });
+  assert.deepEqual([...run.keys()], ['1048585', '2']);
+  assert.deepEqual(run.get('1048585')!.docids, ['D9', 'D7']);
+  throwsInput(() => parseRun('0 Q0 3 1 0.9 t\n', 'off.run', { ids: offsetMapper(ids) }), /^off\.run:1: docid: docid offset "3" is not in \[0, 3\)/);
+  throwsInput(() => parseRun('0\tx\t1\n', 'off.tsv', { ids: offsetMapper(ids) }), /^off\.tsv:1: docid: docid offset "x"/);
+});
