@@ -213,11 +213,12 @@ function splitFields(line: string, out: string[], max: number): number {
   return n;
 }
 
-/** True for lines trec_eval skips: empty, whitespace-only, or starting with '#'. */
+/** True for lines trec_eval's run reader skips: empty, whitespace-only, or '#' as the first non-blank character. */
 function isSkippable(line: string): boolean {
-  if (line.length === 0) return true;
-  if (line.charCodeAt(0) === 35) return true;
-  for (let i = 0; i < line.length; i++) if (!isSpace(line.charCodeAt(i))) return false;
+  for (let i = 0; i < line.length; i++) {
+    const c = line.charCodeAt(i);
+    if (!isSpace(c)) return c === 35;
+  }
   return true;
 }
 
@@ -403,6 +404,7 @@ class RunBuilder {
         n++;
         break;
       }
+      if (n === 0 && c === 35) break; // comment after leading blanks: leave it to `line`
       b[2 * n] = i;
       while (i < e && !(c === 32 || (c >= 9 && c <= 13))) {
         high |= c;
