@@ -39,11 +39,12 @@ function throwsInput(fn: () => unknown, re: RegExp): void {
 
 test('TREC run: BOM, CRLF, comments and blank lines skipped; rank column ignored; tag kept', () => {
   const { run, format, tag } = parseRun(
-    '\ufeff# header\r\n\r\n1 Q0 a 7 0.5 tagA\r\n  \n  # 1 Q0 z 1 9 tagA\n1 Q0 b 1 0.25 tagA\n2\tQ0\tc\t3\t-1e3\ttagA',
+    '\ufeff# header\r\n\r\n1 Q0 a 7 0.5 tagA\r\n  \n  # Q0 z 1 9 tagA\n1 Q0 b 1 0.25 tagA\n2\tQ0\tc\t3\t-1e3\ttagA',
     'r.txt',
   );
   assert.equal(format, 'trec');
   assert.equal(tag, 'tagA');
+  assert.deepEqual([...run.keys()], ['1', '2']);
   assert.deepEqual(docsOf(run, '1'), [
     ['a', 0.5],
     ['b', 0.25],
