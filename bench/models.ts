@@ -1,0 +1,148 @@
+// Encoder and training-step speed, drhard vs PyTorch (scripts/fixtures/models_bench.py, same thread count) in one
+// run: encode N docs × 128 tokens, and a STAR step (queries len 24 + positive and hard-negative docs len 120,
+// pairwise loss, backward, clip, LAMB) for a tiny config and a base-size config. Prints seconds and ratios.
+// Usage: node --import tsx bench/models.ts [--quick] [--repeat R] [--only tiny|base]
+// Runs alternate between the two processes and the best of R is reported: the machine is shared.
+import { spawn, type ChildProcessByStdio } from 'node:child_process';
+import type { Readable, Writable } from 'node:stream';
+import * as readline from 'node:readline';
+import * as path from 'node:path';
+import { getNumThreads, manualSeed, noGrad, ones, randint, tensor, tidy, type Tensor } from '../src/tensor/index.ts';
+import { configToJson, createConfig, type EncoderConfig } from '../src/models/config.ts';
+import { createModel, type DotModel } from '../src/models/dual.ts';
+import { Lamb, clipGradNorm, paramGroups } from '../src/optim/index.ts';
+
+const argv = process.argv.slice(2);
+const quick = argv.includes('--quick');
+const repeatArg = argv.indexOf('--repeat');
+const REPEAT = repeatArg >= 0 ? Number(argv[repeatArg + 1]) : quick ? 3 : 5;
+const onlyArg = argv.indexOf('--only');
+const ONLY = onlyArg >= 0 ? argv[onlyArg + 1] : undefined;
+
+const TINY = createConfig({ modelType: 'roberta', vocabSize: 8192, hiddenSize: 256, numHiddenLayers: 4, numAttentionHeads: 4, intermediateSize: 1024 });
+const BASE = createConfig({ modelType: 'roberta', vocabSize: 50265, hiddenSize: 768, numHiddenLayers: 12, numAttentionHeads: 12, intermediateSize: 3072 });
+
+interface Case {
+  name: string;
+  kind: 'encode' | 'star';
+  config: EncoderConfig;
+  docs?: number;
+  length?: number;
+  batch: number;
+  qlen?: number;
+  dlen?: number;
+}
+
+const cases: Case[] = [];
+if (ONLY !== 'base') {
+  cases.push({ name: `tiny encode ${quick ? 256 : 1024}x128`, kind: 'encode', config: TINY, docs: quick ? 256 : 1024, length: 128, batch: 128 });
+  cases.push({ name: 'tiny STAR step B=32', kind: 'star', config: TINY, batch: 32, qlen: 24, dlen: 120 });
+}
+if (ONLY !== 'tiny') {
+  // Base size on a few CPU cores: the batch is 8 (the issue's setting) and the corpus small, to finish in minutes.
+  cases.push({ name: `base encode ${quick ? 16 : 64}x128`, kind: 'encode', config: BASE, docs: quick ? 16 : 64, length: 128, batch: 8 });
+  cases.push({ name: 'base STAR step B=8', kind: 'star', config: BASE, batch: 8, qlen: 24, dlen: 120 });
+}
+
+function starLoss(q: Tensor, d: Tensor, n: Tensor, rel: Tensor, hard: Tensor): Tensor {
+  const b = q.size(0);
+  const scores = q.matmul(d.t());
+  const pos = scores.gather(1, tensor(BigInt64Array.from({ length: b }, (_, i) => BigInt(i)), { shape: [b, 1] }));
+  const first = scores.sub(pos).softplus().mul(rel).sum();
+  const second = q.matmul(n.t()).sub(pos).softplus().mul(hard).sum();
+  return first.add(second).div(rel.sum().add(hard.sum()));
+}
+
+function caseFn(c: Case, model: DotModel): () => void {
+  const v = model.config.vocabSize;
+  if (c.kind === 'encode') {
+    model.eval();
+    const n = c.docs!;
+    const ids = randint(3, v, [n, c.length!]).keep();
+    const mask = ones([n, c.length!], { dtype: 'int64' }).keep();
+    return () => {
+      for (let s = 0; s < n; s += c.batch) {
+        tidy(() => {
+          noGrad(() => void model.encode(ids.narrow(0, s, Math.min(c.batch, n - s)), mask.narrow(0, s, Math.min(c.batch, n - s))));
+        });
+      }
+    };
+  }
+  model.train();
+  const b = c.batch;
+  const opt = new Lamb(paramGroups(model.namedParameters(), { weightDecay: 0.01 }), { lr: 1e-4, eps: 1e-8 });
+  const params = model.parameters();
+  const qIds = randint(3, v, [b, c.qlen!]).keep();
+  const dIds = randint(3, v, [b, c.dlen!]).keep();
+  const nIds = randint(3, v, [b, c.dlen!]).keep();
+  const qMask = ones([b, c.qlen!], { dtype: 'int64' }).keep();
+  const dMask = ones([b, c.dlen!], { dtype: 'int64' }).keep();
+  const rel = tensor(Array.from({ length: b }, (_, i) => Array.from({ length: b }, (_, j) => (i === j ? 0 : 1)))).keep();
+  const hard = ones([b, b]).keep();
+  return () => {
+    model.zeroGrad();
+    tidy(() => {
+      const q = model.encode(qIds, qMask);
+      const d = model.encode(dIds, dMask);
+      const n = model.encode(nIds, dMask);
+      starLoss(q, d, n, rel, hard).backward();
+    });
+    clipGradNorm(params, 1.0);
+    opt.step();
+  };
+}
+
+/** The PyTorch process, driven line by line so its runs interleave with ours. */
+class Reference {
+  private readonly child: ChildProcessByStdio<Writable, Readable, null>;
+  private readonly lines: AsyncIterator<string>;
+  constructor(threads: number) {
+    const script = path.join(import.meta.dirname, '..', 'scripts', 'fixtures', 'models_bench.py');
+    this.child = spawn('/usr/bin/python3', [script, String(threads)], { stdio: ['pipe', 'pipe', 'inherit'] });
+    this.lines = readline.createInterface({ input: this.child.stdout })[Symbol.asyncIterator]();
+  }
+  async ask(cmd: string): Promise<string> {
+    this.child.stdin.write(`${cmd}\n`);
+    const r = await this.lines.next();
+    if (r.done) throw new Error('the PyTorch bench process exited');
+    return r.value;
+  }
+  close(): void {
+    this.child.stdin.end();
+  }
+}
+
+function timeOnce(run: () => void): number {
+  const t = process.hrtime.bigint();
+  run();
+  return Number(process.hrtime.bigint() - t) / 1e9;
+}
+
+const threads = getNumThreads();
+console.error(`bench/models: ${threads} thread(s); drhard and PyTorch runs alternate; best of ${REPEAT} after a warm-up`);
+const ref = new Reference(threads);
+const rows: Array<[string, number, number]> = [];
+for (const c of cases) {
+  manualSeed(0);
+  const model = createModel(c.config);
+  const run = caseFn(c, model);
+  run();
+  await ref.ask(`setup ${JSON.stringify({ ...c, config: configToJson(c.config) })}`);
+  const ours: number[] = [];
+  const theirs: number[] = [];
+  for (let i = 0; i < REPEAT; i++) {
+    ours.push(timeOnce(run));
+    theirs.push(Number(await ref.ask(`run ${c.name}`)));
+  }
+  // The minimum is the least disturbed by other load on a shared machine.
+  const a = Math.min(...ours);
+  const b = Math.min(...theirs);
+  console.error(`  ${c.name}: drhard ${ours.map((x) => x.toFixed(3)).join(' ')} | pytorch ${theirs.map((x) => x.toFixed(3)).join(' ')}`);
+  rows.push([c.name, a, b]);
+  model.dispose();
+}
+ref.close();
+
+const w = Math.max(...rows.map(([n]) => n.length));
+console.log(`${'case'.padEnd(w)}  drhard s  pytorch s  drhard/pytorch (target <= 1.05)`);
+for (const [n, a, b] of rows) console.log(`${n.padEnd(w)}  ${a.toFixed(3).padStart(8)}  ${b.toFixed(3).padStart(9)}  ${(a / b).toFixed(3)}`);
