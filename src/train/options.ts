@@ -112,16 +112,37 @@ export const METHOD_DEFAULTS: Record<'star' | 'adore', MethodDefaults> = {
   adore: { optimizer: 'adamw', lr: 5e-6, warmupSteps: 2000, batchSize: 32, maxQueryLength: 64, epochs: 6, logEvery: 100 },
 };
 
+/** Rules between fields; they read the raw input, so they are reported together with the schema's issues. */
+function crossFieldProblems(o: Record<string, unknown>): string[] {
+  const problems: string[] = [];
+  const has = (k: string): boolean => o[k] !== undefined;
+  const method = o['method'];
+  if (!has('init') && !has('initConfig')) problems.push('init: give --init (a model directory) or --init-config (a fresh model)');
+  if (has('init') && has('initConfig')) problems.push('init: --init and --init-config are mutually exclusive');
+  if ((method === 'star' || method === 'bm25neg') && !has('negatives')) {
+    problems.push(`negatives: --method ${method} needs --negatives (from \`drhard mine\`${method === 'bm25neg' ? ' --source bm25' : ''})`);
+  }
+  if (method === 'adore') {
+    if (!has('docEmbeddings')) problems.push('docEmbeddings: --method adore needs --doc-embeddings');
+    if (!has('init')) problems.push('init: --method adore needs --init (the model that encoded --doc-embeddings)');
+    if (typeof o['gradCacheChunk'] === 'number' && o['gradCacheChunk'] > 0) problems.push('gradCacheChunk: not used by adore (only queries are encoded)');
+  }
+  if (method !== 'adore' && has('docEmbeddings')) problems.push('docEmbeddings: only --method adore uses --doc-embeddings');
+  if ((method === 'inbatch' || method === 'randneg' || method === 'adore') && has('negatives')) {
+    problems.push(`negatives: --method ${String(method)} does not use --negatives`);
+  }
+  return problems;
+}
+
 /** Validates, fills defaults and checks cross-field rules; every problem is reported at once. */
 export function resolveTrainOptions(input: TrainOptionsInput | Record<string, unknown>): TrainOptions {
   const r = trainOptionsSchema.safeParse(input);
-  if (!r.success) {
-    const lines = r.error.issues.map((i) => `${i.path.join('.') || '(options)'}: ${i.message}`);
-    throw new DrhardInputError(`invalid training options:\n  ${lines.join('\n  ')}`);
-  }
+  const problems = r.success ? [] : r.error.issues.map((i) => `${i.path.join('.') || '(options)'}: ${i.message}`);
+  problems.push(...crossFieldProblems(input as Record<string, unknown>));
+  if (!r.success || problems.length > 0) throw new DrhardInputError(`invalid training options:\n  ${problems.join('\n  ')}`);
   const o = r.data;
   const d = METHOD_DEFAULTS[o.method === 'adore' ? 'adore' : 'star'];
-  const out: TrainOptions = {
+  return {
     ...o,
     optimizer: o.optimizer ?? d.optimizer,
     lr: o.lr ?? d.lr,
@@ -131,23 +152,6 @@ export function resolveTrainOptions(input: TrainOptionsInput | Record<string, un
     epochs: o.epochs ?? d.epochs,
     logEvery: o.logEvery ?? d.logEvery,
   };
-  const problems: string[] = [];
-  if (out.init === undefined && out.initConfig === undefined) problems.push('init: give --init (a model directory) or --init-config (a fresh model)');
-  if (out.init !== undefined && out.initConfig !== undefined) problems.push('init: --init and --init-config are mutually exclusive');
-  if ((out.method === 'star' || out.method === 'bm25neg') && out.negatives === undefined) {
-    problems.push(`negatives: --method ${out.method} needs --negatives (from \`drhard mine\`${out.method === 'bm25neg' ? ' --source bm25' : ''})`);
-  }
-  if (out.method === 'adore') {
-    if (out.docEmbeddings === undefined) problems.push('docEmbeddings: --method adore needs --doc-embeddings');
-    if (out.init === undefined) problems.push('init: --method adore needs --init (the model that encoded --doc-embeddings)');
-    if (out.gradCacheChunk > 0) problems.push('gradCacheChunk: not used by adore (only queries are encoded)');
-  }
-  if (out.method !== 'adore' && out.docEmbeddings !== undefined) problems.push(`docEmbeddings: only --method adore uses --doc-embeddings`);
-  if ((out.method === 'inbatch' || out.method === 'randneg' || out.method === 'adore') && out.negatives !== undefined) {
-    problems.push(`negatives: --method ${out.method} does not use --negatives`);
-  }
-  if (problems.length > 0) throw new DrhardInputError(`invalid training options:\n  ${problems.join('\n  ')}`);
-  return out;
 }
 
 /**
