@@ -17,6 +17,7 @@ const commandModules: Array<() => Promise<{ register: (p: Command) => void }>> =
   () => import('./commands/convert-ids.ts'),
   () => import('./commands/build-demo-data.ts'),
   () => import('./commands/embed.ts'),
+  () => import('./commands/train.ts'),
 ];
 
 async function main(): Promise<void> {
