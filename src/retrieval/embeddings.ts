@@ -1,0 +1,106 @@
+// Embeddings files: raw little-endian float32/float16 rows in offset order, described by a `<file>.json` manifest.
+import * as fs from 'node:fs';
+import { z } from 'zod';
+import * as T from '../tensor/index.ts';
+import { DrhardInputError } from '../util/errors.ts';
+import { writeFileAtomic } from '../util/fsx.ts';
+
+export type EmbeddingDType = 'float32' | 'float16';
+export const EMBEDDINGS_FORMAT = 'drhard-embeddings';
+
+export const embeddingsManifestSchema = z.object({
+  format: z.literal(EMBEDDINGS_FORMAT),
+  version: z.literal(1),
+  dim: z.number().int().positive(),
+  count: z.number().int().nonnegative(),
+  dtype: z.enum(['float32', 'float16']),
+  /** sha256 of the data file's bytes. */
+  sha256: z.string().regex(/^[0-9a-f]{64}$/),
+  bytes: z.number().int().nonnegative(),
+  /** What produced the vectors; absent for embeddings written by other tools. */
+  model: z.object({ path: z.string(), checksum: z.string() }).optional(),
+  dataset: z.object({ path: z.string(), checksum: z.string(), split: z.string() }).optional(),
+  maxLength: z.number().int().positive().optional(),
+  pooling: z.string().optional(),
+});
+export type EmbeddingsManifest = z.infer<typeof embeddingsManifestSchema>;
+
+export const manifestPathFor = (file: string): string => `${file}.json`;
+export const bytesPerValue = (dt: EmbeddingDType): number => (dt === 'float16' ? 2 : 4);
+
+/** Reads and validates `<file>.json`, and checks the data file's size against it (sha256 is checked on demand). */
+export function readEmbeddingsManifest(file: string): EmbeddingsManifest {
+  const mp = manifestPathFor(file);
+  let raw: unknown;
+  try {
+    raw = JSON.parse(fs.readFileSync(mp, 'utf8'));
+  } catch (e) {
+    throw new DrhardInputError(`cannot read the embeddings manifest: ${(e as Error).message}`, { file: mp });
+  }
+  const r = embeddingsManifestSchema.safeParse(raw);
+  if (!r.success) {
+    const issue = r.error.issues[0];
+    throw new DrhardInputError(`invalid embeddings manifest: ${issue?.message ?? 'bad shape'}`, { file: mp, field: issue?.path.join('.') ?? '' });
+  }
+  const m = r.data;
+  const expect = m.count * m.dim * bytesPerValue(m.dtype);
+  if (m.bytes !== expect) throw new DrhardInputError(`bytes ${m.bytes} != count × dim × ${bytesPerValue(m.dtype)} = ${expect}`, { file: mp });
+  let size: number;
+  try {
+    size = fs.statSync(file).size;
+  } catch {
+    throw new DrhardInputError('embeddings data file is missing', { file });
+  }
+  if (size !== expect) {
+    throw new DrhardInputError(`expected ${expect} bytes (${m.count} × ${m.dim} ${m.dtype}), found ${size}: truncated or not this manifest's file`, { file });
+  }
+  return m;
+}
+
+export function writeEmbeddingsManifest(file: string, m: EmbeddingsManifest): void {
+  writeFileAtomic(manifestPathFor(file), `${JSON.stringify(m, null, 2)}\n`);
+}
+
+/** Layout of an embeddings file: from its manifest, or given explicitly for bare files. */
+export interface EmbeddingsLayout {
+  dim: number;
+  count: number;
+  dtype: EmbeddingDType;
+}
+
+export function layoutOf(file: string, given?: Partial<EmbeddingsLayout>): EmbeddingsLayout {
+  if (fs.existsSync(manifestPathFor(file))) {
+    const m = readEmbeddingsManifest(file);
+    if (given?.dim !== undefined && given.dim !== m.dim) throw new DrhardInputError(`dim ${given.dim} requested, manifest says ${m.dim}`, { file });
+    return { dim: m.dim, count: m.count, dtype: m.dtype };
+  }
+  if (given?.dim === undefined) throw new DrhardInputError(`no manifest ${manifestPathFor(file)}; pass the dimension for a bare file`, { file });
+  const dtype = given.dtype ?? 'float32';
+  const size = fs.statSync(file).size;
+  const row = given.dim * bytesPerValue(dtype);
+  if (size % row !== 0) throw new DrhardInputError(`size ${size} is not a multiple of the row size ${row}`, { file });
+  return { dim: given.dim, count: size / row, dtype };
+}
+
+/** Rows [start, start+n) of an embeddings file as a float32 tensor [n, D] (float16 files are widened). */
+export function readRows(file: string, layout: EmbeddingsLayout, start: number, n: number): T.Tensor {
+  const t = T.fromFile(file, start * layout.dim * bytesPerValue(layout.dtype), [n, layout.dim], layout.dtype);
+  if (layout.dtype === 'float32') return t;
+  const f = t.to('float32');
+  t.dispose();
+  return f;
+}
+
+/**
+ * Throws DrhardInputError if `x` [N, D] holds NaN or ±Inf, naming how many rows are bad and the first few
+ * (offset by `base`). faiss and topk would otherwise rank garbage silently.
+ */
+export function assertFinite(x: T.Tensor, what: string, base = 0): void {
+  if (x.allFinite()) return;
+  const bad = T.tidy(() => x.isFinite().logicalNot().any(1).toInt32Array());
+  const rows: number[] = [];
+  bad.forEach((v, i) => {
+    if (v !== 0) rows.push(i + base);
+  });
+  throw new DrhardInputError(`${rows.length} row(s) hold NaN or Inf; first: ${rows.slice(0, 8).join(', ')}`, { field: what });
+}

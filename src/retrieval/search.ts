@@ -1,0 +1,319 @@
+// In-process dense retrieval: exact inner-product top-k by chunked GEMM + topk (in memory or shard by shard
+// from an embeddings file), or through a faiss index; deterministic ties (lower doc offset first).
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as T from '../tensor/index.ts';
+import { DrhardInputError } from '../util/errors.ts';
+import { assertFinite, layoutOf, readRows, type EmbeddingsLayout } from './embeddings.ts';
+import { chunkTopK, emptyTopK, mergeInto, sortRows, type TopK } from './topk.ts';
+
+export type SearchHits = TopK;
+
+export interface DenseSearcherOptions {
+  /** 'flat' (exact, libtorch GEMM + topk; the default) or a faiss index_factory string ('HNSW32', 'IVF4096,PQ64' …). */
+  index?: string;
+  /** Documents per GEMM block. Together with queryBatch it bounds the score buffer (queryBatch × chunkRows floats). */
+  chunkRows?: number;
+  /** Queries per GEMM block. */
+  queryBatch?: number;
+  /** Columns per group in the two-stage top-k selection (0 = plain topk over each block); see chunkTopK. */
+  groupSize?: number;
+  /** faiss runtime parameters, e.g. { nprobe: 64 } or { efSearch: 128 }. */
+  params?: Record<string, number>;
+}
+
+export interface FromFileOptions extends DenseSearcherOptions {
+  /**
+   * Memory budget for document vectors. A file whose float32 rows exceed it is searched shard by shard (exact
+   * search only), holding one shard plus one score block at a time. Default: half of the machine's memory.
+   */
+  maxMemoryBytes?: number;
+  /** dim/dtype for a bare file without a `<file>.json` manifest. */
+  layout?: Partial<EmbeddingsLayout>;
+}
+
+/** Default GEMM block sizes; see bench/retrieval.ts for the measurements behind them. */
+export const DEFAULT_CHUNK_ROWS = 65536;
+export const DEFAULT_QUERY_BATCH = 256;
+export const DEFAULT_GROUP_SIZE = 0;
+/** Rows used to train a faiss index that needs training (IVF, PQ), from the front of the collection. */
+export const FAISS_TRAIN_ROWS = 262144;
+
+type Store =
+  | { kind: 'memory'; docs: T.Tensor; owned: boolean }
+  | { kind: 'file'; path: string; layout: EmbeddingsLayout; shardRows: number };
+
+export class DenseSearcher implements Disposable {
+  #store: Store | null;
+  #faiss: T.FaissIndex | null;
+  readonly #count: number;
+  readonly #dim: number;
+  readonly #chunkRows: number;
+  readonly #queryBatch: number;
+  readonly #group: number;
+
+  private constructor(store: Store, count: number, dim: number, faiss: T.FaissIndex | null, opts: DenseSearcherOptions) {
+    this.#store = store;
+    this.#count = count;
+    this.#dim = dim;
+    this.#faiss = faiss;
+    this.#chunkRows = positiveInt(opts.chunkRows ?? DEFAULT_CHUNK_ROWS, 'chunkRows');
+    this.#queryBatch = positiveInt(opts.queryBatch ?? DEFAULT_QUERY_BATCH, 'queryBatch');
+    this.#group = opts.groupSize ?? DEFAULT_GROUP_SIZE;
+    if (!Number.isInteger(this.#group) || this.#group < 0) throw new DrhardInputError(`groupSize must be a non-negative integer, got ${this.#group}`);
+  }
+
+  /**
+   * Searches the rows of `docs` [N, D]. A float32 tensor is borrowed (not copied, not disposed: keep it alive while
+   * searching); other dtypes are converted into a copy the searcher owns. Non-finite rows are refused.
+   */
+  static fromTensor(docs: T.Tensor, opts: DenseSearcherOptions = {}): DenseSearcher {
+    if (docs.ndim !== 2) throw new DrhardInputError(`document embeddings must be [N, D], got [${docs.shape.join(', ')}]`);
+    const [N, D] = docs.shape as [number, number];
+    const owned = docs.dtype !== 'float32' || docs.device !== 'cpu';
+    const d = owned ? T.keep(docs.to({ dtype: 'float32', device: 'cpu' })) : docs;
+    try {
+      assertFinite(d, 'document embeddings');
+      const faiss = isFlat(opts.index) ? null : buildFaiss(opts, D, N, (s, n) => d.narrow(0, s, n));
+      return new DenseSearcher({ kind: 'memory', docs: d, owned }, N, D, faiss, opts);
+    } catch (e) {
+      if (owned) d.dispose();
+      throw e;
+    }
+  }
+
+  /**
+   * Searches an embeddings file (manifest `<file>.json`, or `layout` for a bare file). It is loaded whole when its
+   * float32 rows fit `maxMemoryBytes`, else searched shard by shard with the same results.
+   */
+  static fromFile(file: string, opts: FromFileOptions = {}): DenseSearcher {
+    if (!fs.existsSync(file)) throw new DrhardInputError('embeddings file not found', { file });
+    const layout = layoutOf(file, opts.layout);
+    const { count: N, dim: D } = layout;
+    const budget = opts.maxMemoryBytes ?? Math.floor(os.totalmem() / 2);
+    if (!(budget > 0)) throw new DrhardInputError(`maxMemoryBytes must be positive, got ${budget}`);
+    const rowBytes = D * 4;
+    if (N * rowBytes <= budget) {
+      const docs = T.keep(N === 0 ? T.zeros([0, D]) : readRows(file, layout, 0, N));
+      try {
+        assertFinite(docs, `${file}: document embeddings`);
+        const faiss = isFlat(opts.index) ? null : buildFaiss(opts, D, N, (s, n) => docs.narrow(0, s, n));
+        return new DenseSearcher({ kind: 'memory', docs, owned: true }, N, D, faiss, opts);
+      } catch (e) {
+        docs.dispose();
+        throw e;
+      }
+    }
+    if (!isFlat(opts.index)) {
+      throw new DrhardInputError(
+        `${N} × ${D} float32 rows (${N * rowBytes} bytes) exceed the memory budget of ${budget} bytes; ` +
+          `a faiss '${opts.index}' index must hold them all: raise the budget or use the exact 'flat' search`,
+        { file },
+      );
+    }
+    const chunkRows = opts.chunkRows ?? DEFAULT_CHUNK_ROWS;
+    const queryBatch = opts.queryBatch ?? DEFAULT_QUERY_BATCH;
+    // One shard (plus its float16 source while widening) and one [queryBatch, chunkRows] score block live at once.
+    const scoreBytes = queryBatch * Math.min(chunkRows, N) * 4 * 2;
+    const perRow = rowBytes + (layout.dtype === 'float16' ? D * 2 : 0);
+    let shardRows = Math.floor((budget - scoreBytes) / perRow);
+    // Whole GEMM blocks per shard: the blocks then coincide with the in-memory search's, score for score.
+    if (shardRows >= chunkRows) shardRows -= shardRows % chunkRows;
+    if (shardRows < 1) {
+      throw new DrhardInputError(`memory budget ${budget} bytes is too small for one shard plus a ${scoreBytes}-byte score block; lower chunkRows/queryBatch or raise it`);
+    }
+    // Checking every shard's values once up front keeps search() free of a per-call finiteness scan.
+    for (let s = 0; s < N; s += shardRows) {
+      const n = Math.min(shardRows, N - s);
+      const x = readRows(file, layout, s, n);
+      try {
+        assertFinite(x, `${file}: document embeddings`, s);
+      } finally {
+        x.dispose();
+      }
+    }
+    return new DenseSearcher({ kind: 'file', path: file, layout, shardRows }, N, D, null, opts);
+  }
+
+  /** Wraps an already built (or loaded) faiss index; `docs` optionally supplies stored rows for docVectors(). */
+  static fromFaiss(index: T.FaissIndex, docs?: T.Tensor | { file: string; layout?: Partial<EmbeddingsLayout> }): DenseSearcher {
+    const N = index.ntotal;
+    const D = index.dim;
+    let store: Store;
+    if (docs === undefined) store = { kind: 'memory', docs: T.keep(T.zeros([0, D])), owned: true };
+    else if (docs instanceof T.Tensor) store = { kind: 'memory', docs, owned: false };
+    else store = { kind: 'file', path: docs.file, layout: layoutOf(docs.file, docs.layout), shardRows: 0 };
+    return new DenseSearcher(store, N, D, index, {});
+  }
+
+  get count(): number {
+    return this.#count;
+  }
+  get dim(): number {
+    return this.#dim;
+  }
+  /** 'memory' (exact, all rows loaded), 'sharded' (exact, file read shard by shard) or 'faiss'. */
+  get mode(): 'memory' | 'sharded' | 'faiss' {
+    if (this.#faiss !== null) return 'faiss';
+    return this.store.kind === 'file' ? 'sharded' : 'memory';
+  }
+  /** Number of shards a sharded search reads per call (1 in memory). */
+  get shards(): number {
+    const s = this.store;
+    return s.kind === 'file' && s.shardRows > 0 ? Math.ceil(this.#count / s.shardRows) : 1;
+  }
+
+  private get store(): Store {
+    if (this.#store === null) throw new Error('DenseSearcher was disposed');
+    return this.#store;
+  }
+
+  /**
+   * Top-`k` documents for each query row of `q` [B, D] by inner product, best first; equal scores rank the lower
+   * doc offset first (exact modes). With fewer than k documents the tail holds id -1 and score -Infinity.
+   */
+  search(q: T.Tensor, k: number): SearchHits {
+    positiveInt(k, 'k');
+    if (q.ndim !== 2 || q.size(1) !== this.#dim) {
+      throw new DrhardInputError(`queries must be [B, ${this.#dim}], got [${q.shape.join(', ')}]`);
+    }
+    const B = q.size(0);
+    const acc = emptyTopK(B, k);
+    if (B === 0 || this.#count === 0) return acc;
+    const qf = q.dtype === 'float32' && q.device === 'cpu' ? q : q.to({ dtype: 'float32', device: 'cpu' });
+    try {
+      assertFinite(qf, 'query embeddings');
+      if (this.#faiss !== null) return this.searchFaiss(qf, k);
+      const store = this.store;
+      if (store.kind === 'memory') this.searchBlock(qf, store.docs, 0, acc);
+      else {
+        for (let s = 0; s < this.#count; s += store.shardRows) {
+          const n = Math.min(store.shardRows, this.#count - s);
+          const shard = readRows(store.path, store.layout, s, n);
+          try {
+            this.searchBlock(qf, shard, s, acc);
+          } finally {
+            shard.dispose();
+          }
+        }
+      }
+      return acc;
+    } finally {
+      if (qf !== q) qf.dispose();
+    }
+  }
+
+  /** Merges the top-k of q against `docs` (rows base…base+n) into `acc`. */
+  private searchBlock(q: T.Tensor, docs: T.Tensor, base: number, acc: TopK): void {
+    const B = q.size(0);
+    const N = docs.size(0);
+    const k = acc.k;
+    const g = this.#group;
+    for (let qs = 0; qs < B; qs += this.#queryBatch) {
+      const qb = Math.min(this.#queryBatch, B - qs);
+      const rows: TopK = { scores: acc.scores.subarray(qs * k, (qs + qb) * k), ids: acc.ids.subarray(qs * k, (qs + qb) * k), k };
+      const qv = q.narrow(0, qs, qb);
+      try {
+        for (let ds = 0; ds < N; ds += this.#chunkRows) {
+          const dn = Math.min(this.#chunkRows, N - ds);
+          // A ragged last block is split so the grouped selection sees whole groups; the rest goes direct.
+          const aligned = g > 0 ? dn - (dn % g) : dn;
+          for (const [off, len] of [[0, aligned], [aligned, dn - aligned]] as const) {
+            if (len === 0) continue;
+            const part = T.tidy(() => {
+              const s = qv.matmul(docs.narrow(0, ds + off, len).t()); // [qb, len]
+              return chunkTopK(s, k, base + ds + off, g);
+            });
+            mergeInto(rows, part.scores, part.ids, qb, part.n);
+          }
+        }
+      } finally {
+        qv.dispose();
+      }
+    }
+  }
+
+  private searchFaiss(q: T.Tensor, k: number): SearchHits {
+    const r = (this.#faiss as T.FaissIndex).search(q, k);
+    const ids = new Int32Array(r.ids.length);
+    for (let i = 0; i < ids.length; i++) ids[i] = Number(r.ids[i]);
+    const scores = r.scores;
+    for (let i = 0; i < ids.length; i++) if ((ids[i] as number) < 0) scores[i] = -Infinity;
+    // faiss returns ties in heap order; order equal scores by offset as the exact modes do.
+    sortRows(scores, ids, q.size(0), k);
+    return { scores, ids, k };
+  }
+
+  /** Stored document vectors for `ids` as a float32 tensor [n, D] (ADORE's frozen document side). */
+  docVectors(ids: Int32Array | readonly number[]): T.Tensor {
+    for (const id of ids) {
+      if (!Number.isInteger(id) || id < 0 || id >= this.#count) throw new RangeError(`doc offset ${id} out of range [0, ${this.#count})`);
+    }
+    const store = this.store;
+    if (store.kind === 'memory') {
+      if (store.docs.size(0) !== this.#count) throw new Error('this searcher holds no document vectors (built from a bare faiss index)');
+      return T.tidy(() => store.docs.indexSelect(0, T.tensor(BigInt64Array.from(Array.from(ids), (x) => BigInt(x)))));
+    }
+    const D = this.#dim;
+    const out = new Float32Array(ids.length * D);
+    const rowBytes = D * (store.layout.dtype === 'float16' ? 2 : 4);
+    const fd = fs.openSync(store.path, 'r');
+    try {
+      if (store.layout.dtype === 'float32') {
+        const view = new Uint8Array(out.buffer);
+        Array.from(ids).forEach((id, i) => readExact(fd, view.subarray(i * rowBytes, (i + 1) * rowBytes), id * rowBytes));
+        return T.tensor(out, { shape: [ids.length, D] });
+      }
+      const half = new Uint16Array(ids.length * D);
+      const view = new Uint8Array(half.buffer);
+      Array.from(ids).forEach((id, i) => readExact(fd, view.subarray(i * rowBytes, (i + 1) * rowBytes), id * rowBytes));
+      return T.tidy(() => T.tensor(half, { shape: [ids.length, D], dtype: 'float16' }).to('float32'));
+    } finally {
+      fs.closeSync(fd);
+    }
+  }
+
+  dispose(): void {
+    const s = this.#store;
+    if (s !== null && s.kind === 'memory' && s.owned) s.docs.dispose();
+    this.#faiss?.dispose();
+    this.#faiss = null;
+    this.#store = null;
+  }
+  [Symbol.dispose](): void {
+    this.dispose();
+  }
+}
+
+function isFlat(index: string | undefined): boolean {
+  return index === undefined || index === 'flat' || index === 'Flat';
+}
+
+function positiveInt(v: number, name: string): number {
+  if (!Number.isInteger(v) || v < 1) throw new DrhardInputError(`${name} must be a positive integer, got ${v}`);
+  return v;
+}
+
+/** Builds a faiss index over rows given by `rows(start, n)`: trains on the first rows if needed, adds in blocks. */
+function buildFaiss(opts: DenseSearcherOptions, D: number, N: number, rows: (start: number, n: number) => T.Tensor): T.FaissIndex {
+  const ix = T.FaissIndex.create(D, opts.index as string, 'ip');
+  try {
+    if (!ix.isTrained) T.tidy(() => ix.train(rows(0, Math.min(N, FAISS_TRAIN_ROWS)).contiguous()));
+    const block = 65536;
+    for (let s = 0; s < N; s += block) T.tidy(() => ix.add(rows(s, Math.min(block, N - s)).contiguous()));
+    for (const [name, value] of Object.entries(opts.params ?? {})) ix.setParam(name, value);
+    return ix;
+  } catch (e) {
+    ix.dispose();
+    throw new DrhardInputError(`faiss index '${opts.index}': ${(e as Error).message}`);
+  }
+}
+
+function readExact(fd: number, target: Uint8Array, position: number): void {
+  let got = 0;
+  while (got < target.byteLength) {
+    const n = fs.readSync(fd, target, got, target.byteLength - got, position + got);
+    if (n === 0) throw new DrhardInputError(`unexpected end of the embeddings file at byte ${position + got}`);
+    got += n;
+  }
+}

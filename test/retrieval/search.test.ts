@@ -1,0 +1,156 @@
+// DenseSearcher: exact top-k against a brute-force reference, deterministic ties, block-size independence,
+// sharded file search equal to in-memory search, faiss mode, docVectors, input errors.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import * as T from '../../src/tensor/index.ts';
+import { DenseSearcher } from '../../src/retrieval/search.ts';
+import { writeEmbeddingsFile } from './helpers.ts';
+
+/** Brute force: full score matrix, per row sorted by score desc then id asc. */
+function reference(q: T.Tensor, docs: T.Tensor, k: number): { scores: number[][]; ids: number[][] } {
+  const s = T.tidy(() => q.matmul(docs.t()).toFloat32Array());
+  const N = docs.size(0);
+  const out = { scores: [] as number[][], ids: [] as number[][] };
+  for (let b = 0; b < q.size(0); b++) {
+    const row = s.subarray(b * N, (b + 1) * N);
+    const order = Array.from(row.keys()).sort((x, y) => (row[y] as number) - (row[x] as number) || x - y).slice(0, k);
+    out.ids.push(order);
+    out.scores.push(order.map((i) => row[i] as number));
+  }
+  return out;
+}
+
+function rowsOf(r: { scores: Float32Array; ids: Int32Array; k: number }, B: number): { scores: number[][]; ids: number[][] } {
+  const out = { scores: [] as number[][], ids: [] as number[][] };
+  for (let b = 0; b < B; b++) {
+    out.ids.push(Array.from(r.ids.subarray(b * r.k, (b + 1) * r.k)));
+    out.scores.push(Array.from(r.scores.subarray(b * r.k, (b + 1) * r.k)));
+  }
+  return out;
+}
+
+/** Docs with exact duplicates and quantized values, so equal scores occur inside and across blocks. */
+function tiedDocs(N: number, D: number): T.Tensor {
+  return T.tidy(() => {
+    const base = T.randint(-2, 3, [Math.ceil(N / 3), D]).to('float32');
+    return T.cat([base, base, base], 0).narrow(0, 0, N).contiguous();
+  });
+}
+
+test('exact search equals brute force, ties broken by lower offset, for every block layout', () => {
+  T.manualSeed(11);
+  T.tidy(() => {
+    const docs = tiedDocs(3000, 8);
+    const q = T.randint(-2, 3, [37, 8]).to('float32');
+    const k = 10;
+    const ref = reference(q, docs, k);
+    for (const opts of [
+      {},
+      { chunkRows: 256, queryBatch: 5, groupSize: 0 },
+      { chunkRows: 1000, queryBatch: 37, groupSize: 4 },
+      { chunkRows: 3000, queryBatch: 1, groupSize: 8 },
+      { chunkRows: 997, queryBatch: 16, groupSize: 2 },
+    ]) {
+      using s = DenseSearcher.fromTensor(docs, opts);
+      const got = rowsOf(s.search(q, k), 37);
+      assert.deepEqual(got.ids, ref.ids, JSON.stringify(opts));
+      assert.deepEqual(got.scores, ref.scores, JSON.stringify(opts));
+    }
+  });
+});
+
+test('random data: grouped and plain selection agree with brute force; k beyond N pads with -1', () => {
+  T.manualSeed(12);
+  T.tidy(() => {
+    const docs = T.randn([5000, 16]);
+    const q = T.randn([50, 16]);
+    const ref = reference(q, docs, 100);
+    for (const groupSize of [0, 8, 32]) {
+      using s = DenseSearcher.fromTensor(docs, { chunkRows: 2048, groupSize });
+      assert.deepEqual(rowsOf(s.search(q, 100), 50).ids, ref.ids);
+    }
+    using small = DenseSearcher.fromTensor(docs.narrow(0, 0, 3).contiguous());
+    const r = small.search(q.narrow(0, 0, 2), 5);
+    assert.deepEqual(Array.from(r.ids.subarray(3, 5)), [-1, -1]);
+    assert.equal(r.scores[4], -Infinity);
+  });
+});
+
+test('sharded search of a file over the memory budget equals the in-memory search exactly', () => {
+  T.manualSeed(13);
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'drhard-search-'));
+  try {
+    T.tidy(() => {
+      const docs = T.cat([T.randn([4000, 24]), tiedDocs(1000, 24)], 0);
+      const q = T.randn([20, 24]);
+      for (const dtype of ['float32', 'float16'] as const) {
+        const file = path.join(dir, `d-${dtype}.emb`);
+        writeEmbeddingsFile(file, docs, dtype);
+        using mem = DenseSearcher.fromFile(file, { chunkRows: 512 });
+        using sh = DenseSearcher.fromFile(file, { chunkRows: 512, queryBatch: 8, maxMemoryBytes: 200_000 });
+        assert.equal(mem.mode, 'memory');
+        assert.equal(sh.mode, 'sharded');
+        assert.ok(sh.shards >= 3, `expected several shards, got ${sh.shards}`);
+        const a = mem.search(q, 50);
+        const b = sh.search(q, 50);
+        assert.deepEqual(b.ids, a.ids);
+        assert.deepEqual(b.scores, a.scores);
+        const ids = [4999, 0, 1234, 77];
+        const v1 = mem.docVectors(ids).toFloat32Array();
+        const v2 = sh.docVectors(Int32Array.from(ids)).toFloat32Array();
+        assert.deepEqual(v2, v1);
+        if (dtype === 'float32') assert.deepEqual(v1, T.tidy(() => docs.indexSelect(0, T.tensor(ids, { dtype: 'int64' })).toFloat32Array()));
+      }
+    });
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('faiss mode: HNSW finds the exact neighbours on easy data, scores are inner products', () => {
+  T.manualSeed(14);
+  T.tidy(() => {
+    const raw = T.randn([2000, 16]);
+    // Unit rows: then the top inner product of a slightly perturbed copy of a row is that row.
+    const docs = raw.div(raw.norm(2, 1, true));
+    const q = docs.narrow(0, 0, 10).add(T.randn([10, 16]).mul(0.01));
+    using s = DenseSearcher.fromTensor(docs, { index: 'HNSW16', params: { efSearch: 64 } });
+    assert.equal(s.mode, 'faiss');
+    const r = s.search(q, 3);
+    for (let b = 0; b < 10; b++) assert.equal(r.ids[b * 3], b);
+    const ip = T.tidy(() => q.narrow(0, 0, 1).matmul(docs.narrow(0, 0, 1).t()).item());
+    assert.ok(Math.abs((r.scores[0] as number) - ip) < 1e-3);
+  });
+});
+
+test('non-finite rows are refused naming the count and first rows; bad shapes and k are input errors', () => {
+  T.tidy(() => {
+    const docs = T.randn([100, 4]);
+    const bad = docs.clone();
+    bad.select(0, 7).fill_(Number.NaN);
+    bad.select(0, 42).select(0, 1).fill_(Number.POSITIVE_INFINITY);
+    assert.throws(() => DenseSearcher.fromTensor(bad), /2 row\(s\) hold NaN or Inf; first: 7, 42/);
+    assert.throws(() => DenseSearcher.fromTensor(bad, { index: 'HNSW8' }), /2 row\(s\) hold NaN or Inf/);
+    using s = DenseSearcher.fromTensor(docs);
+    assert.throws(() => s.search(T.randn([2, 5]), 3), /queries must be \[B, 4\]/);
+    assert.throws(() => s.search(T.randn([2, 4]), 0), /k must be a positive integer/);
+    assert.throws(() => s.search(T.full([1, 4], Number.NaN), 3), /query embeddings: 1 row/);
+    assert.throws(() => s.docVectors([100]), /out of range/);
+  });
+});
+
+test('searching leaks no tensors', () => {
+  T.tidy(() => {
+    const docs = T.randn([3000, 8]);
+    const q = T.randn([9, 8]);
+    using s = DenseSearcher.fromTensor(docs, { chunkRows: 700, queryBatch: 4 });
+    s.search(q, 5);
+    const before = T.liveTensors();
+    s.search(q, 5);
+    s.search(q, 20);
+    assert.equal(T.liveTensors(), before);
+  });
+});
