@@ -68,41 +68,48 @@ generate();
 const sizeMb = fs.statSync(runPath).size / 1e6;
 const haveTrecEval = fs.existsSync(TREC_EVAL);
 
-function drhardOnce(): { total: number; parse: number; means: Record<string, number> } {
+function drhardOnce(): { total: number; cpu: number; parse: number; means: Record<string, number> } {
+  const c0 = process.cpuUsage();
   const t0 = process.hrtime.bigint();
   const qrels = readQrels(qrelsPath);
   const { run } = readRun(runPath);
   const parse = ms(t0);
   const means = evaluate(qrels, run, { metrics: METRICS }).mean;
-  return { total: ms(t0), parse, means };
+  const c = process.cpuUsage(c0);
+  return { total: ms(t0), cpu: (c.user + c.system) / 1000, parse, means };
 }
 
-function trecEvalOnce(): { total: number; out: string } {
+function trecEvalOnce(): { total: number; cpu: number; out: string } {
   const t0 = process.hrtime.bigint();
   // recip_rank is uncut in trec_eval; MRR@10 would need a second pass with -M 10, so this favours trec_eval.
-  const r = spawnSync(TREC_EVAL, ['-c', '-m', 'recip_rank', '-m', 'recall.100', '-m', 'ndcg_cut.10', qrelsPath, runPath], {
-    encoding: 'utf8',
-    maxBuffer: 1 << 26,
-  });
+  // bash's `time` reports the child's user+sys CPU, which a shared machine's load does not inflate.
+  const q = (x: string): string => `'${x.replace(/'/g, "'\\''")}'`;
+  const cmd = `TIMEFORMAT='%U %S'; time ${q(TREC_EVAL)} -c -m recip_rank -m recall.100 -m ndcg_cut.10 ${q(qrelsPath)} ${q(runPath)}`;
+  const r = spawnSync('bash', ['-c', cmd], { encoding: 'utf8', maxBuffer: 1 << 26 });
   const total = ms(t0);
   if (r.status !== 0) throw new Error(`trec_eval failed: ${r.stderr}`);
-  return { total, out: r.stdout };
+  const [user, sys] = r.stderr.trim().split('\n').at(-1)!.split(' ').map(Number) as [number, number];
+  return { total, cpu: (user + sys) * 1000, out: r.stdout };
 }
 
 // Alternate the two tools so both see the same machine load (this machine is shared).
 const fileTimes: number[] = [];
+const fileCpu: number[] = [];
 const parseTimes: number[] = [];
 const teTimes: number[] = [];
+const teCpu: number[] = [];
 let means: Record<string, number> = {};
 let teOut = '';
 for (let i = 0; i < REPEAT; i++) {
   const d = drhardOnce();
   fileTimes.push(d.total);
+  fileCpu.push(d.cpu);
   parseTimes.push(d.parse);
   means = d.means;
   if (haveTrecEval) {
     const t = trecEvalOnce();
     teTimes.push(t.total);
+    teCpu.push(t.cpu);
     teOut = t.out;
   }
 }
@@ -117,15 +124,15 @@ for (let i = 0; i < REPEAT; i++) {
 
 const drFile = median(fileTimes);
 console.log(`run file: ${NQ} queries × ${ND} docs, ${sizeMb.toFixed(1)} MB; metrics ${METRICS.join(', ')}; median of ${REPEAT}`);
-console.log(`drhard    files → metrics   ${drFile.toFixed(0).padStart(7)} ms   (parse ${median(parseTimes).toFixed(0)} ms; all: ${fileTimes.map((x) => x.toFixed(0)).join(', ')})`);
+console.log(`drhard    files → metrics   ${drFile.toFixed(0).padStart(7)} ms wall, ${median(fileCpu).toFixed(0).padStart(6)} ms CPU   (parse ${median(parseTimes).toFixed(0)} ms; walls: ${fileTimes.map((x) => x.toFixed(0)).join(', ')})`);
 console.log(`drhard    in-process Run    ${median(memTimes).toFixed(0).padStart(7)} ms   (evaluate() only)`);
 console.log(`drhard    means: ${METRICS.map((m) => `${m}=${means[m]!.toFixed(4)}`).join(' ')}`);
 if (!haveTrecEval) {
   console.log(`trec_eval not found at ${TREC_EVAL}; skipping the ratio (set TREC_EVAL=/path/to/trec_eval)`);
 } else {
   const te = median(teTimes);
-  console.log(`trec_eval files → metrics   ${te.toFixed(0).padStart(7)} ms   (all: ${teTimes.map((x) => x.toFixed(0)).join(', ')}; ${TREC_EVAL})`);
+  console.log(`trec_eval files → metrics   ${te.toFixed(0).padStart(7)} ms wall, ${median(teCpu).toFixed(0).padStart(6)} ms CPU   (walls: ${teTimes.map((x) => x.toFixed(0)).join(', ')}; ${TREC_EVAL})`);
   console.log(`trec_eval means: ${teOut.trim().split('\n').map((l) => l.replace(/\s+all\s+/, '=')).join(' ')}`);
-  console.log(`ratio drhard/trec_eval (files → metrics): ${(drFile / te).toFixed(2)}  (target < 1)`);
+  console.log(`ratio drhard/trec_eval (files → metrics): wall ${(drFile / te).toFixed(2)}, CPU ${(median(fileCpu) / median(teCpu)).toFixed(2)}  (target < 1)`);
 }
 fs.rmSync(dir, { recursive: true, force: true });
