@@ -1,5 +1,6 @@
 // Evaluation speed: 7,000 queries × 1,000 docs, MRR@10 + Recall@100 + NDCG@10, drhard vs the trec_eval binary.
-// Usage: node --import tsx bench/eval.ts [--queries N] [--docs N] [--repeat R]; TREC_EVAL=/path/to/trec_eval.
+// Usage: node --import tsx bench/eval.ts [--queries N] [--docs N] [--repeat R]; TREC_EVAL=/path/to/trec_eval (default
+// /tmp/trec_eval/trec_eval; scripts/fixtures/eval_fixtures.sh shows how to build one from usnistgov/trec_eval).
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';

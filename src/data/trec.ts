@@ -535,8 +535,9 @@ class RunBuilder {
 
 /**
  * Reads a run file. TREC: `qid Q0 docid rank score tag` (rank ignored, as trec_eval does). MS MARCO:
- * `qid<TAB>docid<TAB>rank`, scored -rank so the file's order holds. Duplicate docids within a query, malformed lines
- * and non-numeric scores are errors naming file:line. Blank and '#' lines are skipped.
+ * `qid<TAB>docid<TAB>rank`, scored -rank so the file's order holds (ranks must be distinct positive integers; a gap
+ * such as 1, 3 ranks the second document 2nd, where msmarco_eval.py would count it at position 3). Duplicate docids
+ * within a query, malformed lines and non-numeric scores are errors naming file:line. Blank and '#' lines are skipped.
  */
 export function readRun(file: string, opts: ReadRunOptions = {}): ReadRunResult {
   const b = new RunBuilder(file, opts.format ?? 'auto', opts.ids);
