@@ -1,8 +1,22 @@
-// Test helpers for retrieval: write a tensor as an embeddings file with its manifest.
+// Test helpers for retrieval: embeddings files with manifests, a small synthetic MS MARCO-style dataset, a tiny model.
 import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import * as T from '../../src/tensor/index.ts';
+import { preprocessMsmarco } from '../../src/data/index.ts';
+import { createModel } from '../../src/models/dual.ts';
+import { saveModel } from '../../src/models/checkpoint.ts';
 import { writeEmbeddingsManifest, type EmbeddingDType } from '../../src/retrieval/embeddings.ts';
 import { sha256 } from '../../src/util/hash.ts';
+import { createLogger } from '../../src/util/log.ts';
+import { Rng } from '../../src/util/rng.ts';
+
+export const TOK = path.join(import.meta.dirname, '..', 'fixtures', 'tokenizers', 'roberta-tiny');
+export const ROOT = path.join(import.meta.dirname, '..', '..');
+
+export function tmpDir(prefix = 'drhard-retrieval-'): string {
+  return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+}
 
 export function writeEmbeddingsFile(file: string, x: T.Tensor, dtype: EmbeddingDType = 'float32'): void {
   const data = T.tidy(() => x.to(dtype).data());
@@ -10,4 +24,72 @@ export function writeEmbeddingsFile(file: string, x: T.Tensor, dtype: EmbeddingD
   fs.writeFileSync(file, bytes);
   const [count, dim] = x.shape as [number, number];
   writeEmbeddingsManifest(file, { format: 'drhard-embeddings', version: 1, dim, count, dtype, sha256: sha256(bytes), bytes: bytes.byteLength });
+}
+
+const WORDS = (
+  'dense sparse vector index faiss query passage document rank score model encoder negative hard train debian ' +
+  'package library python rust node typescript retrieval search token embed cluster graph tree hash table'
+).split(' ');
+
+/**
+ * MS MARCO passage-format files with `nDocs` passages (numeric, non-contiguous pids) and train/dev queries drawn
+ * from words of a relevant passage; preprocessed with the tiny RoBERTa tokenizer into `<dir>/ds`.
+ */
+export async function makeDataset(dir: string, opts: { nDocs?: number; nTrain?: number; nDev?: number; seed?: number } = {}): Promise<string> {
+  const rng = new Rng(opts.seed ?? 5);
+  const nDocs = opts.nDocs ?? 300;
+  const raw = path.join(dir, 'raw');
+  fs.mkdirSync(raw, { recursive: true });
+  const docs: string[][] = [];
+  const lines: string[] = [];
+  for (let i = 0; i < nDocs; i++) {
+    const n = 3 + rng.int(25);
+    const w = Array.from({ length: n }, () => WORDS[rng.int(WORDS.length)] as string);
+    // A few exact duplicates, as in MS MARCO.
+    docs.push(i % 37 === 5 && i > 0 ? (docs[i - 1] as string[]) : w);
+    lines.push(`${i * 3 + 1}\t${(docs[i] as string[]).join(' ')}`);
+  }
+  fs.writeFileSync(path.join(raw, 'collection.tsv'), `${lines.join('\n')}\n`);
+  const split = (name: string, n: number, qidBase: number): void => {
+    const q: string[] = [];
+    const r: string[] = [];
+    for (let i = 0; i < n; i++) {
+      const d = rng.int(nDocs);
+      const w = docs[d] as string[];
+      const text = Array.from({ length: 2 + rng.int(4) }, () => w[rng.int(w.length)] as string).join(' ');
+      q.push(`${qidBase + i}\t${text}`);
+      r.push(`${qidBase + i}\t0\t${d * 3 + 1}\t1`);
+      if (i % 4 === 0) r.push(`${qidBase + i}\t0\t${((d + 1) % nDocs) * 3 + 1}\t1`);
+    }
+    fs.writeFileSync(path.join(raw, `queries.${name}.tsv`), `${q.join('\n')}\n`);
+    fs.writeFileSync(path.join(raw, `qrels.${name}.tsv`), `${r.join('\n')}\n`);
+  };
+  split('train', opts.nTrain ?? 40, 1000);
+  split('dev', opts.nDev ?? 20, 5000);
+  const out = path.join(dir, 'ds');
+  await preprocessMsmarco({
+    input: raw,
+    out,
+    tokenizer: TOK,
+    maxDocLength: 40,
+    maxQueryLength: 16,
+    threads: 0,
+    progress: false,
+    log: createLogger({ level: 'silent' }),
+  });
+  return out;
+}
+
+/** A small random RoBERTa dual encoder saved with the tiny tokenizer's files (so text queries can be encoded). */
+export function makeModelDir(dir: string, opts: { seed?: number; hidden?: number } = {}): string {
+  const out = path.join(dir, 'model');
+  const vocab = Object.keys(JSON.parse(fs.readFileSync(path.join(TOK, 'vocab.json'), 'utf8')) as object).length;
+  const m = createModel(
+    { modelType: 'roberta', vocabSize: vocab, hiddenSize: opts.hidden ?? 16, numHiddenLayers: 1, numAttentionHeads: 2, maxPositionEmbeddings: 66, outputEmbeddingSize: 8 },
+    { seed: opts.seed ?? 3 },
+  );
+  saveModel(m, out);
+  m.dispose();
+  for (const f of fs.readdirSync(TOK)) fs.copyFileSync(path.join(TOK, f), path.join(out, f));
+  return out;
 }

@@ -1,0 +1,290 @@
+// Encoding a token store into an embeddings file: length-sorted batches, streaming part files that survive a
+// crash (each with its own manifest), and a final file byte-identical to an uninterrupted run.
+import { createHash } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import * as T from '../tensor/index.ts';
+import type { TokenStore } from '../data/tokenstore.ts';
+import type { DotModel } from '../models/dual.ts';
+import { DrhardInputError } from '../util/errors.ts';
+import { AtomicWriter, writeFileAtomic } from '../util/fsx.ts';
+import { hashJson } from '../util/hash.ts';
+import { log as rootLog } from '../util/log.ts';
+import { Progress } from '../util/progress.ts';
+import {
+  EMBEDDINGS_FORMAT,
+  bytesPerValue,
+  manifestPathFor,
+  readEmbeddingsManifest,
+  writeEmbeddingsManifest,
+  type EmbeddingDType,
+  type EmbeddingsManifest,
+} from './embeddings.ts';
+
+const log = rootLog.child({ mod: 'encode' });
+
+export interface EncodeOptions {
+  /** Output embeddings file; the manifest goes to `<out>.json`, work in progress to `<out>.parts/`. */
+  out: string;
+  /** Sequence length cap (DRhard's read-time truncation keeps the first and last token). */
+  maxLength: number;
+  /** Sequences per forward pass. */
+  batchSize?: number;
+  /** Rows per part file: the unit of crash recovery and of length sorting (default 16384). */
+  chunkRows?: number;
+  dtype?: EmbeddingDType;
+  /** Padding id (default the model config's pad_token_id). */
+  padId?: number;
+  /** Reuse completed parts of an interrupted run with the same identity (default true). */
+  resume?: boolean;
+  /** Provenance recorded in the manifest and part identity. */
+  model?: { path: string; checksum?: string };
+  dataset?: { path: string; checksum: string; split: string };
+  /** Progress bar on stderr (default true). */
+  progress?: boolean;
+  /** Polled between batches; when true, stops after the current part (its work kept) and throws EncodeStopped. */
+  shouldStop?: () => boolean;
+  /** Test hook: called after each part is published, with its index. */
+  onPart?: (index: number) => void;
+}
+
+export interface EncodeResult {
+  manifest: EmbeddingsManifest;
+  /** Rows encoded in this call (0 when the output was already complete). */
+  encoded: number;
+  /** Rows taken from parts of an earlier interrupted run. */
+  reused: number;
+  seconds: number;
+}
+
+export class EncodeStopped extends Error {
+  constructor(readonly done: number) {
+    super(`encoding stopped after ${done} rows; rerun the same command to resume`);
+    this.name = 'EncodeStopped';
+  }
+}
+
+export const DEFAULT_ENCODE_CHUNK_ROWS = 16384;
+
+/** sha256 over the parameters' names, shapes, dtypes and bytes: what the vectors depend on, whatever the file. */
+export function modelChecksum(model: DotModel): string {
+  const h = createHash('sha256');
+  for (const [name, t] of model.stateDict()) {
+    h.update(`${name}|${t.shape.join(',')}|${t.dtype}\n`);
+    const d = T.tidy(() => (t.device === 'cpu' ? t : t.to('cpu')).contiguous().data());
+    h.update(new Uint8Array(d.buffer, d.byteOffset, d.byteLength));
+  }
+  return h.digest('hex');
+}
+
+interface PartManifest {
+  key: string;
+  index: number;
+  start: number;
+  count: number;
+  bytes: number;
+  sha256: string;
+}
+
+const partName = (i: number): string => `part-${String(i).padStart(6, '0')}`;
+
+/**
+ * Encodes every row of `store` with `model` (eval mode, no grad) into `opts.out`, rows in offset order.
+ *
+ * Rows are processed in parts of `chunkRows` consecutive offsets; within a part, batches take rows in length order
+ * (less padding) and results are scattered back to offset order. Each finished part is written atomically with a
+ * small manifest (identity key, sha256), so a killed run resumes by re-checking the parts and encoding only the
+ * rest. Batches depend only on the part's rows and the batch size, so a resumed run computes exactly the same
+ * numbers and the final file is byte-identical to an uninterrupted one.
+ */
+export async function encodeSplit(model: DotModel, store: TokenStore, opts: EncodeOptions): Promise<EncodeResult> {
+  const t0 = performance.now();
+  const batchSize = opts.batchSize ?? 64;
+  const chunkRows = opts.chunkRows ?? DEFAULT_ENCODE_CHUNK_ROWS;
+  const dtype = opts.dtype ?? 'float32';
+  const padId = opts.padId ?? model.config.padTokenId;
+  for (const [k, v] of [['batchSize', batchSize], ['chunkRows', chunkRows], ['maxLength', opts.maxLength]] as const) {
+    if (!Number.isInteger(v) || v < 1) throw new DrhardInputError(`${k} must be a positive integer, got ${v}`);
+  }
+  if (opts.maxLength < 2) throw new DrhardInputError(`maxLength must be >= 2, got ${opts.maxLength}`);
+  // RoBERTa's positions start after padding_idx, so its table holds max_position_embeddings - pad - 1 tokens.
+  const posLimit = model.config.maxPositionEmbeddings - (model.config.modelType === 'roberta' ? model.config.padTokenId + 1 : 0);
+  const maxLength = Math.min(opts.maxLength, posLimit);
+  const N = store.count;
+  const D = model.dim;
+  const bpv = bytesPerValue(dtype);
+  const modelSum = opts.model?.checksum ?? modelChecksum(model);
+  const identity = {
+    format: EMBEDDINGS_FORMAT,
+    model: modelSum,
+    dataset: opts.dataset ? { checksum: opts.dataset.checksum, split: opts.dataset.split } : null,
+    count: N,
+    dim: D,
+    dtype,
+    maxLength,
+    batchSize,
+    chunkRows,
+    pooling: model.config.pooling,
+    padId,
+  };
+  const key = hashJson(identity);
+  const manifestBase: Omit<EmbeddingsManifest, 'sha256' | 'bytes'> = {
+    format: EMBEDDINGS_FORMAT,
+    version: 1,
+    dim: D,
+    count: N,
+    dtype,
+    model: { path: opts.model?.path ?? '', checksum: modelSum },
+    ...(opts.dataset ? { dataset: opts.dataset } : {}),
+    maxLength,
+    pooling: model.config.pooling,
+  };
+
+  // An existing complete output with the same provenance is the answer already.
+  if ((opts.resume ?? true) && fs.existsSync(opts.out) && fs.existsSync(manifestPathFor(opts.out))) {
+    try {
+      const m = readEmbeddingsManifest(opts.out);
+      if (m.model?.checksum === modelSum && m.count === N && m.dim === D && m.dtype === dtype && m.maxLength === maxLength &&
+        (opts.dataset === undefined || (m.dataset?.checksum === opts.dataset.checksum && m.dataset.split === opts.dataset.split))) {
+        log.info({ out: opts.out }, 'embeddings already complete; nothing to do');
+        return { manifest: m, encoded: 0, reused: N, seconds: (performance.now() - t0) / 1000 };
+      }
+    } catch {
+      // Unreadable or mismatched: re-encode.
+    }
+  }
+
+  const partsDir = `${opts.out}.parts`;
+  fs.mkdirSync(partsDir, { recursive: true });
+  const idFile = path.join(partsDir, 'identity.json');
+  const prevKey = fs.existsSync(idFile) ? (JSON.parse(fs.readFileSync(idFile, 'utf8')) as { key?: string }).key : undefined;
+  if (prevKey !== key || !(opts.resume ?? true)) {
+    if (prevKey !== undefined && prevKey !== key) log.warn({ partsDir }, 'parts from a different model/dataset/settings found; discarding them');
+    for (const f of fs.readdirSync(partsDir)) fs.rmSync(path.join(partsDir, f), { force: true, recursive: true });
+    writeFileAtomic(idFile, `${JSON.stringify({ key, identity }, null, 2)}\n`);
+  }
+  // Temp files of a killed writer are never valid parts.
+  for (const f of fs.readdirSync(partsDir)) if (f.startsWith('.')) fs.rmSync(path.join(partsDir, f), { force: true });
+
+  const nParts = Math.ceil(N / chunkRows);
+  const done = new Array<boolean>(nParts).fill(false);
+  let reused = 0;
+  for (let p = 0; p < nParts; p++) {
+    const start = p * chunkRows;
+    const count = Math.min(chunkRows, N - start);
+    if (verifyPart(partsDir, p, key, start, count, count * D * bpv)) {
+      done[p] = true;
+      reused += count;
+    }
+  }
+  if (reused > 0) log.info({ reused, parts: done.filter(Boolean).length }, 'resuming: completed parts verified and kept');
+
+  const progress = new Progress({ total: N, label: 'encode', unit: 'row', start: reused, enabled: opts.progress ?? true });
+  let rowsDone = reused;
+  let encoded = 0;
+  const wasTraining = model.training;
+  model.eval();
+  try {
+    for (let p = 0; p < nParts; p++) {
+      if (done[p]) continue;
+      if (opts.shouldStop?.() === true) throw new EncodeStopped(rowsDone);
+      const start = p * chunkRows;
+      const count = Math.min(chunkRows, N - start);
+      const buf = await encodePart(model, store, start, count, { batchSize, maxLength, padId, dtype }, (n) => {
+        rowsDone += n;
+        progress.update(rowsDone);
+      });
+      writePart(partsDir, p, key, start, count, buf);
+      encoded += count;
+      opts.onPart?.(p);
+    }
+  } finally {
+    model.train(wasTraining);
+    progress.stop();
+  }
+
+  // Concatenate the parts, re-hashing as we go: the manifest's sha256 describes the bytes actually published.
+  const w = new AtomicWriter(opts.out);
+  const h = createHash('sha256');
+  let bytes = 0;
+  try {
+    for (let p = 0; p < nParts; p++) {
+      const data = fs.readFileSync(path.join(partsDir, `${partName(p)}.bin`));
+      h.update(data);
+      w.write(data);
+      bytes += data.byteLength;
+    }
+    const manifest: EmbeddingsManifest = { ...manifestBase, sha256: h.digest('hex'), bytes };
+    // Manifest first would describe a file that is not there yet; data first leaves, at worst, data without one.
+    w.commit();
+    writeEmbeddingsManifest(opts.out, manifest);
+    fs.rmSync(partsDir, { recursive: true, force: true });
+    const seconds = (performance.now() - t0) / 1000;
+    log.info({ out: opts.out, rows: N, encoded, reused, seconds: Number(seconds.toFixed(2)) }, 'embeddings written');
+    return { manifest, encoded, reused, seconds };
+  } catch (e) {
+    w.abort();
+    throw e;
+  }
+}
+
+/** Encodes rows [start, start+count) in length-sorted batches; returns their vectors in offset order as bytes. */
+async function encodePart(
+  model: DotModel,
+  store: TokenStore,
+  start: number,
+  count: number,
+  o: { batchSize: number; maxLength: number; padId: number; dtype: EmbeddingDType },
+  onBatch: (rows: number) => void,
+): Promise<Uint8Array> {
+  const D = model.dim;
+  const bpv = bytesPerValue(o.dtype);
+  const out = new Uint8Array(count * D * bpv);
+  // Stable sort by length: ties keep offset order, so the batches are a pure function of the part.
+  const order = Array.from({ length: count }, (_, i) => start + i).sort((a, b) => store.length(a) - store.length(b));
+  const device = model.device;
+  for (let s = 0; s < count; s += o.batchSize) {
+    const rows = order.slice(s, s + o.batchSize);
+    const b = store.batch(rows, o.maxLength, o.padId);
+    const vec = T.tidy(() =>
+      T.noGrad(() => {
+        const ids = T.tensor(b.ids, { shape: [rows.length, b.L] }).to({ dtype: 'int64', device });
+        const mask = T.tensor(b.mask, { shape: [rows.length, b.L] }).to({ dtype: 'int64', device });
+        const e = model.encode(ids, mask).to({ dtype: o.dtype, device: 'cpu' }).contiguous(); // [B, D]
+        return e.data();
+      }),
+    );
+    const bytes = new Uint8Array(vec.buffer, vec.byteOffset, vec.byteLength);
+    const rowBytes = D * bpv;
+    rows.forEach((r, i) => out.set(bytes.subarray(i * rowBytes, (i + 1) * rowBytes), (r - start) * rowBytes));
+    onBatch(rows.length);
+    // Let signals, timers and the progress bar run between batches.
+    await new Promise<void>((resolve) => setImmediate(resolve));
+  }
+  return out;
+}
+
+function writePart(dir: string, index: number, key: string, start: number, count: number, data: Uint8Array): void {
+  const sha = createHash('sha256').update(data).digest('hex');
+  writeFileAtomic(path.join(dir, `${partName(index)}.bin`), data);
+  const m: PartManifest = { key, index, start, count, bytes: data.byteLength, sha256: sha };
+  // The part counts as done only once its manifest exists, and the manifest is written after the data.
+  writeFileAtomic(path.join(dir, `${partName(index)}.json`), `${JSON.stringify(m)}\n`);
+}
+
+function verifyPart(dir: string, index: number, key: string, start: number, count: number, bytes: number): boolean {
+  const mf = path.join(dir, `${partName(index)}.json`);
+  const bf = path.join(dir, `${partName(index)}.bin`);
+  if (!fs.existsSync(mf) || !fs.existsSync(bf)) return false;
+  try {
+    const m = JSON.parse(fs.readFileSync(mf, 'utf8')) as PartManifest;
+    if (m.key !== key || m.index !== index || m.start !== start || m.count !== count || m.bytes !== bytes) return false;
+    const data = fs.readFileSync(bf);
+    if (data.byteLength !== bytes) return false;
+    const ok = createHash('sha256').update(data).digest('hex') === m.sha256;
+    if (!ok) log.warn({ part: bf }, 'part checksum mismatch; re-encoding it');
+    return ok;
+  } catch {
+    return false;
+  }
+}

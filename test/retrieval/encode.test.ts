@@ -1,0 +1,154 @@
+// encodeSplit: vectors equal direct model.encode, search scores equal dot products, SIGKILL mid-encode then
+// resume gives a byte-identical file, identity changes discard stale parts, float16 output.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import * as T from '../../src/tensor/index.ts';
+import { openDataset } from '../../src/data/index.ts';
+import { loadModel } from '../../src/models/checkpoint.ts';
+import { encodeIds, truncateIds } from '../../src/models/encode.ts';
+import { encodeSplit } from '../../src/retrieval/encode.ts';
+import { readEmbeddingsManifest, readRows } from '../../src/retrieval/embeddings.ts';
+import { DenseSearcher } from '../../src/retrieval/search.ts';
+import { sha256FileSync } from '../../src/util/hash.ts';
+import { makeDataset, makeModelDir, tmpDir, ROOT } from './helpers.ts';
+
+const dir = tmpDir();
+const dsDir = await makeDataset(dir);
+const modelDir = makeModelDir(dir);
+process.on('exit', () => fs.rmSync(dir, { recursive: true, force: true }));
+
+test('encoded corpus equals direct encoding; search scores equal tensor dot products', async () => {
+  const ds = openDataset(dsDir);
+  const { model } = loadModel(modelDir);
+  try {
+    const out = path.join(dir, 'corpus.emb');
+    const r = await encodeSplit(model, ds.corpus, { out, maxLength: 32, batchSize: 16, chunkRows: 100, progress: false, dataset: { path: dsDir, checksum: 'x', split: 'corpus' } });
+    assert.equal(r.encoded, ds.corpus.count);
+    const m = readEmbeddingsManifest(out);
+    assert.equal(m.count, ds.corpus.count);
+    assert.equal(m.dim, 8);
+    assert.equal(m.maxLength, 32);
+    assert.equal(m.pooling, 'first');
+    assert.equal(m.sha256, sha256FileSync(out).sha256);
+    assert.ok(!fs.existsSync(`${out}.parts`));
+    // Reference: the models layer's encoder over the same truncated rows, one at a time (no padding at all).
+    const seqs = Array.from({ length: ds.corpus.count }, (_, i) => truncateIds(ds.corpus.get(i), 32));
+    const ref = encodeIds(model, seqs, { batchSize: 1 });
+    const got = T.tidy(() => readRows(out, m, 0, m.count).toFloat32Array());
+    let maxDiff = 0;
+    for (let i = 0; i < ref.length; i++) maxDiff = Math.max(maxDiff, Math.abs((got[i] as number) - (ref[i] as number)));
+    assert.ok(maxDiff < 1e-5, `max diff ${maxDiff}`);
+
+    const qout = path.join(dir, 'dev.emb');
+    await encodeSplit(model, ds.queries('dev'), { out: qout, maxLength: 16, progress: false });
+    using s = DenseSearcher.fromFile(out);
+    T.tidy(() => {
+      const q = readRows(qout, readEmbeddingsManifest(qout), 0, ds.queries('dev').count);
+      const hits = s.search(q, 10);
+      const full = q.matmul(readRows(out, m, 0, m.count).t()).toFloat32Array();
+      for (let b = 0; b < q.size(0); b++) {
+        for (let j = 0; j < 10; j++) {
+          const id = hits.ids[b * 10 + j] as number;
+          assert.equal(hits.scores[b * 10 + j], full[b * m.count + id]);
+        }
+      }
+    });
+    // Rerun: the output is complete, nothing is encoded.
+    const again = await encodeSplit(model, ds.corpus, { out, maxLength: 32, batchSize: 16, chunkRows: 100, progress: false, dataset: { path: dsDir, checksum: 'x', split: 'corpus' } });
+    assert.equal(again.encoded, 0);
+  } finally {
+    model.dispose();
+    ds.close();
+  }
+});
+
+function runChild(out: string, killAfterPart: number | null): Promise<{ code: number | null; signal: NodeJS.Signals | null; parts: number }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', path.join(import.meta.dirname, 'encode-child.ts'), modelDir, dsDir, out, killAfterPart === null ? 'fast' : 'slow'], {
+      cwd: ROOT,
+      stdio: ['ignore', 'pipe', 'inherit'],
+      env: { ...process.env, DRHARD_LOG_LEVEL: 'silent', DRHARD_NUM_THREADS: '1' },
+    });
+    let parts = 0;
+    let buf = '';
+    child.stdout.on('data', (d: Buffer) => {
+      buf += d.toString();
+      let nl: number;
+      while ((nl = buf.indexOf('\n')) >= 0) {
+        const line = buf.slice(0, nl);
+        buf = buf.slice(nl + 1);
+        if (line.startsWith('part ')) parts++;
+        if (killAfterPart !== null && parts === killAfterPart) child.kill('SIGKILL');
+      }
+    });
+    child.on('error', reject);
+    child.on('exit', (code, signal) => resolve({ code, signal, parts }));
+  });
+}
+
+test('SIGKILL mid-encode, then resume: completed parts are reused and the file is byte-identical', async () => {
+  const clean = path.join(dir, 'clean.emb');
+  const a = await runChild(clean, null);
+  assert.equal(a.code, 0);
+  const nParts = Math.ceil(300 / 40);
+  assert.equal(a.parts, nParts);
+
+  const killed = path.join(dir, 'killed.emb');
+  const b = await runChild(killed, 3);
+  assert.equal(b.signal, 'SIGKILL');
+  assert.ok(!fs.existsSync(killed), 'no final file after a kill');
+  const kept = fs.readdirSync(`${killed}.parts`).filter((f) => /^part-\d+\.json$/.test(f));
+  assert.ok(kept.length >= 3 && kept.length < nParts, `kept ${kept.length} parts`);
+
+  const c = await runChild(killed, null);
+  assert.equal(c.code, 0);
+  assert.equal(c.parts, nParts - kept.length, 'only the missing parts are re-encoded');
+  assert.deepEqual(fs.readFileSync(killed), fs.readFileSync(clean));
+  assert.equal(readEmbeddingsManifest(killed).sha256, readEmbeddingsManifest(clean).sha256);
+});
+
+test('a corrupted part is re-encoded; parts of a different model are discarded; float16 output', async () => {
+  const ds = openDataset(dsDir);
+  const { model } = loadModel(modelDir);
+  try {
+    const out = path.join(dir, 'c.emb');
+    let stopAt = 2;
+    let n = 0;
+    await assert.rejects(
+      encodeSplit(model, ds.corpus, { out, maxLength: 32, chunkRows: 50, progress: false, onPart: () => n++, shouldStop: () => n >= stopAt }),
+      /encoding stopped after 100 rows/,
+    );
+    // Flip one byte of part 1: its sha256 no longer matches, so it is redone.
+    const p1 = path.join(`${out}.parts`, 'part-000001.bin');
+    const bytes = fs.readFileSync(p1);
+    bytes[5] = (bytes[5] as number) ^ 0xff;
+    fs.writeFileSync(p1, bytes);
+    stopAt = Infinity;
+    const r = await encodeSplit(model, ds.corpus, { out, maxLength: 32, chunkRows: 50, progress: false });
+    assert.equal(r.reused, 50);
+    assert.equal(r.encoded, 250);
+
+    // Different weights: stale parts must not be mixed in.
+    const out2 = path.join(dir, 'd.emb');
+    n = 0;
+    stopAt = 2;
+    await assert.rejects(encodeSplit(model, ds.corpus, { out: out2, maxLength: 32, chunkRows: 50, progress: false, onPart: () => n++, shouldStop: () => n >= stopAt }));
+    T.noGrad(() => model.stateDict().get('norm.bias')!.add_(0.5));
+    const r2 = await encodeSplit(model, ds.corpus, { out: out2, maxLength: 32, chunkRows: 50, progress: false });
+    assert.equal(r2.reused, 0);
+
+    const h = path.join(dir, 'h.emb');
+    await encodeSplit(model, ds.corpus, { out: h, maxLength: 32, chunkRows: 50, progress: false, dtype: 'float16' });
+    const mh = readEmbeddingsManifest(h);
+    assert.equal(mh.dtype, 'float16');
+    assert.equal(fs.statSync(h).size, 300 * 8 * 2);
+    const diff = T.tidy(() => readRows(h, mh, 0, 300).sub(readRows(out2, readEmbeddingsManifest(out2), 0, 300)).abs().max().item());
+    assert.ok(diff < 1e-2, `float16 diff ${diff}`);
+  } finally {
+    model.dispose();
+    ds.close();
+  }
+});
