@@ -4,13 +4,13 @@ import { z } from 'zod';
 import { DrhardUsageError } from '../../util/errors.ts';
 
 const options = z.object({
-  out: z.string().default('data/demo').describe('output directory (replaced atomically)'),
+  out: z.string().default('data/demo').describe('output directory, replaced atomically (default data/demo)'),
   source: z.array(z.string()).optional().describe('apt Translation-en list file, repeatable (default: /var/lib/apt/lists/*_i18n_Translation-en*)'),
-  devQueries: z.coerce.number().int().positive().default(1500).describe('queries held out as the dev split'),
-  seed: z.coerce.number().int().default(42).describe('seed of the train/dev split'),
-  minDocWords: z.coerce.number().int().min(1).default(10).describe('drop descriptions with fewer words'),
-  minQueryWords: z.coerce.number().int().min(1).default(2).describe('drop synopses with fewer words'),
-  maxRelevant: z.coerce.number().int().min(1).default(10).describe('drop synopses shared by more documents than this'),
+  devQueries: z.coerce.number().int().positive().default(1500).describe('queries held out as the dev split (default 1500)'),
+  seed: z.coerce.number().int().default(42).describe('seed of the train/dev split (default 42)'),
+  minDocWords: z.coerce.number().int().min(1).default(10).describe('drop descriptions with fewer words (default 10)'),
+  minQueryWords: z.coerce.number().int().min(1).default(2).describe('drop synopses with fewer words (default 2)'),
+  maxRelevant: z.coerce.number().int().min(1).default(10).describe('drop synopses shared by more documents than this (default 10)'),
 });
 type Options = z.infer<typeof options>;
 

@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { DrhardUsageError } from '../../util/errors.ts';
 
 const options = z.object({
-  format: z.enum(['msmarco-passage', 'msmarco-doc', 'beir']).default('msmarco-passage').describe('input format: msmarco-passage, msmarco-doc or beir'),
+  format: z.enum(['msmarco-passage', 'msmarco-doc', 'beir']).default('msmarco-passage').describe('input format: msmarco-passage (default), msmarco-doc or beir'),
   input: z.string().optional().describe('input directory with the standard file names (collection.tsv, queries.*.tsv, qrels.*.tsv; or BEIR corpus.jsonl, queries.jsonl, qrels/*.tsv); .gz variants are read too'),
   out: z.string().describe('output dataset directory (built in a temp dir beside it, renamed into place when complete)'),
   tokenizer: z.string().describe('model directory with tokenizer.json, vocab.json + merges.txt, or vocab.txt (or a tokenizer.json path)'),
@@ -12,11 +12,11 @@ const options = z.object({
   lowercase: z.boolean().optional().describe('vocab.txt tokenizers: override do_lower_case'),
   collection: z.string().optional().describe('MS MARCO collection file (default: found in --input)'),
   split: z.array(z.string()).optional().describe('MS MARCO query set NAME=QUERIES[:QRELS], repeatable (default: DRhard train/dev/test/lead sets found in --input); BEIR: a qrels/NAME.tsv split name, repeatable (default: all)'),
-  ids: z.enum(['numeric', 'string']).default('numeric').describe("MS MARCO id check: 'numeric' (integer ids, D<digits> docids) or 'string' (any id without whitespace)"),
-  maxDocLength: z.coerce.number().int().min(2).default(512).describe('document truncation length in tokens, special tokens included'),
-  maxQueryLength: z.coerce.number().int().min(2).default(64).describe('query truncation length in tokens, special tokens included'),
-  maxDocChars: z.coerce.number().int().min(0).default(10_000).describe('cut documents to this many characters before tokenizing (0: no cut)'),
-  titleSep: z.string().default(' ').describe('BEIR: separator between title and text'),
+  ids: z.enum(['numeric', 'string']).default('numeric').describe("MS MARCO id check: 'numeric' (default: integer ids, D<digits> docids) or 'string' (any id without whitespace)"),
+  maxDocLength: z.coerce.number().int().min(2).default(512).describe('document truncation length in tokens, special tokens included (default 512)'),
+  maxQueryLength: z.coerce.number().int().min(2).default(64).describe('query truncation length in tokens, special tokens included (default 64)'),
+  maxDocChars: z.coerce.number().int().min(0).default(10_000).describe('cut documents to this many characters before tokenizing (default 10000; 0: no cut)'),
+  titleSep: z.string().default(' ').describe("BEIR: separator between title and text (default ' ')"),
   threads: z.coerce.number().int().min(0).optional().describe('tokenizer worker threads (default: min(2, cores); 0: main thread)'),
   skipInvalid: z.boolean().default(false).describe('count and report invalid lines instead of failing on the first'),
   overwrite: z.boolean().default(false).describe('replace an existing dataset directory'),
