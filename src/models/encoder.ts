@@ -95,10 +95,13 @@ export class SelfAttention extends Module {
     const q = this.split(this.query.forward(x));
     const k = this.split(this.key.forward(x));
     const v = this.split(this.value.forward(x));
+    const mp = this.mixedPrecision;
+    // Mixed precision: products in the compute dtype; the float32 mask add promotes scores back for softmax.
+    const mm = (a: Tensor, c: Tensor): Tensor => (mp === null ? a.matmul(c) : a.to(mp).matmul(c.to(mp)));
     // Same op order as HF (scale after the product) so results agree to float rounding.
-    const scores = q.matmul(k.transpose(2, 3)).div(Math.sqrt(this.headSize)).add(extMask); // [B, heads, L, L]
+    const scores = mm(q, k.transpose(2, 3)).div(Math.sqrt(this.headSize)).add(extMask); // [B, heads, L, L]
     const probs = this.dropout.forward(scores.softmax(-1));
-    return probs.matmul(v).permute([0, 2, 1, 3]).contiguous().view([b, l, hidden]);
+    return mm(probs, v).permute([0, 2, 1, 3]).contiguous().view([b, l, hidden]);
   }
 }
 

@@ -30,7 +30,11 @@ export class Linear extends Module {
 
   /** x [..., in] → [..., out] */
   forward(x: Tensor): Tensor {
-    return linear(x, this.weight, this.bias);
+    const mp = this.mixedPrecision;
+    if (mp === null) return linear(x, this.weight, this.bias);
+    // As autocast: the output stays in the compute dtype (a following Linear needs no cast; adding a float32
+    // residual promotes back to float32). Casting the master weight each call is cheap next to the product.
+    return tidy(() => linear(x.to(mp), this.weight.to(mp), this.bias?.to(mp)));
   }
 }
 
@@ -84,8 +88,11 @@ export class LayerNorm extends Module {
     return this.param('bias');
   }
 
+  /** Normalizes in the parameters' dtype (a bfloat16 input from a mixed-precision Linear is upcast first). */
   forward(x: Tensor): Tensor {
-    return layerNorm(x, [this.dim], this.weight, this.bias, this.eps);
+    const w = this.weight;
+    if (x.dtype === w.dtype) return layerNorm(x, [this.dim], w, this.bias, this.eps);
+    return tidy(() => layerNorm(x.to(w.dtype), [this.dim], w, this.bias, this.eps));
   }
 }
 

@@ -63,6 +63,10 @@ test('drhard embed --ids writes the embeddings as JSON', () => {
   const got = JSON.parse(fs.readFileSync(out, 'utf8')) as number[][];
   assert.equal(got.length, seqs.length);
   assert.ok(maxAbsDiff(tensor(got), tensor(emb)) <= 1e-5);
+  const bf = drhard('embed', '--model', ROBERTA, '--ids', ids, '--dtype', 'bfloat16');
+  assert.equal(bf.code, 0, bf.stderr);
+  const dev = maxAbsDiff(tensor(JSON.parse(bf.stdout) as number[][]), tensor(emb));
+  assert.ok(dev > 0 && dev < 0.05, `bf16 deviation ${dev}`);
 });
 
 test('drhard embed --text tokenizes with the model directory tokenizer', () => {
@@ -107,6 +111,9 @@ test('drhard embed: usage errors exit 2, bad input files exit 1 naming the probl
   assert.match(r.stderr, /bad\.json: \[1\]\[1\]: token id 99 is not an integer in \[0, 80\)/);
   fs.writeFileSync(bad, '{"a": 1}');
   assert.match(drhard('embed', '--model', ROBERTA, '--ids', bad).stderr, /expected a JSON array/);
+  r = drhard('embed', '--model', ROBERTA, '--dtype', 'int8');
+  assert.equal(r.code, 2);
+  assert.match(r.stderr, /--dtype: /);
   r = drhard('embed', '--model', ROBERTA);
   assert.equal(r.code, 2);
   assert.match(r.stderr, /exactly one of --ids and --text/);

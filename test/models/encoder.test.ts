@@ -75,3 +75,32 @@ for (const family of ['roberta', 'bert'] as const) {
     });
   }
 }
+
+test('bf16 mixed precision: embeddings within bf16 rounding of float32, float32 master gradients', () => {
+  const dir = path.join(FIX, 'roberta-tiny');
+  const ref = readStateDict(path.join(FIX, 'roberta-tiny.ref.safetensors'));
+  const { model } = loadModel(dir);
+  model.eval().setMixedPrecision('bfloat16');
+  assert.equal(model.backbone.encoder.layer.items[1]!.intermediate.dense.mixedPrecision, 'bfloat16');
+  tidy(() => {
+    const emb = model.encode(ref.get('emb_ids')!, ref.get('emb_mask')!);
+    assert.equal(emb.dtype, 'float32');
+    const want = ref.get('emb')!;
+    const err = maxAbsDiff(emb, want);
+    // LayerNorm'd outputs are O(1); bfloat16 keeps ~3 significant digits through the products.
+    assert.ok(err > 0 && err < 0.05, `bf16 deviation ${err}`);
+    const cos = emb.mul(want).sum(1).div(emb.norm(2, 1).mul(want.norm(2, 1))).min().item();
+    assert.ok(cos > 0.999, `cosine ${cos}`);
+    emb.sum().backward();
+  });
+  for (const [n, p] of model.namedParameters()) {
+    assert.equal(p.dtype, 'float32', n);
+    const g = p.grad;
+    assert.ok(g && g.dtype === 'float32', `${n} gradient`);
+    g.dispose();
+  }
+  model.setMixedPrecision(null);
+  const back = noGrad(() => model.encode(ref.get('emb_ids')!, ref.get('emb_mask')!));
+  assert.ok(maxAbsDiff(back, ref.get('emb')!) <= 1e-5, 'setMixedPrecision(null) restores float32');
+  model.dispose();
+});
