@@ -93,3 +93,17 @@ export function makeModelDir(dir: string, opts: { seed?: number; hidden?: number
   for (const f of fs.readdirSync(TOK)) fs.copyFileSync(path.join(TOK, f), path.join(out, f));
   return out;
 }
+
+/** A TokenStore over in-memory rows (for fixtures that are lists of token ids). */
+export function memoryStore(rows: number[][], maxLength = 512): import('../../src/data/tokenstore.ts').TokenStore {
+  return {
+    count: rows.length,
+    maxLength,
+    length: (i) => (rows[i] as number[]).length,
+    get: (i) => Int32Array.from(rows[i] as number[]),
+    batch: () => {
+      throw new Error('memoryStore.batch is not implemented');
+    },
+    close: () => undefined,
+  };
+}

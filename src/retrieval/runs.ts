@@ -1,0 +1,80 @@
+// Streaming run-file output for search results: TREC (with scores) or MS MARCO lines, doc offsets or original ids,
+// written query block by query block into one atomically published file.
+import { trecOrder } from '../data/trec.ts';
+import { DrhardInputError } from '../util/errors.ts';
+import { AtomicWriter } from '../util/fsx.ts';
+
+export type RunFileFormat = 'trec' | 'msmarco';
+
+export interface RunWriterOptions {
+  format: RunFileFormat;
+  /** TREC run tag (default 'drhard'). */
+  tag?: string;
+  /** Query offset → id written in the file (default: the offset). */
+  qid?: (qoffset: number) => string;
+  /** Doc offset → id written in the file (default: the offset). */
+  docid?: (doffset: number) => string;
+}
+
+/**
+ * Appends per-query hits and publishes the file on `close()`. Within a query the lines follow trec_eval's order
+ * (score descending, ties by docid descending), as src/data/trec.ts writes runs, so re-reading gives the same
+ * ranking. Ranks are 1..n.
+ */
+export class RunWriter {
+  readonly #w: AtomicWriter;
+  readonly #o: RunWriterOptions;
+  readonly #tag: string;
+  #lines = 0;
+
+  constructor(file: string, opts: RunWriterOptions) {
+    this.#o = opts;
+    this.#tag = opts.tag ?? 'drhard';
+    if (/\s/.test(this.#tag) || this.#tag.length === 0) throw new DrhardInputError(`run tag ${JSON.stringify(this.#tag)} is empty or has whitespace`);
+    this.#w = new AtomicWriter(file);
+  }
+
+  get lines(): number {
+    return this.#lines;
+  }
+
+  /** Adds `hits` rows as queries qoffset0, qoffset0+1, …; empty slots (id -1) are skipped. */
+  add(qoffset0: number, hits: { ids: Int32Array; scores: ArrayLike<number>; k: number }): void {
+    const k = hits.k;
+    const B = hits.ids.length / k;
+    const parts: string[] = [];
+    for (let b = 0; b < B; b++) {
+      const qid = this.#o.qid ? this.#o.qid(qoffset0 + b) : String(qoffset0 + b);
+      const docids: string[] = [];
+      const scores: number[] = [];
+      for (let j = 0; j < k; j++) {
+        const id = hits.ids[b * k + j] as number;
+        if (id < 0) continue;
+        docids.push(this.#o.docid ? this.#o.docid(id) : String(id));
+        scores.push(hits.scores[b * k + j] as number);
+      }
+      this.addRanking(qid, docids, scores, parts);
+    }
+    this.#w.write(parts.join(''));
+  }
+
+  /** Adds one query's documents (any order; ranked here). */
+  addRanking(qid: string, docids: string[], scores: ArrayLike<number>, sink?: string[]): void {
+    const out = sink ?? [];
+    const order = trecOrder({ docids, scores: Array.from(scores) });
+    for (let i = 0; i < order.length; i++) {
+      const j = order[i] as number;
+      const d = docids[j] as string;
+      out.push(this.#o.format === 'trec' ? `${qid} Q0 ${d} ${i + 1} ${String(scores[j])} ${this.#tag}\n` : `${qid}\t${d}\t${i + 1}\n`);
+    }
+    this.#lines += order.length;
+    if (sink === undefined) this.#w.write(out.join(''));
+  }
+
+  close(): void {
+    this.#w.commit();
+  }
+  abort(): void {
+    this.#w.abort();
+  }
+}
