@@ -6,7 +6,7 @@ import { fromBuffer, type Tensor } from '../tensor/index.ts';
 import { describeReport, type LoadReport } from '../nn/module.ts';
 import { DrhardInputError } from '../util/errors.ts';
 import { writeFileAtomic } from '../util/fsx.ts';
-import { configToJson, readConfig, type EncoderConfig } from './config.ts';
+import { configToJson, readConfig } from './config.ts';
 import { DotModel, createModel } from './dual.ts';
 import { SafetensorsFile, writeSafetensors, type StDType } from './safetensors.ts';
 import { readTorchBin } from './torchbin.ts';
@@ -136,4 +136,3 @@ export function saveModel(model: DotModel, dir: string, extraConfig: Record<stri
   writeFileAtomic(path.join(dir, CONFIG_FILE), `${JSON.stringify({ ...configToJson(model.config), ...extraConfig }, null, 2)}\n`);
 }
 
-export type { EncoderConfig };
