@@ -199,3 +199,12 @@ test('fuzz: mutated torch.save files give DrhardInputError or a valid read, neve
     );
   }
 });
+
+test('torch.save views: tied, transposed, offset, 0-d and half tensors read as dense copies', () => {
+  const got = readStateDict(path.join(FIX, 'views.bin'));
+  const want = readStateDict(path.join(FIX, 'views.ref.safetensors'));
+  assertSameTensors(got, want);
+  assert.deepEqual(got.get('t')!.shape, [6, 4]);
+  assert.deepEqual(got.get('col')!.toArray(), [3, 9, 15, 21]);
+  assert.deepEqual(got.get('scalar')!.shape, []);
+});
