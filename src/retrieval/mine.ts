@@ -1,0 +1,184 @@
+// Hard-negative mining (DRhard's prepare_hardneg): retrieve top-k + margin per query from a dense index, BM25 or
+// uniform sampling, drop the query's judged documents and copies of them, keep the first k; with quality counters.
+import type { OffsetQrels } from '../data/dataset.ts';
+import type { TokenStore } from '../data/tokenstore.ts';
+import * as T from '../tensor/index.ts';
+import { DrhardInputError } from '../util/errors.ts';
+import { Rng } from '../util/rng.ts';
+import type { Bm25Index } from './bm25.ts';
+import type { Negatives } from './negatives.ts';
+import type { DenseSearcher } from './search.ts';
+
+export type NegativeSource =
+  /** `queryEmbeddings` [Nq, D]: row = query offset of the split. */
+  | { kind: 'dense'; searcher: DenseSearcher; queryEmbeddings: T.Tensor }
+  | { kind: 'bm25'; index: Bm25Index; queries: TokenStore }
+  | { kind: 'random'; docs: number; seed: number };
+
+export interface MineOptions {
+  source: NegativeSource;
+  /** Judged documents of the split; any judged document counts as a positive and is never a negative (as DRhard). */
+  qrels: OffsetQrels;
+  /** Negatives kept per query (DRhard: 200). */
+  topk?: number;
+  /** Extra candidates retrieved so that removals still leave topk (DRhard: 10). */
+  margin?: number;
+  /** Query offsets to mine (default: the queries that have qrels, ascending). */
+  queries?: ArrayLike<number>;
+  /**
+   * The corpus token store: when given, a candidate whose token row equals a positive's (MS MARCO has many
+   * duplicate passages) is dropped too, since training on a copy of the positive as a negative is label noise.
+   */
+  corpus?: TokenStore;
+  /** Queries per retrieval call (default 1024). */
+  batch?: number;
+  onProgress?: (done: number, total: number) => void;
+}
+
+export interface MineCounters {
+  queries: number;
+  /** Queries with at least one positive among the retrieved candidates (a retrieval-quality signal). */
+  queriesWithPositiveRetrieved: number;
+  positivesRemoved: number;
+  /** Candidates whose text equals a positive's. */
+  positiveCopiesRemoved: number;
+  /** Repeated doc offsets within one query's candidates (ANN indexes can return them). */
+  duplicatesRemoved: number;
+  /** Queries left with fewer than topk negatives (DRhard asserts there are none). */
+  queriesShort: number;
+  minNegatives: number;
+  meanNegatives: number;
+}
+
+export interface MineResult {
+  negatives: Negatives;
+  counters: MineCounters;
+}
+
+/** FNV-1a over a token row: a cheap fingerprint to find exact copies before comparing the rows. */
+function rowHash(row: Int32Array): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < row.length; i++) {
+    h = Math.imul(h ^ (row[i] as number), 0x01000193);
+  }
+  return (h ^ row.length) >>> 0;
+}
+
+function sameRow(a: Int32Array, b: Int32Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+/**
+ * Mines negatives for each query: candidates best first from the source, minus judged documents (and their textual
+ * copies with `corpus`), minus repeats, truncated to `topk`. Random negatives are drawn without replacement from the
+ * documents that are not positives, seeded per query so a query's list does not depend on the others.
+ */
+export function mineNegatives(opts: MineOptions): MineResult {
+  const topk = opts.topk ?? 200;
+  const margin = opts.margin ?? 10;
+  if (!Number.isInteger(topk) || topk < 1) throw new DrhardInputError(`topk must be a positive integer, got ${topk}`);
+  if (!Number.isInteger(margin) || margin < 0) throw new DrhardInputError(`margin must be a non-negative integer, got ${margin}`);
+  const qs = opts.queries !== undefined ? Int32Array.from(opts.queries) : Int32Array.from([...opts.qrels.keys()].sort((a, b) => a - b));
+  for (let i = 1; i < qs.length; i++) if ((qs[i] as number) <= (qs[i - 1] as number)) throw new DrhardInputError('queries must be strictly increasing offsets');
+  const src = opts.source;
+  const want = topk + margin;
+  const batch = opts.batch ?? 1024;
+  const c: MineCounters = {
+    queries: qs.length, queriesWithPositiveRetrieved: 0, positivesRemoved: 0, positiveCopiesRemoved: 0, duplicatesRemoved: 0,
+    queriesShort: 0, minNegatives: qs.length > 0 ? Infinity : 0, meanNegatives: 0,
+  };
+  const start = new Float64Array(qs.length + 1);
+  const lists: Int32Array[] = [];
+  const corpus = opts.corpus;
+
+  const filter = (q: number, cand: ArrayLike<number>, counted: boolean): Int32Array => {
+    const pos = opts.qrels.get(q);
+    const out: number[] = [];
+    const seen = new Set<number>();
+    let posRows: Array<{ h: number; row: Int32Array }> | null = null;
+    let hitPositive = false;
+    for (let i = 0; i < cand.length && out.length < topk; i++) {
+      const d = cand[i] as number;
+      if (d < 0) break;
+      if (seen.has(d)) {
+        c.duplicatesRemoved++;
+        continue;
+      }
+      seen.add(d);
+      if (pos?.has(d) === true) {
+        c.positivesRemoved++;
+        hitPositive = true;
+        continue;
+      }
+      if (corpus !== undefined && pos !== undefined && pos.size > 0) {
+        posRows ??= [...pos.keys()].map((p) => {
+          const row = corpus.get(p);
+          return { h: rowHash(row), row };
+        });
+        const row = corpus.get(d);
+        const h = rowHash(row);
+        if (posRows.some((p) => p.h === h && sameRow(p.row, row))) {
+          c.positiveCopiesRemoved++;
+          continue;
+        }
+      }
+      out.push(d);
+    }
+    if (counted && hitPositive) c.queriesWithPositiveRetrieved++;
+    return Int32Array.from(out);
+  };
+
+  for (let s = 0; s < qs.length; s += batch) {
+    const rows = qs.subarray(s, Math.min(qs.length, s + batch));
+    if (src.kind === 'random') {
+      rows.forEach((q) => lists.push(randomNegatives(q, src, opts.qrels.get(q), topk, filter)));
+    } else {
+      let ids: Int32Array;
+      let k: number;
+      if (src.kind === 'dense') {
+        const hits = T.tidy(() => {
+          const qe = src.queryEmbeddings.indexSelect(0, T.tensor(BigInt64Array.from(rows, (x) => BigInt(x))));
+          return src.searcher.search(qe, want);
+        });
+        ids = hits.ids;
+        k = hits.k;
+      } else {
+        const hits = src.index.searchBatch(src.queries, want, { rows });
+        ids = hits.ids;
+        k = hits.k;
+      }
+      rows.forEach((q, b) => lists.push(filter(q, ids.subarray(b * k, (b + 1) * k), true)));
+    }
+    opts.onProgress?.(Math.min(qs.length, s + batch), qs.length);
+  }
+  let total = 0;
+  lists.forEach((l, i) => {
+    total += l.length;
+    start[i + 1] = total;
+    if (l.length < topk) c.queriesShort++;
+    if (l.length < c.minNegatives) c.minNegatives = l.length;
+  });
+  const docs = new Int32Array(total);
+  lists.forEach((l, i) => docs.set(l, start[i] as number));
+  c.meanNegatives = qs.length > 0 ? total / qs.length : 0;
+  if (src.kind === 'random') c.queriesWithPositiveRetrieved = 0;
+  return { negatives: { qoffsets: qs, start, docs }, counters: c };
+}
+
+function randomNegatives(
+  q: number,
+  src: { docs: number; seed: number },
+  pos: Map<number, number> | undefined,
+  topk: number,
+  filter: (q: number, cand: ArrayLike<number>, counted: boolean) => Int32Array,
+): Int32Array {
+  const rng = new Rng(src.seed).fork(`q${q}`);
+  const avail = src.docs - (pos?.size ?? 0);
+  const n = Math.max(0, Math.min(topk, avail));
+  // Oversample by the positives (they may be drawn and are then removed), then let the common filter drop them.
+  const draw = Math.min(src.docs, n + (pos?.size ?? 0));
+  const cand = rng.sample(src.docs, draw);
+  return filter(q, cand, false);
+}

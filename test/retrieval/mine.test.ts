@@ -1,0 +1,106 @@
+// Mining: DRhard's prepare_hardneg semantics (top k+margin, judged docs removed, first k kept), positive copies,
+// BM25 and random sources, counters; negatives files round-trip (jsonl, bin, DRhard hard.json) and bad files.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import * as T from '../../src/tensor/index.ts';
+import { openDataset } from '../../src/data/index.ts';
+import { Bm25Index } from '../../src/retrieval/bm25.ts';
+import { mineNegatives } from '../../src/retrieval/mine.ts';
+import { negativesOf, readNegatives, writeNegatives } from '../../src/retrieval/negatives.ts';
+import { DenseSearcher } from '../../src/retrieval/search.ts';
+import { makeDataset, tmpDir } from './helpers.ts';
+
+const dir = tmpDir();
+process.on('exit', () => fs.rmSync(dir, { recursive: true, force: true }));
+
+test('dense mining: top (k + margin) minus judged docs, first k kept, counters', () => {
+  T.manualSeed(21);
+  T.tidy(() => {
+    const docs = T.randn([500, 8]);
+    const q = T.randn([30, 8]);
+    using s = DenseSearcher.fromTensor(docs);
+    const full = s.search(q, 500);
+    // Qrels: query i's positives are its rank-(i % 5) hit and a random doc; queries 0..19 only.
+    const qrels = new Map<number, Map<number, number>>();
+    for (let i = 0; i < 20; i++) qrels.set(i, new Map([[full.ids[i * 500 + (i % 5)]!, 1], [(i * 37) % 500, 1]]));
+    const r = mineNegatives({ source: { kind: 'dense', searcher: s, queryEmbeddings: q }, qrels, topk: 12, margin: 3, batch: 7 });
+    assert.deepEqual(Array.from(r.negatives.qoffsets), Array.from({ length: 20 }, (_, i) => i));
+    let removed = 0;
+    for (let i = 0; i < 20; i++) {
+      const cand = Array.from(full.ids.subarray(i * 500, i * 500 + 15));
+      const pos = qrels.get(i)!;
+      removed += cand.filter((d) => pos.has(d)).length;
+      const want = cand.filter((d) => !pos.has(d)).slice(0, 12);
+      assert.deepEqual(Array.from(negativesOf(r.negatives, i)), want);
+    }
+    assert.equal(r.counters.queries, 20);
+    assert.equal(r.counters.positivesRemoved, removed);
+    assert.equal(r.counters.queriesWithPositiveRetrieved, 20);
+    assert.equal(r.counters.queriesShort, 0);
+    assert.equal(r.counters.meanNegatives, 12);
+    assert.equal(negativesOf(r.negatives, 25).length, 0);
+  });
+});
+
+test('BM25 and random sources on a dataset; copies of a positive are dropped', async () => {
+  const ds = openDataset(await makeDataset(dir));
+  try {
+    const t = ds.manifest.tokenizer;
+    const qrels = ds.qrels('train');
+    const index = Bm25Index.build(ds.corpus, { ignore: [t.clsId, t.sepId, t.padId] });
+    const plain = mineNegatives({ source: { kind: 'bm25', index, queries: ds.queries('train') }, qrels, topk: 20 });
+    const dedup = mineNegatives({ source: { kind: 'bm25', index, queries: ds.queries('train') }, qrels, topk: 20, corpus: ds.corpus });
+    assert.ok(dedup.counters.positiveCopiesRemoved > 0, 'the fixture has duplicate passages next to positives');
+    for (const [q, pos] of qrels) {
+      const negs = Array.from(negativesOf(dedup.negatives, q));
+      const posRows = [...pos.keys()].map((p) => ds.corpus.get(p).join(','));
+      for (const d of negs) {
+        assert.ok(!pos.has(d));
+        assert.ok(!posRows.includes(ds.corpus.get(d).join(',')), `query ${q}: negative ${d} is a copy of a positive`);
+      }
+      assert.equal(new Set(negs).size, negs.length);
+      const ref = Array.from(index.search(ds.queries('train').get(q), 30).ids).filter((d) => d >= 0 && !pos.has(d)).slice(0, 20);
+      assert.deepEqual(Array.from(negativesOf(plain.negatives, q)), ref);
+    }
+
+    const rnd = mineNegatives({ source: { kind: 'random', docs: ds.corpus.count, seed: 7 }, qrels, topk: 50 });
+    const rnd2 = mineNegatives({ source: { kind: 'random', docs: ds.corpus.count, seed: 7 }, qrels, topk: 50, queries: [...qrels.keys()].sort((a, b) => a - b).slice(3, 5) });
+    for (const [q, pos] of qrels) {
+      const negs = Array.from(negativesOf(rnd.negatives, q));
+      assert.equal(negs.length, 50);
+      assert.equal(new Set(negs).size, 50);
+      assert.ok(negs.every((d) => !pos.has(d) && d >= 0 && d < ds.corpus.count));
+    }
+    // A query's random list does not depend on which other queries are mined.
+    const q3 = rnd2.negatives.qoffsets[0]!;
+    assert.deepEqual(negativesOf(rnd2.negatives, q3), negativesOf(rnd.negatives, q3));
+  } finally {
+    ds.close();
+  }
+});
+
+test('negatives files: jsonl, bin and DRhard hard.json read back equal; bad files are refused', () => {
+  const n = { qoffsets: Int32Array.from([0, 3, 9]), start: Float64Array.from([0, 2, 2, 5]), docs: Int32Array.from([5, 1, 7, 8, 0]) };
+  for (const fmt of ['jsonl', 'bin'] as const) {
+    const f = path.join(dir, `n.${fmt}`);
+    writeNegatives(f, n, fmt, { source: 'test' });
+    const back = readNegatives(f, { queries: 10, docs: 9 });
+    assert.deepEqual(back, n);
+    assert.equal((JSON.parse(fs.readFileSync(`${f}.json`, 'utf8')) as { source: string }).source, 'test');
+    assert.throws(() => readNegatives(f, { docs: 8 }), /doc offset 8 is not in \[0, 8\)/);
+  }
+  const hard = path.join(dir, 'hard.json');
+  fs.writeFileSync(hard, JSON.stringify({ 9: [7, 8, 0], 0: [5, 1], 3: [] }));
+  assert.deepEqual(readNegatives(hard), n);
+  const bin = fs.readFileSync(path.join(dir, 'n.bin'));
+  const cut = path.join(dir, 'cut.bin');
+  fs.writeFileSync(cut, bin.subarray(0, bin.length - 4));
+  assert.throws(() => readNegatives(cut), /truncated or corrupt/);
+  const bad = path.join(dir, 'bad.jsonl');
+  fs.writeFileSync(bad, '{"qoffset":1,"negatives":[2]}\n{"qoffset":"2","negatives":[3]}\n');
+  assert.throws(() => readNegatives(bad), /bad\.jsonl:2: qoffset: expected a non-negative integer/);
+  fs.writeFileSync(bad, '{"qoffset":1,"negatives":[2]}\n{"qoffset":1,"negatives":[3]}\n');
+  assert.throws(() => readNegatives(bad), /query offset 1 appears twice/);
+});
