@@ -7,10 +7,9 @@ import { tidy } from '../tensor/index.ts';
 import type { DotModel } from '../models/dual.ts';
 import { CONFIG_FILE } from '../models/checkpoint.ts';
 import { DenseSearcher } from '../retrieval/search.ts';
-import { manifestPathFor, readEmbeddingsManifest } from '../retrieval/embeddings.ts';
+import { embeddingsSha256, indexManifestPath, loadIndex } from '../retrieval/ann.ts';
 import { adoreLoss, buildAdoreLists, listTensors } from '../losses/adore.ts';
 import { DrhardInputError } from '../util/errors.ts';
-import { sha256File } from '../util/hash.ts';
 import type { TrainData } from './data.ts';
 import { tokenBatch } from './star.ts';
 
@@ -30,16 +29,20 @@ export interface AdoreIndex {
   identity: DocEmbeddingsIdentity;
 }
 
-/** sha256 of an embeddings file: its manifest's (size already checked against it) or computed by streaming. */
-export async function embeddingsSha256(file: string): Promise<string> {
-  if (fs.existsSync(manifestPathFor(file))) return readEmbeddingsManifest(file).sha256;
-  return (await sha256File(file)).sha256;
+/** A saved index (`drhard search --save-index`): a file with its manifest beside it. */
+function isSavedIndex(index: string): boolean {
+  return fs.existsSync(indexManifestPath(index)) && fs.statSync(index, { throwIfNoEntry: false })?.isFile() === true;
 }
 
-/** Loads the document embeddings into a searcher (`index`: Flat = exact, or a faiss factory string). */
-export async function openAdoreIndex(file: string, opts: { dim: number; count: number; index: string }): Promise<AdoreIndex> {
-  const sha256 = await embeddingsSha256(file);
-  const searcher = DenseSearcher.fromFile(file, { index: opts.index, layout: { dim: opts.dim } });
+/**
+ * The searcher over the document embeddings. `index`: 'Flat' (exact), a faiss factory string built here (HNSW32 …),
+ * or the path of a saved index, which must have been built from these embeddings.
+ */
+export function openAdoreIndex(file: string, opts: { dim: number; count: number; index: string }): AdoreIndex {
+  const sha256 = embeddingsSha256(file);
+  const searcher = isSavedIndex(opts.index)
+    ? DenseSearcher.fromFaiss(loadIndex(opts.index, { embeddings: file }).index, { file, layout: { dim: opts.dim } })
+    : DenseSearcher.fromFile(file, { index: opts.index, layout: { dim: opts.dim } });
   if (searcher.dim !== opts.dim || searcher.count !== opts.count) {
     const got = { count: searcher.count, dim: searcher.dim };
     searcher.dispose();
@@ -52,7 +55,7 @@ export async function openAdoreIndex(file: string, opts: { dim: number; count: n
  * Refuses to pair an ADORE-trained model directory with document embeddings other than those it was trained
  * against (its queries only make sense in that space). Models without the record (STAR, external) pass.
  */
-export async function checkAdorePairing(modelDir: string, embeddingsFile: string): Promise<void> {
+export function checkAdorePairing(modelDir: string, embeddingsFile: string): void {
   const cfgFile = path.join(modelDir, CONFIG_FILE);
   let rec: unknown;
   try {
@@ -62,7 +65,7 @@ export async function checkAdorePairing(modelDir: string, embeddingsFile: string
   }
   if (rec === undefined) return;
   const want = (rec as Partial<DocEmbeddingsIdentity> | null)?.sha256;
-  const got = await embeddingsSha256(embeddingsFile);
+  const got = embeddingsSha256(embeddingsFile);
   if (want !== got) {
     throw new DrhardInputError(
       `this ADORE query encoder was trained against document embeddings with sha256 ${String(want)}, but ${embeddingsFile} has ${got}; ` +

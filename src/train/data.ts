@@ -3,6 +3,7 @@ import * as fs from 'node:fs';
 import { openDataset, type Dataset } from '../data/dataset.ts';
 import type { TokenStore } from '../data/tokenstore.ts';
 import { forEachLine } from '../data/trec.ts';
+import { readNegatives } from '../retrieval/negatives.ts';
 import { DrhardInputError } from '../util/errors.ts';
 
 /** Rows of integer lists in compressed-sparse-row form: 400k queries × 200 negatives stay two typed arrays. */
@@ -105,7 +106,7 @@ export function loadTrainData(opts: { data: string; split: string; minRel: numbe
       padId: dataset.manifest.tokenizer.padId,
       queryRows: Int32Array.from(rows),
       positives,
-      negatives: opts.negatives === undefined ? null : readNegatives(opts.negatives, dataset, opts.split),
+      negatives: opts.negatives === undefined ? null : readNegativesFile(opts.negatives, dataset, opts.split),
       queryId: (o) => (ids ??= dataset.queryIds(opts.split))[o] ?? `#${o}`,
     };
   } catch (e) {
@@ -116,12 +117,13 @@ export function loadTrainData(opts: { data: string; split: string; minRel: numbe
 
 /**
  * Reads negative lists into a Csr over the split's query offsets. Accepted forms:
- * - JSON object `{"<query offset>": [doc offsets…]}` (DRhard's hard.json: offsets, keys as strings);
- * - lines `qid<TAB>docid[<TAB>rank[<TAB>score]]` with the dataset's original ids (`drhard mine` output);
- * - TREC run lines `qid Q0 docid rank score tag`.
+ * - `drhard mine` output (JSON lines or binary) and DRhard's hard.json `{"<query offset>": [doc offsets]}`, read by
+ *   src/retrieval/negatives.ts;
+ * - lines `qid<TAB>docid[<TAB>rank[<TAB>score]]` or TREC run lines `qid Q0 docid rank score tag` with the dataset's
+ *   original ids (negatives mined elsewhere, e.g. a BM25 run).
  * Each query's list keeps file order. Unknown ids or offsets are errors naming file:line.
  */
-export function readNegatives(file: string, ds: Dataset, split: string): Csr {
+export function readNegativesFile(file: string, ds: Dataset, split: string): Csr {
   const nq = ds.queries(split).count;
   const nd = ds.corpus.count;
   let head: string;
@@ -129,37 +131,21 @@ export function readNegatives(file: string, ds: Dataset, split: string): Csr {
     const fd = fs.openSync(file, 'r');
     try {
       const b = Buffer.alloc(64);
-      head = b.subarray(0, fs.readSync(fd, b, 0, 64, 0)).toString('utf8');
+      head = b.subarray(0, fs.readSync(fd, b, 0, 64, 0)).toString('latin1');
     } finally {
       fs.closeSync(fd);
     }
   } catch (e) {
     throw new DrhardInputError(`cannot read negatives (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`, { file });
   }
+  if (head.startsWith('DRNEG') || head.trimStart().startsWith('{')) {
+    const n = readNegatives(file, { queries: nq, docs: nd });
+    const keys = new Int32Array(n.docs.length);
+    n.qoffsets.forEach((q, i) => keys.fill(q, n.start[i] as number, n.start[i + 1] as number));
+    return Csr.fromPairs(nq, keys, n.docs);
+  }
   const keys = new IntList();
   const vals = new IntList();
-  if (head.trimStart().startsWith('{')) {
-    let obj: unknown;
-    try {
-      obj = JSON.parse(fs.readFileSync(file, 'utf8'));
-    } catch (e) {
-      throw new DrhardInputError(`invalid JSON (${(e as Error).message})`, { file });
-    }
-    if (obj === null || typeof obj !== 'object' || Array.isArray(obj)) throw new DrhardInputError('expected {"<query offset>": [doc offsets]}', { file });
-    for (const [k, list] of Object.entries(obj as Record<string, unknown>)) {
-      const q = Number(k);
-      if (!/^\d+$/.test(k) || q >= nq) throw new DrhardInputError(`query offset ${JSON.stringify(k)} is not in [0, ${nq})`, { file, field: k });
-      if (!Array.isArray(list)) throw new DrhardInputError('expected an array of doc offsets', { file, field: k });
-      for (const d of list) {
-        if (!Number.isInteger(d) || (d as number) < 0 || (d as number) >= nd) {
-          throw new DrhardInputError(`doc offset ${JSON.stringify(d)} is not in [0, ${nd})`, { file, field: k });
-        }
-        keys.push(q);
-        vals.push(d as number);
-      }
-    }
-    return Csr.fromPairs(nq, keys.view(), vals.view());
-  }
   forEachLine(file, (line, lineNo) => {
     if (line.length === 0 || line.startsWith('#')) return;
     const f = line.split(/\s+/);

@@ -84,8 +84,10 @@ function initConfig(spec: string | Record<string, unknown>): EncoderConfig {
 
 /** A fresh or loaded model (before any checkpoint restore), on the run's device. */
 function initialModel(o: TrainOptions, logger: Logger): DotModel {
-  if (o.initConfig !== undefined) {
-    const model = createModel(initConfig(o.initConfig), { seed: o.seed });
+  // --init names a model directory, or a config.json file for a fresh model (as --init-config does).
+  const fresh = o.initConfig ?? (o.init !== undefined && fs.statSync(o.init, { throwIfNoEntry: false })?.isFile() === true ? o.init : undefined);
+  if (fresh !== undefined) {
+    const model = createModel(initConfig(fresh), { seed: o.seed });
     logger.info({ parameters: model.numParameters() }, 'initialized a fresh model');
     return o.device === 'cpu' ? model : model.to(o.device);
   }
@@ -175,7 +177,7 @@ export async function trainDualEncoder(input: TrainOptionsInput, runtime: TrainR
     model = start ? loadCheckpointModel(start.dir, o.device) : initialModel(o, logger);
     model.train();
     if (o.method === 'adore') {
-      adore = await openAdoreIndex(o.docEmbeddings as string, { dim: model.dim, count: data.docs.count, index: o.index });
+      adore = openAdoreIndex(o.docEmbeddings as string, { dim: model.dim, count: data.docs.count, index: o.index });
       const savedSha = (saved?.identity['docEmbeddings'] as { sha256?: string } | undefined)?.sha256;
       if (saved && savedSha !== adore.identity.sha256) {
         throw new DrhardInputError(

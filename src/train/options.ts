@@ -28,7 +28,10 @@ export const trainOptionsSchema = z.object({
     .string()
     .min(1)
     .optional()
-    .describe('model directory to start from (config.json + model.safetensors or pytorch_model.bin); for adore, the model that produced --doc-embeddings'),
+    .describe(
+      'model directory to start from (config.json + model.safetensors or pytorch_model.bin), or a config.json file for a fresh model; ' +
+        'for adore, the model that produced --doc-embeddings',
+    ),
   initConfig: z
     .union([z.string().min(1), z.record(z.string(), z.unknown())])
     .optional()
@@ -45,7 +48,11 @@ export const trainOptionsSchema = z.object({
     .min(1)
     .optional()
     .describe('adore: fixed document embeddings (float32 rows in doc-offset order, with or without a .json manifest)'),
-  index: z.string().min(1).default('Flat').describe('adore: faiss index factory string for the fixed index (Flat = exact; HNSW32, IVF1024,PQ64 …)'),
+  index: z
+    .string()
+    .min(1)
+    .default('Flat')
+    .describe('adore: the fixed index: Flat (exact), a faiss factory string (HNSW32, IVF1024,PQ64 …), or a saved index file built from --doc-embeddings'),
   negTopk: posInt.default(200).describe('adore: documents retrieved per query each step'),
   metricCut: posInt.default(200).describe('adore: ranks beyond this get 1/rank = 0 in the pair weights (must be >= 1)'),
   appendMissingPositives: z

@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { checkAdorePairing, trainDualEncoder } from '../../src/train/index.ts';
+import { buildIndex } from '../../src/retrieval/ann.ts';
 import { DrhardInputError } from '../../src/util/errors.ts';
 import { makeDataset, quiet, saveFreshModel, tmpDir, writeDocEmbeddings, type SyntheticData } from './helpers.ts';
 import { assertSameModel, lossesOf, runChild } from './child.ts';
@@ -86,16 +87,26 @@ test('ADORE: SIGTERM exits 143 after a checkpoint; resuming against different em
   assert.equal(second.code, 0, second.out + second.err);
   assertSameModel(path.join(out, 'model'), path.join(reference, 'model'));
   // The final model records its embeddings: pairing it with others is refused, with its own accepted.
-  await checkAdorePairing(path.join(out, 'model'), emb);
-  await assert.rejects(checkAdorePairing(path.join(out, 'model'), other), /trained against document embeddings/);
+  checkAdorePairing(path.join(out, 'model'), emb);
+  assert.throws(() => checkAdorePairing(path.join(out, 'model'), other), /trained against document embeddings/);
 });
 
-test('ADORE with an ANN index (HNSW32) trains through DenseSearcher', async () => {
+test('ADORE with an ANN index (HNSW32 built here, or a saved index file) trains through DenseSearcher', async () => {
   const out = tmpDir();
   dirs.push(out);
   const r = await trainDualEncoder(options(out, { index: 'HNSW32', maxSteps: 4, saveEvery: 0 }) as never, { logger: quiet });
   assert.equal(r.step, 4);
   assert.ok(r.history.every((h) => Number.isFinite(h['loss'] ?? 0)));
+  const saved = path.join(out, 'docs.hnsw');
+  buildIndex(emb, saved, { factory: 'HNSW16', dim: 32 });
+  const r2 = await trainDualEncoder(options(tmpDir(), { index: saved, maxSteps: 2, saveEvery: 0 }) as never, { logger: quiet });
+  assert.equal(r2.step, 2);
+  // A saved index must belong to the embeddings: one built from other vectors is refused.
+  const other = path.join(out, 'other.f32');
+  const bytes = fs.readFileSync(emb);
+  bytes[5] = (bytes[5] as number) ^ 1;
+  fs.writeFileSync(other, bytes);
+  await assert.rejects(trainDualEncoder(options(tmpDir(), { index: saved, docEmbeddings: other, maxSteps: 2 }) as never, { logger: quiet }), /built from embeddings/);
 });
 
 test('ADORE refuses a metric cut of 0 and embeddings of the wrong size', async () => {
