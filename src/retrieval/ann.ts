@@ -6,7 +6,7 @@ import * as T from '../tensor/index.ts';
 import { DrhardInputError } from '../util/errors.ts';
 import { tempPathFor, writeFileAtomic } from '../util/fsx.ts';
 import { sha256FileSync } from '../util/hash.ts';
-import { assertFinite, layoutOf, readEmbeddingsManifest, manifestPathFor as embManifestPath, readRows } from './embeddings.ts';
+import { assertFileFinite, layoutOf, readEmbeddingsManifest, manifestPathFor as embManifestPath, readRows } from './embeddings.ts';
 import { DenseSearcher, FAISS_TRAIN_ROWS } from './search.ts';
 
 export const INDEX_FORMAT = 'drhard-faiss-index';
@@ -59,14 +59,7 @@ export function buildIndex(embeddings: string, out: string, opts: BuildIndexOpti
   try {
     const block = 65536;
     // Check every block before the first add: a refused file must leave no index behind.
-    for (let s = 0; s < N; s += block) {
-      const x = readRows(embeddings, layout, s, Math.min(block, N - s));
-      try {
-        assertFinite(x, `${embeddings}: document embeddings`, s);
-      } finally {
-        x.dispose();
-      }
-    }
+    assertFileFinite(embeddings, layout, block);
     if (!ix.isTrained) {
       const x = readRows(embeddings, layout, 0, Math.min(N, FAISS_TRAIN_ROWS));
       try {

@@ -91,16 +91,40 @@ export function readRows(file: string, layout: EmbeddingsLayout, start: number, 
   return f;
 }
 
-/**
- * Throws DrhardInputError if `x` [N, D] holds NaN or ±Inf, naming how many rows are bad and the first few
- * (offset by `base`). faiss and topk would otherwise rank garbage silently.
- */
-export function assertFinite(x: T.Tensor, what: string, base = 0): void {
-  if (x.allFinite()) return;
+/** Offsets (plus `base`) of the rows of `x` [N, D] holding NaN or ±Inf. */
+export function nonFiniteRows(x: T.Tensor, base = 0): number[] {
+  if (x.allFinite()) return [];
   const bad = T.tidy(() => x.isFinite().logicalNot().any(1).toInt32Array());
   const rows: number[] = [];
   bad.forEach((v, i) => {
     if (v !== 0) rows.push(i + base);
   });
-  throw new DrhardInputError(`${rows.length} row(s) hold NaN or Inf; first: ${rows.slice(0, 8).join(', ')}`, { field: what });
+  return rows;
+}
+
+function nonFiniteError(rows: number[], what: string): DrhardInputError {
+  return new DrhardInputError(`${rows.length} row(s) hold NaN or Inf; first: ${rows.slice(0, 8).join(', ')}`, { field: what });
+}
+
+/**
+ * Throws DrhardInputError if `x` [N, D] holds NaN or ±Inf, naming how many rows are bad and the first few
+ * (offset by `base`). faiss and topk would otherwise rank garbage silently.
+ */
+export function assertFinite(x: T.Tensor, what: string, base = 0): void {
+  const rows = nonFiniteRows(x, base);
+  if (rows.length > 0) throw nonFiniteError(rows, what);
+}
+
+/** The same check over a whole embeddings file, `blockRows` rows in memory at a time. */
+export function assertFileFinite(file: string, layout: EmbeddingsLayout, blockRows: number): void {
+  const bad: number[] = [];
+  for (let s = 0; s < layout.count; s += blockRows) {
+    const x = readRows(file, layout, s, Math.min(blockRows, layout.count - s));
+    try {
+      bad.push(...nonFiniteRows(x, s));
+    } finally {
+      x.dispose();
+    }
+  }
+  if (bad.length > 0) throw nonFiniteError(bad, `${file}: document embeddings`);
 }

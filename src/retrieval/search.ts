@@ -4,7 +4,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as T from '../tensor/index.ts';
 import { DrhardInputError } from '../util/errors.ts';
-import { assertFinite, layoutOf, readRows, type EmbeddingsLayout } from './embeddings.ts';
+import { assertFileFinite, assertFinite, layoutOf, readRows, type EmbeddingsLayout } from './embeddings.ts';
 import { chunkTopK, emptyTopK, mergeInto, sortRows, type TopK } from './topk.ts';
 
 export type SearchHits = TopK;
@@ -123,15 +123,7 @@ export class DenseSearcher implements Disposable {
       throw new DrhardInputError(`memory budget ${budget} bytes is too small for one shard plus a ${scoreBytes}-byte score block; lower chunkRows/queryBatch or raise it`);
     }
     // Checking every shard's values once up front keeps search() free of a per-call finiteness scan.
-    for (let s = 0; s < N; s += shardRows) {
-      const n = Math.min(shardRows, N - s);
-      const x = readRows(file, layout, s, n);
-      try {
-        assertFinite(x, `${file}: document embeddings`, s);
-      } finally {
-        x.dispose();
-      }
-    }
+    assertFileFinite(file, layout, shardRows);
     return new DenseSearcher({ kind: 'file', path: file, layout, shardRows }, N, D, null, opts);
   }
 
