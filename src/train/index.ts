@@ -9,7 +9,8 @@ import { AdamW, Lamb, LinearSchedule, paramGroups, type AdamLike } from '../opti
 import { CheckpointManager, type Checkpoint, type CheckpointManagerOptions } from '../util/checkpoint.ts';
 import { DrhardInputError } from '../util/errors.ts';
 import { writeFileAtomic } from '../util/fsx.ts';
-import { canonicalJson } from '../util/hash.ts';
+import { canonicalJson, sha256FileSync } from '../util/hash.ts';
+import { MANIFEST_FILE } from '../data/dataset.ts';
 import { log as rootLog, type Logger } from '../util/log.ts';
 import { Rng } from '../util/rng.ts';
 import { SummaryWriter } from './tensorboard.ts';
@@ -134,6 +135,15 @@ async function pickStart(o: TrainOptions, mgr: CheckpointManager, logger: Logger
   return ck;
 }
 
+/** sha256 of the dataset manifest (which pins its token stores and sources) and of the negatives file. */
+function inputIdentity(o: TrainOptions): Record<string, string> {
+  const out: Record<string, string> = {};
+  const manifest = path.join(o.data, MANIFEST_FILE);
+  if (fs.existsSync(manifest)) out['dataset'] = sha256FileSync(manifest).sha256;
+  if (o.negatives !== undefined && fs.existsSync(o.negatives)) out['negatives'] = sha256FileSync(o.negatives).sha256;
+  return out;
+}
+
 function stepsPerEpoch(n: number, batchSize: number): number {
   return Math.ceil(n / batchSize);
 }
@@ -156,8 +166,11 @@ export async function trainDualEncoder(input: TrainOptionsInput, runtime: TrainR
   const start = await pickStart(o, mgr, logger);
   const saved = start ? readTrainState(start.dir) : null;
   const stored = storedOptions(o);
+  const inputs = inputIdentity(o);
   if (saved) {
-    const diff = diffOptions(saved.options, stored);
+    // Changed input files count as changed options: same names, different data, different training.
+    const savedInputs = (saved.identity['inputs'] ?? {}) as Record<string, unknown>;
+    const diff = [...diffOptions(saved.options, stored), ...diffOptions(savedInputs, inputs).map((d) => ({ ...d, key: `${d.key} (sha256)` }))];
     if (diff.length > 0) {
       const lines = diff.map((d) => `${d.key}: checkpoint ${d.saved === undefined ? '(unset)' : canonicalJson(d.saved)}, now ${d.now === undefined ? '(unset)' : canonicalJson(d.now)}`);
       if (!o.allowConfigChange) {
@@ -187,7 +200,7 @@ export async function trainDualEncoder(input: TrainOptionsInput, runtime: TrainR
         );
       }
     }
-    const identity: Record<string, unknown> = adore ? { docEmbeddings: adore.identity } : {};
+    const identity: Record<string, unknown> = adore ? { inputs, docEmbeddings: adore.identity } : { inputs };
     const modelExtra: Record<string, unknown> = adore ? { [ADORE_CONFIG_KEY]: adore.identity } : {};
 
     optimizer = makeOptimizer(o, model);
@@ -198,6 +211,7 @@ export async function trainDualEncoder(input: TrainOptionsInput, runtime: TrainR
     if (start && saved) {
       loadCheckpointOptimizer(start.dir, optimizer, schedule);
       restoreTorchRng(saved.torchRng);
+      if (o.device !== 'cpu') logger.warn({ device: o.device }, 'only the CPU generator is checkpointed: dropout after resuming on a GPU differs from an uninterrupted run');
       if (typeof o.resume === 'string') mgr.removeAfter(saved.step);
       state = { step: saved.step, order: saved.order, sampleRng: saved.sampleRng, nonfinite: saved.nonfinite, window: saved.window, history: saved.history };
       logger.info({ step: saved.step, dir: start.dir }, 'resuming');

@@ -196,7 +196,9 @@ export async function runTrainLoop(c: LoopConfig): Promise<LoopResult> {
       add('gradNorm', norm);
       for (const [k, v] of Object.entries(out.metrics)) add(k, v);
       const samplesPerSec = w.seconds > 0 ? w.samples / w.seconds : 0;
-      progress.update(state.step, { loss: (w.sums['loss'] ?? 0) / w.steps, lr, 'samples/s': Math.round(samplesPerSec * 10) / 10 });
+      const shown: Record<string, number> = { loss: (w.sums['loss'] ?? 0) / w.steps, lr, 'samples/s': Math.round(samplesPerSec * 10) / 10 };
+      if (w.sums['mrr10'] !== undefined) shown['mrr@10'] = w.sums['mrr10'] / w.steps;
+      progress.update(state.step, shown);
       if (state.step % c.logEvery === 0 || state.step === c.totalSteps) {
         const rec: MetricsRecord = { step: state.step, epoch, lr };
         for (const [k, v] of Object.entries(w.sums)) rec[k] = v / w.steps;

@@ -99,6 +99,11 @@ test('resume with changed options is refused with every differing key listed, an
   });
   assert.equal(fs.readFileSync(path.join(o, 'metrics.jsonl'), 'utf8'), metrics);
   assert.deepEqual(fs.readdirSync(path.join(o, 'checkpoints')).sort(), before);
+  // Same options, changed negatives file content: listed like an option change.
+  const neg = path.join(o, '..', `${path.basename(o)}-neg.tsv`);
+  dirs.push(neg);
+  fs.writeFileSync(neg, fs.readFileSync(d.negatives, 'utf8').split('\n').reverse().join('\n'));
+  await assert.rejects(trainDualEncoder(options(o, { maxSteps: 4, negatives: neg, resume: true }) as never, { logger: quiet }), /negatives: checkpoint[\s\S]*negatives \(sha256\): checkpoint/);
   const r = await trainDualEncoder(options(o, { maxSteps: 6, resume: true, allowConfigChange: true }) as never, { logger: quiet });
   assert.equal(r.step, 6);
   assert.deepEqual(checkpointSteps(o), [4, 6], 'keep-last 2');
