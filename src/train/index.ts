@@ -110,11 +110,14 @@ function ownedEntries(o: TrainOptions): string[] {
   return own;
 }
 
-/** Finds the checkpoint to resume from (null: start fresh) and refuses a fresh start over an existing run. */
-async function pickStart(o: TrainOptions, mgr: CheckpointManager, logger: Logger): Promise<Checkpoint | null> {
+/**
+ * Finds the checkpoint to resume from (null: start fresh) and refuses a fresh start over an existing run. Returns
+ * what --overwrite will remove, which happens only once every input has been checked.
+ */
+async function pickStart(o: TrainOptions, mgr: CheckpointManager, logger: Logger): Promise<{ checkpoint: Checkpoint | null; clear: string[] }> {
   if (o.resume === false) {
     const existing = fs.existsSync(o.outDir) ? fs.readdirSync(o.outDir).filter((n) => !n.startsWith('.')) : [];
-    if (existing.length === 0) return null;
+    if (existing.length === 0) return { checkpoint: null, clear: [] };
     if (!o.overwrite) {
       throw new DrhardInputError(`output directory is not empty (${existing.slice(0, 5).join(', ')}); pass --resume to continue or --overwrite to start over`, {
         file: o.outDir,
@@ -123,16 +126,12 @@ async function pickStart(o: TrainOptions, mgr: CheckpointManager, logger: Logger
     const owned = new Set(ownedEntries(o));
     const foreign = existing.filter((n) => !owned.has(n));
     if (foreign.length > 0) throw new DrhardInputError(`--overwrite only replaces drhard's files, and found others: ${foreign.join(', ')}`, { file: o.outDir });
-    for (const n of existing) fs.rmSync(path.join(o.outDir, n), { recursive: true, force: true });
-    return null;
+    return { checkpoint: null, clear: existing.map((n) => path.join(o.outDir, n)) };
   }
-  if (typeof o.resume === 'string') {
-    const ck = await mgr.load(o.resume);
-    return ck;
-  }
-  const ck = await mgr.latest();
-  if (ck === null) logger.info({ dir: mgr.root }, 'no complete checkpoint to resume from: starting fresh');
-  return ck;
+  if (typeof o.resume === 'string') return { checkpoint: await mgr.load(o.resume), clear: [] };
+  const checkpoint = await mgr.latest();
+  if (checkpoint === null) logger.info({ dir: mgr.root }, 'no complete checkpoint to resume from: starting fresh');
+  return { checkpoint, clear: [] };
 }
 
 /** sha256 of the dataset manifest (which pins its token stores and sources) and of the negatives file. */
@@ -163,7 +162,7 @@ export async function trainDualEncoder(input: TrainOptionsInput, runtime: TrainR
     logger,
     ...(runtime.checkpointHooks ? { hooks: runtime.checkpointHooks } : {}),
   });
-  const start = await pickStart(o, mgr, logger);
+  const { checkpoint: start, clear } = await pickStart(o, mgr, logger);
   const saved = start ? readTrainState(start.dir) : null;
   const stored = storedOptions(o);
   const inputs = inputIdentity(o);
@@ -187,6 +186,19 @@ export async function trainDualEncoder(input: TrainOptionsInput, runtime: TrainR
   let tb: SummaryWriter | null = null;
   try {
     if (o.negatives !== undefined) checkNegatives(data, o.hardNum, o.negatives);
+    const devEval =
+      o.evalEvery > 0
+        ? new DevEvaluator(data, {
+            split: o.evalSplit,
+            queries: o.evalQueries,
+            docs: o.evalDocs,
+            batchSize: o.evalBatchSize,
+            maxQueryLength: o.maxQueryLength,
+            maxDocLength: o.maxDocLength,
+            device: o.device,
+            seed: o.seed,
+          })
+        : null;
     model = start ? loadCheckpointModel(start.dir, o.device) : initialModel(o, logger);
     model.train();
     if (o.method === 'adore') {
@@ -227,27 +239,16 @@ export async function trainDualEncoder(input: TrainOptionsInput, runtime: TrainR
       };
     }
 
+    for (const p of clear) fs.rmSync(p, { recursive: true, force: true });
     fs.mkdirSync(outDir, { recursive: true });
     writeFileAtomic(path.join(outDir, OUT_FILES.config), `${JSON.stringify(stored, null, 2)}\n`);
     // The metrics file restarts from the checkpoint's history, dropping lines a killed run wrote after it.
     const metricsFile = path.join(outDir, OUT_FILES.metrics);
     writeFileAtomic(metricsFile, state.history.map((r) => `${JSON.stringify(r)}\n`).join(''));
-    tb = new SummaryWriter(o.logDir ?? path.join(outDir, OUT_FILES.log), start ? { purgeStep: state.step + 1 } : {});
+    // Events a killed run wrote after its last checkpoint (or before any) are hidden from here on.
+    tb = new SummaryWriter(o.logDir ?? path.join(outDir, OUT_FILES.log), { purgeStep: state.step + 1 });
 
     const runner = o.method === 'adore' ? adoreRunner(o, data, adore as AdoreIndex) : pairRunner(o, data);
-    const devEval =
-      o.evalEvery > 0
-        ? new DevEvaluator(data, {
-            split: o.evalSplit,
-            queries: o.evalQueries,
-            docs: o.evalDocs,
-            batchSize: o.evalBatchSize,
-            maxQueryLength: o.maxQueryLength,
-            maxDocLength: o.maxDocLength,
-            device: o.device,
-            seed: o.seed,
-          })
-        : null;
     logger.info(
       { method: o.method, queries: data.queryRows.length, stepsPerEpoch: perEpoch, totalSteps, startStep: state.step, batchSize: o.batchSize },
       'training',

@@ -118,6 +118,10 @@ test('a non-empty output directory needs --resume or --overwrite, and --overwrit
   fs.writeFileSync(path.join(o, 'notes.txt'), 'mine');
   await assert.rejects(trainDualEncoder(options(o, { maxSteps: 2, overwrite: true }) as never, { logger: quiet }), /notes\.txt/);
   assert.ok(fs.existsSync(path.join(o, 'notes.txt')));
+  fs.rmSync(path.join(o, 'notes.txt'));
+  // An --overwrite run that fails on its inputs leaves the previous run in place.
+  await assert.rejects(trainDualEncoder(options(o, { maxSteps: 2, overwrite: true, negatives: path.join(o, 'missing.tsv') }) as never, { logger: quiet }), /missing\.tsv/);
+  assert.ok(fs.existsSync(path.join(o, 'model', 'model.safetensors')));
 });
 
 test('option validation reports every problem at once; DRhard defaults per method', () => {
