@@ -8,6 +8,7 @@
 //   L = Σ_q loss_q / B
 //
 // DRhard adds both mirror terms C_pos and C_neg (each pair twice) and divides by 2·#pairs; the value is the same.
+// DRhard divides by the configured batch size even for an epoch's smaller last batch; B here is the actual size.
 // Shapes: scores [B, L] (lists padded to L), labels [B, L] (1 = relevant), valid [B, L] (0 = padding).
 import { arange, tensor, tidy, type Tensor } from '../tensor/index.ts';
 

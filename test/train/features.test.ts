@@ -4,6 +4,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { liveTensors } from '../../src/tensor/index.ts';
 import { trainDualEncoder } from '../../src/train/index.ts';
 import { readEvents } from '../../src/train/tensorboard.ts';
 import { makeDataset, quiet, TINY_CONFIG, tmpDir, type SyntheticData } from './helpers.ts';
@@ -72,11 +73,13 @@ test('gradient caching trains the same weights as the plain step (dropout off)',
   a.forEach((x, i) => assert.ok(Math.abs(x! - b[i]!) <= 1e-5 * Math.abs(x!), `loss ${x} vs ${b[i]}`));
 });
 
-test('inbatch, randneg and bm25neg train and write a loadable model', async () => {
+test('inbatch, randneg and bm25neg train and write a loadable model; no tensor outlives a run', async () => {
+  const live = liveTensors();
   for (const method of ['inbatch', 'randneg', 'bm25neg']) {
     const r = await trainDualEncoder(options({ method, maxSteps: 2, negatives: method === 'bm25neg' ? d.negatives : undefined }) as never, { logger: quiet });
     assert.equal(r.step, 2, method);
     assert.ok(fs.existsSync(path.join(r.modelDir!, 'model.safetensors')), method);
     assert.ok(r.history.every((h) => Number.isFinite(h['loss'])), method);
   }
+  assert.equal(liveTensors(), live, 'tensors leaked by training');
 });
