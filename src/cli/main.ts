@@ -11,6 +11,10 @@ const program = new Command('drhard')
 // Each command module exports `register(program: Command): void`. Add one line per command.
 const commandModules: Array<() => Promise<{ register: (p: Command) => void }>> = [
   // COMMANDS (keep one per line)
+  () => import('./commands/encode.ts'),
+  () => import('./commands/search.ts'),
+  () => import('./commands/mine.ts'),
+  () => import('./commands/bm25.ts'),
   () => import('./commands/evaluate.ts'),
   () => import('./commands/compare.ts'),
   () => import('./commands/preprocess.ts'),
@@ -18,6 +22,7 @@ const commandModules: Array<() => Promise<{ register: (p: Command) => void }>> =
   () => import('./commands/build-demo-data.ts'),
   () => import('./commands/embed.ts'),
   () => import('./commands/train.ts'),
+  () => import('./commands/demo.ts'),
 ];
 
 async function main(): Promise<void> {

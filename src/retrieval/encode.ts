@@ -6,6 +6,7 @@ import * as path from 'node:path';
 import * as T from '../tensor/index.ts';
 import type { TokenStore } from '../data/tokenstore.ts';
 import type { DotModel } from '../models/dual.ts';
+import { encodeIds } from '../models/encode.ts';
 import { DrhardInputError } from '../util/errors.ts';
 import { AtomicWriter, writeFileAtomic } from '../util/fsx.ts';
 import { hashJson } from '../util/hash.ts';
@@ -42,7 +43,7 @@ export interface EncodeOptions {
   dataset?: { path: string; checksum: string; split: string };
   /** Progress bar on stderr (default true). */
   progress?: boolean;
-  /** Polled between batches; when true, stops after the current part (its work kept) and throws EncodeStopped. */
+  /** Polled between batches; when true, throws EncodeStopped (finished parts are kept, the current one is redone). */
   shouldStop?: () => boolean;
   /** Test hook: called after each part is published, with its index. */
   onPart?: (index: number) => void;
@@ -187,13 +188,15 @@ export async function encodeSplit(model: DotModel, store: TokenStore, opts: Enco
   try {
     for (let p = 0; p < nParts; p++) {
       if (done[p]) continue;
-      if (opts.shouldStop?.() === true) throw new EncodeStopped(rowsDone);
+      if (opts.shouldStop?.() === true) throw new EncodeStopped(reused + encoded);
       const start = p * chunkRows;
       const count = Math.min(chunkRows, N - start);
       const buf = await encodePart(model, store, start, count, { batchSize, maxLength, padId, dtype }, (n) => {
         rowsDone += n;
         progress.update(rowsDone);
+        return opts.shouldStop?.() === true;
       });
+      if (buf === null) throw new EncodeStopped(reused + encoded);
       writePart(partsDir, p, key, start, count, buf);
       encoded += count;
       opts.onPart?.(p);
@@ -228,15 +231,18 @@ export async function encodeSplit(model: DotModel, store: TokenStore, opts: Enco
   }
 }
 
-/** Encodes rows [start, start+count) in length-sorted batches; returns their vectors in offset order as bytes. */
+/**
+ * Encodes rows [start, start+count) in length-sorted batches; returns their vectors in offset order as bytes, or
+ * null when `onBatch` asks to stop before the part is complete.
+ */
 async function encodePart(
   model: DotModel,
   store: TokenStore,
   start: number,
   count: number,
   o: { batchSize: number; maxLength: number; padId: number; dtype: EmbeddingDType },
-  onBatch: (rows: number) => void,
-): Promise<Uint8Array> {
+  onBatch: (rows: number) => boolean,
+): Promise<Uint8Array | null> {
   const D = model.dim;
   const bpv = bytesPerValue(o.dtype);
   const out = new Uint8Array(count * D * bpv);
@@ -257,7 +263,7 @@ async function encodePart(
     const bytes = new Uint8Array(vec.buffer, vec.byteOffset, vec.byteLength);
     const rowBytes = D * bpv;
     rows.forEach((r, i) => out.set(bytes.subarray(i * rowBytes, (i + 1) * rowBytes), (r - start) * rowBytes));
-    onBatch(rows.length);
+    if (onBatch(rows.length) && s + o.batchSize < count) return null;
     // Let signals, timers and the progress bar run between batches.
     await new Promise<void>((resolve) => setImmediate(resolve));
   }
@@ -287,4 +293,25 @@ function verifyPart(dir: string, index: number, key: string, start: number, coun
   } catch {
     return false;
   }
+}
+
+/**
+ * Embeddings [n, D] (float32, CPU) of raw texts for ad-hoc queries: tokenized with `tok` (special tokens added, cut
+ * to `maxLength`), then encoded in length-sorted batches.
+ */
+export async function encodeTexts(
+  model: DotModel,
+  tok: { encodeBatch(texts: readonly string[], maxLength: number): Promise<{ ids: Int32Array; lengths: Int32Array }> },
+  texts: readonly string[],
+  opts: { maxLength: number; batchSize?: number },
+): Promise<T.Tensor> {
+  const packed = await tok.encodeBatch(texts, opts.maxLength);
+  const seqs: Int32Array[] = [];
+  let off = 0;
+  for (const n of packed.lengths) {
+    seqs.push(packed.ids.subarray(off, off + n));
+    off += n;
+  }
+  const flat = encodeIds(model, seqs, { batchSize: opts.batchSize ?? 64 });
+  return T.tensor(flat, { shape: [texts.length, model.dim] });
 }

@@ -6,12 +6,13 @@ import * as T from '../tensor/index.ts';
 import { DrhardInputError } from '../util/errors.ts';
 import { Rng } from '../util/rng.ts';
 import type { Bm25Index } from './bm25.ts';
+import { layoutOf, readRows, type EmbeddingsLayout } from './embeddings.ts';
 import type { Negatives } from './negatives.ts';
 import type { DenseSearcher } from './search.ts';
 
 export type NegativeSource =
-  /** `queryEmbeddings` [Nq, D]: row = query offset of the split. */
-  | { kind: 'dense'; searcher: DenseSearcher; queryEmbeddings: T.Tensor }
+  /** `queryEmbeddings` [Nq, D] or an embeddings file of the split: row = query offset. */
+  | { kind: 'dense'; searcher: DenseSearcher; queryEmbeddings: T.Tensor | string }
   | { kind: 'bm25'; index: Bm25Index; queries: TokenStore }
   | { kind: 'random'; docs: number; seed: number };
 
@@ -30,7 +31,7 @@ export interface MineOptions {
    * duplicate passages) is dropped too, since training on a copy of the positive as a negative is label noise.
    */
   corpus?: TokenStore;
-  /** Queries per retrieval call (default 1024). */
+  /** Queries per retrieval call (default 1024; 65536 for a sharded searcher, which reads the corpus once per call). */
   batch?: number;
   onProgress?: (done: number, total: number) => void;
 }
@@ -84,7 +85,13 @@ export function mineNegatives(opts: MineOptions): MineResult {
   for (let i = 1; i < qs.length; i++) if ((qs[i] as number) <= (qs[i - 1] as number)) throw new DrhardInputError('queries must be strictly increasing offsets');
   const src = opts.source;
   const want = topk + margin;
-  const batch = opts.batch ?? 1024;
+  const batch = opts.batch ?? (src.kind === 'dense' && src.searcher.mode === 'sharded' ? 65536 : 1024);
+  const qLayout = src.kind === 'dense' && typeof src.queryEmbeddings === 'string' ? layoutOf(src.queryEmbeddings, { dim: src.searcher.dim }) : null;
+  if (src.kind === 'dense' && qs.length > 0) {
+    const nq = qLayout !== null ? qLayout.count : (src.queryEmbeddings as T.Tensor).size(0);
+    const last = qs[qs.length - 1] as number;
+    if (last >= nq) throw new DrhardInputError(`query offset ${last} has no embedding: the query embeddings hold ${nq} rows (encoded from another split?)`);
+  }
   const c: MineCounters = {
     queries: qs.length, queriesWithPositiveRetrieved: 0, positivesRemoved: 0, positiveCopiesRemoved: 0, duplicatesRemoved: 0,
     queriesShort: 0, minNegatives: qs.length > 0 ? Infinity : 0, meanNegatives: 0,
@@ -138,8 +145,15 @@ export function mineNegatives(opts: MineOptions): MineResult {
       let ids: Int32Array;
       let k: number;
       if (src.kind === 'dense') {
+        const qsrc = src.queryEmbeddings;
         const hits = T.tidy(() => {
-          const qe = src.queryEmbeddings.indexSelect(0, T.tensor(BigInt64Array.from(rows, (x) => BigInt(x))));
+          let qe: T.Tensor;
+          if (typeof qsrc === 'string') {
+            // Rows are ascending: read their span once, then pick the rows out of it.
+            const lo = rows[0] as number;
+            const span = readRows(qsrc, qLayout as EmbeddingsLayout, lo, (rows[rows.length - 1] as number) - lo + 1);
+            qe = span.indexSelect(0, T.tensor(BigInt64Array.from(rows, (x) => BigInt(x - lo))));
+          } else qe = qsrc.indexSelect(0, T.tensor(BigInt64Array.from(rows, (x) => BigInt(x))));
           return src.searcher.search(qe, want);
         });
         ids = hits.ids;

@@ -1,0 +1,139 @@
+// Shared plumbing for the encode/search/mine/bm25 commands: zod schema → commander options, sizes, checksums,
+// id mapping, and the dataset-derived defaults they have in common.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { Option, type Command } from 'commander';
+import { z } from 'zod';
+import type { Dataset } from '../data/dataset.ts';
+import { DrhardInputError, DrhardUsageError } from '../util/errors.ts';
+import { sha256, sha256File } from '../util/hash.ts';
+
+const kebab = (k: string): string => k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+
+function unwrap(t: z.ZodType): { inner: z.ZodType; def: unknown } {
+  let inner = t;
+  let def: unknown;
+  for (;;) {
+    if (inner instanceof z.ZodDefault) {
+      def = inner.def.defaultValue;
+      inner = inner.unwrap() as z.ZodType;
+    } else if (inner instanceof z.ZodOptional) inner = inner.unwrap() as z.ZodType;
+    else return { inner, def };
+  }
+}
+
+/**
+ * Adds one option per schema field (help = the field's description), parses the flags with the schema, and calls
+ * `run`. Booleans defaulting to true become `--no-x`; arrays become repeatable `--x <v...>`. A bad value is a
+ * DrhardUsageError naming the flag (exit 2).
+ */
+export function registerCommand<S extends z.ZodObject>(
+  program: Command,
+  name: string,
+  description: string,
+  schema: S,
+  run: (o: z.infer<S>) => Promise<void>,
+  placeholders: Record<string, string> = {},
+): Command {
+  const cmd = program.command(name).description(description);
+  for (const [key, field] of Object.entries(schema.shape as Record<string, z.ZodType>)) {
+    const { inner, def } = unwrap(field);
+    const flag = kebab(key);
+    const help = field.description ?? '';
+    let o: Option;
+    if (inner instanceof z.ZodBoolean) o = def === true ? new Option(`--no-${flag}`, `turn off: ${help}`) : new Option(`--${flag}`, help);
+    else if (inner instanceof z.ZodArray) o = new Option(`--${flag} <${placeholders[key] ?? 'value'}...>`, help);
+    else {
+      o = new Option(`--${flag} <${placeholders[key] ?? (inner instanceof z.ZodNumber ? 'n' : 'value')}>`, help);
+      if (inner instanceof z.ZodEnum) o.choices(inner.options.map(String));
+      if (def !== undefined) o.default(def);
+    }
+    cmd.addOption(o);
+  }
+  cmd.action(async (raw: Record<string, unknown>) => {
+    const r = schema.safeParse(raw);
+    if (!r.success) {
+      const lines = r.error.issues.map((i) => `--${kebab(String(i.path[0] ?? ''))}: ${i.message}`);
+      throw new DrhardUsageError(lines.join('; '));
+    }
+    await run(r.data);
+  });
+  return cmd;
+}
+
+/** '512M', '2G', '1.5GiB', '1000000' → bytes. */
+export function parseSize(s: string): number {
+  const m = /^\s*(\d+(?:\.\d+)?)\s*([kmgt]?)(i?b)?\s*$/i.exec(s);
+  if (m === null) throw new DrhardUsageError(`cannot read ${JSON.stringify(s)} as a size (e.g. 512M, 2G)`);
+  const unit = { '': 1, k: 2 ** 10, m: 2 ** 20, g: 2 ** 30, t: 2 ** 40 }[(m[2] ?? '').toLowerCase() as '' | 'k' | 'm' | 'g' | 't'];
+  return Math.floor(Number(m[1]) * unit);
+}
+
+export const sizeSchema = z.string().transform((s, ctx) => {
+  try {
+    return parseSize(s);
+  } catch (e) {
+    ctx.addIssue({ code: 'custom', message: (e as Error).message });
+    return z.NEVER;
+  }
+});
+
+/** `name=value` pairs (faiss runtime parameters) → record. */
+export const paramsSchema = z.array(z.string()).transform((list, ctx) => {
+  const out: Record<string, number> = {};
+  for (const p of list) {
+    const m = /^([A-Za-z_][\w.]*)=(-?\d+(?:\.\d+)?)$/.exec(p);
+    if (m === null) {
+      ctx.addIssue({ code: 'custom', message: `expected name=number, got ${JSON.stringify(p)}` });
+      return z.NEVER;
+    }
+    out[m[1] as string] = Number(m[2]);
+  }
+  return out;
+});
+
+/** Identity of a dataset: sha256 of its manifest (which holds the source files' sha256s and the tokenizer). */
+export function datasetChecksum(ds: Dataset): string {
+  return sha256(fs.readFileSync(path.join(ds.dir, 'manifest.json')));
+}
+
+/** Identity of a model directory: sha256 over config.json and the weights file's sha256. */
+export async function modelDirChecksum(dir: string, weights: string): Promise<string> {
+  const cfg = fs.readFileSync(path.join(dir, 'config.json'));
+  const w = await sha256File(weights);
+  return sha256(`${sha256(cfg)}\n${w.sha256}\n`);
+}
+
+/**
+ * Query and doc id writers for run files: offsets as they are, or the dataset's original ids (loaded on first use).
+ * Without a split only doc ids can be mapped.
+ */
+export function idWriters(ids: 'offsets' | 'original', ds: Dataset | undefined, split: string | undefined): { qid?: (q: number) => string; docid?: (d: number) => string } {
+  if (ids === 'offsets') return {};
+  if (ds === undefined) throw new DrhardUsageError('--ids original needs --dataset (or use --ids offsets)');
+  let q: string[] | undefined;
+  let d: string[] | undefined;
+  return {
+    ...(split !== undefined
+      ? {
+          qid: (o: number): string => {
+            q ??= ds.queryIds(split);
+            const v = q[o];
+            if (v === undefined) throw new DrhardInputError(`query offset ${o} is not in split ${split} (${q.length} queries)`);
+            return v;
+          },
+        }
+      : {}),
+    docid: (o: number): string => {
+      d ??= ds.docIds();
+      const v = d[o];
+      if (v === undefined) throw new DrhardInputError(`doc offset ${o} is not in the corpus (${d.length} documents)`);
+      return v;
+    },
+  };
+}
+
+/** The token store of `split` ('corpus' = the documents). */
+export function storeOf(ds: Dataset, split: string): Dataset['corpus'] {
+  return split === 'corpus' ? ds.corpus : ds.queries(split);
+}
