@@ -280,10 +280,23 @@ function fileRef(file: string): { path: string; sha256: string; bytes: number } 
   return { path: path.resolve(file), sha256: h.sha256, bytes: h.size };
 }
 
-function skipReport(log: Logger, file: string, skipped: Array<{ line: number; reason: string }>): void {
-  if (skipped.length === 0) return;
-  const shown = skipped.slice(0, 5).map((s) => `${file}:${s.line}: ${s.reason}`);
-  log.warn({ file, skipped: skipped.length, first: shown }, `skipped ${skipped.length} invalid line(s) in ${file}`);
+/** Counts skipped lines; keeps only the first few reasons so a badly broken file cannot exhaust memory. */
+class SkipLog {
+  count = 0;
+  readonly first: Array<{ line: number; reason: string }> = [];
+  add(it: { line: number; reason: string }): void {
+    this.count++;
+    if (this.first.length < 20) this.first.push(it);
+  }
+  addAll(items: ReadonlyArray<{ line: number; reason: string }>): void {
+    for (const it of items) this.add(it);
+  }
+}
+
+function skipReport(log: Logger, file: string, skipped: SkipLog): void {
+  if (skipped.count === 0) return;
+  const shown = skipped.first.slice(0, 5).map((s) => `${file}:${s.line}: ${s.reason}`);
+  log.warn({ file, skipped: skipped.count, first: shown }, `skipped ${skipped.count} invalid line(s) in ${file}`);
 }
 
 async function preprocessCore(spec: CoreSpec, opts: PreprocessOptions): Promise<PreprocessReport> {
@@ -331,7 +344,7 @@ async function preprocessCore(spec: CoreSpec, opts: PreprocessOptions): Promise<
       const corpusWriter = new TokenStoreWriter(tmp, 'corpus');
       const pidOut = new TextOut(path.join(tmp, 'pid2offset.tsv'));
       const docIndex = new IdIndex();
-      const corpusSkipped: Array<{ line: number; reason: string }> = [];
+      const corpusSkipped = new SkipLog();
       let truncated = 0;
       const mb = (b: number): number => Math.round(b / 1e5) / 10;
       const bar = new Progress({ total: mb(fileSize(spec.corpusFile)), label: 'corpus MB', unit: 'MB', enabled: showProgress && fileSize(spec.corpusFile) >= PROGRESS_MIN_BYTES });
@@ -350,7 +363,7 @@ async function preprocessCore(spec: CoreSpec, opts: PreprocessOptions): Promise<
               if (!docIndex.add(id, offset)) {
                 const where = { file: spec.corpusFile, line: r.lines[i] as number, field: 'id' };
                 if (!skipInvalid) throw new DrhardInputError(`duplicate id ${id}`, where);
-                corpusSkipped.push({ line: where.line, reason: `id: duplicate id ${id}` });
+                corpusSkipped.add({ line: where.line, reason: `id: duplicate id ${id}` });
                 continue;
               }
               keep[i] = 1;
@@ -358,7 +371,7 @@ async function preprocessCore(spec: CoreSpec, opts: PreprocessOptions): Promise<
               pidOut.write(`${id}\t${offset}\n`);
               offset++;
             }
-            corpusSkipped.push(...r.skipped);
+            corpusSkipped.addAll(r.skipped);
             corpusWriter.appendPacked(r.tokens, r.lengths, (row) => keep[row] === 1);
           },
           (raw) => bar.update(mb(raw), { docs: corpusWriter.count }),
@@ -384,7 +397,7 @@ async function preprocessCore(spec: CoreSpec, opts: PreprocessOptions): Promise<
         truncated,
         idMap: 'pid2offset.tsv',
         file: { path: path.resolve(spec.corpusFile), sha256: corpusSrc.sha256, bytes: corpusSrc.bytes },
-        skipped: corpusSkipped.length,
+        skipped: corpusSkipped.count,
       };
 
       // ---- query sets
@@ -404,7 +417,7 @@ async function preprocessCore(spec: CoreSpec, opts: PreprocessOptions): Promise<
         const qidOut = new TextOut(path.join(tmp, `${s.name}-qid2offset.tsv`));
         const seen = new IdIndex();
         const kept = new IdIndex();
-        const qSkipped: Array<{ line: number; reason: string }> = [];
+        const qSkipped = new SkipLog();
         let qTrunc = 0;
         const qbar = new Progress({ total: mb(fileSize(s.queries)), label: `${s.name} queries MB`, unit: 'MB', enabled: showProgress && fileSize(s.queries) >= PROGRESS_MIN_BYTES });
         let qSrc;
@@ -421,7 +434,7 @@ async function preprocessCore(spec: CoreSpec, opts: PreprocessOptions): Promise<
                 if (!seen.add(id, 0)) {
                   const where = { file: s.queries, line: r.lines[i] as number, field: 'id' };
                   if (!skipInvalid) throw new DrhardInputError(`duplicate id ${id}`, where);
-                  qSkipped.push({ line: where.line, reason: `id: duplicate id ${id}` });
+                  qSkipped.add({ line: where.line, reason: `id: duplicate id ${id}` });
                   continue;
                 }
                 if (keepIds !== undefined && !keepIds.has(id)) continue;
@@ -431,7 +444,7 @@ async function preprocessCore(spec: CoreSpec, opts: PreprocessOptions): Promise<
                 if (r.cut[i] === 1) qTrunc++;
                 qidOut.write(`${id}\t${offset}\n`);
               }
-              qSkipped.push(...r.skipped);
+              qSkipped.addAll(r.skipped);
               writer.appendPacked(r.tokens, r.lengths, (row) => keep[row] === 1);
             },
             (raw) => qbar.update(mb(raw), { queries: writer.count }),
@@ -449,7 +462,8 @@ async function preprocessCore(spec: CoreSpec, opts: PreprocessOptions): Promise<
 
         let qrelFile: string | null = null;
         let judgments = 0;
-        const qrelSkipped = loaded?.skipped ?? [];
+        const qrelSkipped = new SkipLog();
+        qrelSkipped.addAll(loaded?.skipped ?? []);
         if (loaded !== null && s.qrels !== null) {
           qrelFile = `${s.name}-qrel.tsv`;
           const qo = new TextOut(path.join(tmp, qrelFile));
@@ -458,7 +472,7 @@ async function preprocessCore(spec: CoreSpec, opts: PreprocessOptions): Promise<
             if (qoff === undefined) {
               const where = { file: s.qrels, line: loaded.qidLine.get(qid) ?? 0, field: 'qid' };
               if (!skipInvalid) throw new DrhardInputError(`query ${qid} is not in ${path.basename(s.queries)}`, where);
-              qrelSkipped.push({ line: where.line, reason: `qid: query ${qid} is not in ${path.basename(s.queries)} (${docs.size} judgment(s) dropped)` });
+              qrelSkipped.add({ line: where.line, reason: `qid: query ${qid} is not in ${path.basename(s.queries)} (${docs.size} judgment(s) dropped)` });
               continue;
             }
             for (const [docid, rel] of docs) {
@@ -482,7 +496,7 @@ async function preprocessCore(spec: CoreSpec, opts: PreprocessOptions): Promise<
           qrels: s.qrels === null ? null : fileRef(s.qrels),
           qrelFile,
           judgments,
-          skipped: { queries: qSkipped.length, qrels: qrelSkipped.length },
+          skipped: { queries: qSkipped.count, qrels: qrelSkipped.count },
         };
       }
 
