@@ -111,20 +111,19 @@ export class DenseSearcher implements Disposable {
         { file },
       );
     }
-    const chunkRows = opts.chunkRows ?? DEFAULT_CHUNK_ROWS;
-    const queryBatch = opts.queryBatch ?? DEFAULT_QUERY_BATCH;
-    // One shard (plus its float16 source while widening) and one [queryBatch, chunkRows] score block live at once.
-    const scoreBytes = queryBatch * Math.min(chunkRows, N) * 4 * 2;
+    // Half the budget holds one shard (plus its float16 source while widening), half one score block
+    // [queryBatch, chunk] with topk's working copy; blocks shrink to fit a small budget.
+    const half = Math.floor(budget / 2);
     const perRow = rowBytes + (layout.dtype === 'float16' ? D * 2 : 0);
-    let shardRows = Math.floor((budget - scoreBytes) / perRow);
-    // Whole GEMM blocks per shard: the blocks then coincide with the in-memory search's, score for score.
-    if (shardRows >= chunkRows) shardRows -= shardRows % chunkRows;
-    if (shardRows < 1) {
-      throw new DrhardInputError(`memory budget ${budget} bytes is too small for one shard plus a ${scoreBytes}-byte score block; lower chunkRows/queryBatch or raise it`);
-    }
+    let shardRows = Math.floor(half / perRow);
+    if (shardRows < 1) throw new DrhardInputError(`memory budget ${budget} bytes is too small for even one ${D}-dim row per shard`);
+    const chunkRows = Math.min(opts.chunkRows ?? DEFAULT_CHUNK_ROWS, shardRows);
+    const queryBatch = Math.max(1, Math.min(opts.queryBatch ?? DEFAULT_QUERY_BATCH, Math.floor(half / (chunkRows * 4 * 2))));
+    // Whole GEMM blocks per shard, so block boundaries stay where the in-memory search puts them.
+    shardRows -= shardRows % chunkRows;
     // Checking every shard's values once up front keeps search() free of a per-call finiteness scan.
     assertFileFinite(file, layout, shardRows);
-    return new DenseSearcher({ kind: 'file', path: file, layout, shardRows }, N, D, null, opts);
+    return new DenseSearcher({ kind: 'file', path: file, layout, shardRows }, N, D, null, { ...opts, chunkRows, queryBatch });
   }
 
   /** Wraps an already built (or loaded) faiss index; `docs` optionally supplies stored rows for docVectors(). */

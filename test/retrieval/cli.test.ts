@@ -1,0 +1,129 @@
+// CLI contract for encode/search/mine/bm25: runs equal the library's results, sharded (--max-memory) runs are
+// byte-identical to in-memory ones, bad flags exit 2 without writing anything.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { openDataset } from '../../src/data/index.ts';
+import { Bm25Index } from '../../src/retrieval/bm25.ts';
+import { mineNegatives } from '../../src/retrieval/mine.ts';
+import { negativesOf, readNegatives } from '../../src/retrieval/negatives.ts';
+import { DenseSearcher } from '../../src/retrieval/search.ts';
+import { readEmbeddingsManifest, readRows } from '../../src/retrieval/embeddings.ts';
+import { makeDataset, makeModelDir, tmpDir, ROOT } from './helpers.ts';
+
+const dir = tmpDir();
+const ds = await makeDataset(dir);
+const model = makeModelDir(dir);
+process.on('exit', () => fs.rmSync(dir, { recursive: true, force: true }));
+
+function cli(args: string[]): { code: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, ['--import', 'tsx', path.join(ROOT, 'src/cli/main.ts'), ...args], {
+    cwd: ROOT,
+    encoding: 'utf8',
+    env: { ...process.env, DRHARD_LOG_LEVEL: 'warn', DRHARD_NUM_THREADS: '1' },
+  });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+const corpus = path.join(dir, 'corpus.emb');
+const dev = path.join(dir, 'dev.emb');
+
+test('encode → search: the run holds the library search results with their scores, original ids', () => {
+  for (const [split, out] of [['corpus', corpus], ['dev', dev]] as const) {
+    const r = cli(['encode', '--model', model, '--dataset', ds, '--split', split, '--out', out, '--no-progress']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal((JSON.parse(r.stdout) as { count: number }).count, readEmbeddingsManifest(out).count);
+  }
+  const runFile = path.join(dir, 'dev.run');
+  const r = cli(['search', '--queries', dev, '--corpus', corpus, '--k', '7', '--dataset', ds, '--split', 'dev', '--out', runFile]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.stdout, '');
+  const d = openDataset(ds);
+  try {
+    using s = DenseSearcher.fromFile(corpus);
+    const m = readEmbeddingsManifest(dev);
+    const q = readRows(dev, m, 0, m.count);
+    const hits = s.search(q, 7);
+    q.dispose();
+    const lines = fs.readFileSync(runFile, 'utf8').trim().split('\n').map((l) => l.split(' '));
+    assert.equal(lines.length, m.count * 7);
+    const qids = d.queryIds('dev');
+    const dids = d.docIds();
+    for (let b = 0; b < m.count; b++) {
+      const mine = lines.filter((f) => f[0] === qids[b]);
+      const want = new Map(Array.from(hits.ids.subarray(b * 7, b * 7 + 7), (id, j) => [dids[id]!, hits.scores[b * 7 + j]!]));
+      assert.equal(mine.length, 7);
+      for (const f of mine) assert.equal(Number(f[4]), want.get(f[2]!), `query ${qids[b]} doc ${f[2]}`);
+    }
+  } finally {
+    d.close();
+  }
+});
+
+test('--max-memory below the corpus size: sharded search writes the same bytes as the in-memory search', () => {
+  const a = cli(['search', '--queries', dev, '--corpus', corpus, '--k', '20', '--format', 'trec']);
+  const b = cli(['search', '--queries', dev, '--corpus', corpus, '--k', '20', '--format', 'trec', '--max-memory', '6K']);
+  assert.equal(a.code, 0, a.stderr);
+  assert.equal(b.code, 0, b.stderr);
+  assert.ok(a.stdout.length > 0);
+  assert.equal(b.stdout, a.stdout);
+});
+
+test('bm25 and mine CLIs equal the library', () => {
+  const runFile = path.join(dir, 'bm25.run');
+  const r = cli(['bm25', '--dataset', ds, '--split', 'dev', '--k', '10', '--ids', 'offsets', '--format', 'msmarco', '--out', runFile]);
+  assert.equal(r.code, 0, r.stderr);
+  const d = openDataset(ds);
+  try {
+    const t = d.manifest.tokenizer;
+    const ix = Bm25Index.build(d.corpus, { ignore: [t.clsId, t.sepId, t.padId] });
+    const lines = fs.readFileSync(runFile, 'utf8').trim().split('\n');
+    const q0 = lines.filter((l) => l.startsWith('0\t')).map((l) => Number(l.split('\t')[1]));
+    const ref = Array.from(ix.search(d.queries('dev').get(0), 10).ids).filter((x) => x >= 0);
+    assert.deepEqual(new Set(q0), new Set(ref));
+
+    const neg = path.join(dir, 'neg.bin');
+    const m = cli(['mine', '--dataset', ds, '--source', 'bm25', '--topk', '15', '--out', neg, '--format', 'bin', '--no-progress']);
+    assert.equal(m.code, 0, m.stderr);
+    const counters = JSON.parse(m.stdout) as { queries: number; queriesShort: number };
+    const lib = mineNegatives({ source: { kind: 'bm25', index: ix, queries: d.queries('train') }, qrels: d.qrels('train'), topk: 15, corpus: d.corpus });
+    assert.equal(counters.queries, lib.counters.queries);
+    const back = readNegatives(neg, { queries: d.queries('train').count, docs: d.corpus.count });
+    for (const q of d.qrels('train').keys()) assert.deepEqual(negativesOf(back, q), negativesOf(lib.negatives, q));
+    const side = JSON.parse(fs.readFileSync(`${neg}.json`, 'utf8')) as { source: string; counters: { queries: number } };
+    assert.equal(side.source, 'bm25');
+    assert.equal(side.counters.queries, lib.counters.queries);
+
+    const dense = path.join(dir, 'dense.jsonl');
+    const md = cli(['mine', '--dataset', ds, '--embeddings', corpus, '--query-embeddings', path.join(dir, 'nope.emb'), '--out', dense, '--no-progress']);
+    assert.equal(md.code, 1);
+    assert.match(md.stderr, /nope\.emb/);
+    assert.ok(!fs.existsSync(dense));
+  } finally {
+    d.close();
+  }
+});
+
+test('bad flags exit 2 with the flag named and write nothing; --help exits 0', () => {
+  const out = path.join(dir, 'never.run');
+  for (const args of [
+    ['search', '--queries', dev, '--corpus', corpus, '--k', '0', '--out', out],
+    ['search', '--queries', dev, '--out', out],
+    ['search', '--queries', dev, '--query', 'x', '--corpus', corpus, '--out', out],
+    ['search', '--queries', dev, '--corpus', corpus, '--max-memory', 'lots', '--out', out],
+    ['bm25', '--dataset', ds, '--b', '2', '--out', out],
+    ['mine', '--dataset', ds, '--out', out],
+    ['encode', '--model', model, '--dataset', ds, '--out', out, '--dtype', 'int8'],
+  ]) {
+    const r = cli(args);
+    assert.equal(r.code, 2, `${args.join(' ')}\n${r.stderr}`);
+    assert.equal(r.stdout, '');
+    assert.ok(!fs.existsSync(out));
+  }
+  assert.match(cli(['search', '--k', '0', '--corpus', corpus, '--queries', dev]).stderr, /--k/);
+  const h = cli(['mine', '--help']);
+  assert.equal(h.code, 0);
+  assert.match(h.stdout, /--margin <n>/);
+});
