@@ -22,6 +22,7 @@ const commandModules: Array<() => Promise<{ register: (p: Command) => void }>> =
   () => import('./commands/build-demo-data.ts'),
   () => import('./commands/embed.ts'),
   () => import('./commands/train.ts'),
+  () => import('./commands/demo.ts'),
 ];
 
 async function main(): Promise<void> {

@@ -1,0 +1,243 @@
+// `drhard demo`: the seed paper's pipeline (warmups → mine → STAR → ADORE) end to end on the shipped corpus.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { openDataset } from '../data/index.ts';
+import { loadModel } from '../models/index.ts';
+import { Bm25Index } from '../retrieval/bm25.ts';
+import { encodeSplit } from '../retrieval/encode.ts';
+import { layoutOf, readRows } from '../retrieval/embeddings.ts';
+import { mineNegatives } from '../retrieval/mine.ts';
+import { writeNegatives } from '../retrieval/negatives.ts';
+import { DenseSearcher } from '../retrieval/search.ts';
+import { trainDualEncoder, type MetricsRecord } from '../train/index.ts';
+import { log as rootLog, type Logger } from '../util/log.ts';
+import { writeSubset, trainDemoTokenizer, preprocessDemo, type SubsetStats } from './data.ts';
+import { evaluateDense, hitsToRun, offsetQrels, scoreRun, significance, type MethodEval, type Significance } from './evaluate.ts';
+import { PRESETS, type DemoPreset } from './presets.ts';
+import { StageRunner, type StageTiming } from './stages.ts';
+
+export interface DemoOptions {
+  out: string;
+  quick?: boolean;
+  /** Directory of the shipped corpus (data/demo). */
+  source: string;
+  seed?: number;
+  logger?: Logger;
+  /** Show training/encoding progress bars. */
+  progress?: boolean;
+}
+
+/** One trained (or baseline) method's outcome, as stored in its stage marker. */
+export interface MethodOutcome {
+  method: string;
+  label: string;
+  /** Model directory (null for BM25). */
+  modelDir: string | null;
+  /** Corpus embeddings used to search (for ADORE: its starting model's). */
+  corpusEmbeddings: string | null;
+  eval: MethodEval;
+  history: MetricsRecord[];
+  /** The method it is compared against (its starting model, or the baseline). */
+  baseline: string | null;
+}
+
+export interface DemoResult {
+  preset: DemoPreset;
+  subset: SubsetStats;
+  methods: MethodOutcome[];
+  significance: Record<string, Significance>;
+  starInit: string;
+  timings: StageTiming[];
+  totalSeconds: number;
+  out: string;
+}
+
+const WARMUPS = [
+  { method: 'inbatch', label: 'Inbatch-Neg' },
+  { method: 'randneg', label: 'Rand-Neg' },
+  { method: 'bm25neg', label: 'BM25-Neg' },
+] as const;
+
+export async function runDemo(o: DemoOptions): Promise<DemoResult> {
+  const t0 = performance.now();
+  const preset = PRESETS[o.quick ? 'quick' : 'default'];
+  const seed = o.seed ?? 42;
+  const log = o.logger ?? rootLog.child({ mod: 'demo' });
+  const progress = o.progress ?? false;
+  const out = path.resolve(o.out);
+  const stages = new StageRunner(out, log);
+  log.info({ preset: preset.name, out }, 'drhard demo: warmups → mine → STAR → ADORE on Debian package descriptions');
+
+  // 1. Data: subset, tokenizer trained from scratch, token stores.
+  const dataCfg = { v: 1, subset: preset.subset, vocab: preset.vocabSize, maxDoc: preset.maxDocLength, maxQuery: preset.maxQueryLength, seed };
+  const subset = await stages.run('data', dataCfg, async (dir) => {
+    const raw = path.join(dir, 'raw');
+    const stats = writeSubset({ source: o.source, ...preset.subset, seed }, raw);
+    await trainDemoTokenizer(raw, path.join(dir, 'tokenizer'), preset.vocabSize);
+    await preprocessDemo(raw, path.join(dir, 'tokenizer'), path.join(dir, 'dataset'), {
+      vocabSize: preset.vocabSize,
+      maxDocLength: preset.maxDocLength,
+      maxQueryLength: preset.maxQueryLength,
+    });
+    return stats;
+  });
+  const datasetDir = path.join(out, 'data', 'dataset');
+  const ds = openDataset(datasetDir);
+  try {
+    const devQrels = offsetQrels(ds, 'dev');
+    const methods: MethodOutcome[] = [];
+
+    // 2. BM25: the lexical baseline and the source of BM25 negatives.
+    const bm25 = await stages.run('bm25', { v: 1, dataCfg, topk: preset.star.topk }, async (dir) => {
+      const index = Bm25Index.build(ds.corpus);
+      const dev = ds.queries('dev');
+      const rows = Array.from({ length: dev.count }, (_, i) => i);
+      const hits = index.searchBatch(dev, preset.k, { rows });
+      const ev = scoreRun(devQrels, hitsToRun(rows, hits.ids, hits.scores, preset.k));
+      const mined = mineNegatives({ source: { kind: 'bm25', index, queries: ds.queries('train') }, qrels: ds.qrels('train'), topk: preset.star.topk, corpus: ds.corpus });
+      writeNegatives(path.join(dir, 'negatives.bin'), mined.negatives, 'bin', { source: 'bm25' });
+      return { eval: ev, counters: mined.counters };
+    });
+    methods.push({ method: 'bm25', label: 'BM25', modelDir: null, corpusEmbeddings: null, eval: bm25.eval, history: [], baseline: null });
+
+    const modelInit = {
+      modelType: 'roberta' as const,
+      vocabSize: preset.vocabSize,
+      ...preset.model,
+      maxPositionEmbeddings: preset.maxDocLength + 2 + 2,
+    };
+    const common = {
+      data: datasetDir,
+      maxQueryLength: preset.maxQueryLength,
+      maxDocLength: preset.maxDocLength,
+      seed,
+      saveEvery: 50,
+      keepLast: 1,
+      logEvery: 10,
+      padFirstBatches: 0,
+      progress,
+      resume: true,
+    };
+
+    /** Trains one method, encodes the corpus with it, evaluates on dev. Resumes inside training if killed. */
+    const trainAndEval = async (
+      name: string,
+      label: string,
+      config: Record<string, unknown>,
+      baseline: string,
+      corpusFrom?: string,
+      provenance: Record<string, unknown> = {},
+    ): Promise<MethodOutcome> =>
+      // provenance (e.g. which warmup mined STAR's negatives) only keys the stage: a change redoes it.
+      stages.run(name, { v: 1, dataCfg, config, provenance }, async (dir) => {
+        const r = await trainDualEncoder({ ...common, ...config, outDir: path.join(dir, 'train') } as Parameters<typeof trainDualEncoder>[0]);
+        if (r.modelDir === null) throw new Error(`${label} training stopped early (signal ${String(r.stopped)}): re-run the demo to resume`);
+        let corpus = corpusFrom;
+        if (corpus === undefined) {
+          corpus = path.join(dir, 'corpus.f32');
+          const { model } = loadModel(r.modelDir);
+          try {
+            model.eval();
+            await encodeSplit(model, ds.corpus, { out: corpus, maxLength: preset.maxDocLength, batchSize: 128, progress });
+          } finally {
+            model.dispose();
+          }
+        }
+        const ev = await evaluateDense(ds, {
+          queryModel: r.modelDir,
+          corpusEmbeddings: corpus,
+          split: 'dev',
+          maxQueryLength: preset.maxQueryLength,
+          k: preset.k,
+          outDir: dir,
+        });
+        log.info({ method: label, mrr10: ev.mean['mrr@10'], recall100: ev.mean['recall@100'] }, 'dev evaluation');
+        return { method: name, label, modelDir: r.modelDir, corpusEmbeddings: corpus, eval: ev, history: r.history, baseline };
+      });
+
+    // 3. Warmups from scratch: in-batch, random and BM25 negatives.
+    const w = preset.warmup;
+    for (const { method, label } of WARMUPS) {
+      const cfg: Record<string, unknown> = { method, initConfig: modelInit, batchSize: w.batchSize, maxSteps: w.steps, lr: w.lr, warmupSteps: w.warmupSteps };
+      if (method === 'bm25neg') cfg['negatives'] = path.join(out, 'bm25', 'negatives.bin');
+      methods.push(await trainAndEval(method, label, cfg, method === 'inbatch' ? 'bm25' : 'inbatch'));
+    }
+
+    // 4. Mine static hard negatives with the best warmup (DRhard used ANCE's BM25 warmup; here: best dev MRR@10).
+    const warm = methods.filter((m) => WARMUPS.some((x) => x.method === m.method));
+    const best = warm.reduce((a, b) => (b.eval.mean['mrr@10'] > a.eval.mean['mrr@10'] ? b : a));
+    const mined = await stages.run('mine', { v: 1, from: best.method, dataCfg, topk: preset.star.topk, warm: preset.warmup }, async (dir) => {
+      const qFile = path.join(dir, 'train-queries.f32');
+      const { model } = loadModel(best.modelDir as string);
+      try {
+        model.eval();
+        await encodeSplit(model, ds.queries('train'), { out: qFile, maxLength: preset.maxQueryLength, batchSize: 256, progress });
+      } finally {
+        model.dispose();
+      }
+      using searcher = DenseSearcher.fromFile(best.corpusEmbeddings as string);
+      const layout = layoutOf(qFile);
+      const qEmb = readRows(qFile, layout, 0, layout.count);
+      try {
+        const r = mineNegatives({ source: { kind: 'dense', searcher, queryEmbeddings: qEmb }, qrels: ds.qrels('train'), topk: preset.star.topk, corpus: ds.corpus });
+        writeNegatives(path.join(dir, 'negatives.bin'), r.negatives, 'bin', { source: 'dense', model: best.method });
+        return { from: best.method, counters: r.counters };
+      } finally {
+        qEmb.dispose();
+      }
+    });
+
+    // 5. STAR from the best warmup with its mined negatives.
+    const s = preset.star;
+    const star = await trainAndEval(
+      'star',
+      'STAR',
+      { method: 'star', init: best.modelDir, negatives: path.join(out, 'mine', 'negatives.bin'), batchSize: s.batchSize, maxSteps: s.steps, lr: s.lr, warmupSteps: s.warmupSteps },
+      best.method,
+      undefined,
+      { minedFrom: mined.from, warmup: preset.warmup },
+    );
+    methods.push(star);
+
+    // 6. ADORE on each starting model: query encoder only, against that model's fixed document embeddings.
+    const a = preset.adore;
+    for (const start of [star, methods.find((m) => m.method === 'randneg')!, methods.find((m) => m.method === 'inbatch')!]) {
+      const cfg = {
+        method: 'adore',
+        init: start.modelDir,
+        docEmbeddings: start.corpusEmbeddings,
+        batchSize: a.batchSize,
+        maxSteps: a.steps,
+        lr: a.lr,
+        warmupSteps: a.warmupSteps,
+        negTopk: a.negTopk,
+        metricCut: a.metricCut,
+        maxQueryLength: preset.maxQueryLength,
+      };
+      const prov = { start: start.method, startConfig: start.method === 'star' ? preset.star : preset.warmup };
+      methods.push(await trainAndEval(`adore-${start.method}`, `ADORE (${start.label})`, cfg, start.method, start.corpusEmbeddings as string, prov));
+    }
+
+    const byName = new Map(methods.map((m) => [m.method, m]));
+    const sig: Record<string, Significance> = {};
+    for (const m of methods) {
+      if (m.baseline === null) continue;
+      const b = byName.get(m.baseline);
+      if (b) sig[m.method] = significance(m.eval, b.eval, b.label);
+    }
+    const result: DemoResult = {
+      preset,
+      subset,
+      methods,
+      significance: sig,
+      starInit: best.label,
+      timings: stages.timings,
+      totalSeconds: (performance.now() - t0) / 1000,
+      out,
+    };
+    fs.writeFileSync(path.join(out, 'results.json'), `${JSON.stringify(result, null, 1)}\n`);
+    return result;
+  } finally {
+    ds.close();
+  }
+}

@@ -1,0 +1,41 @@
+// Demo presets: corpus subset, model size and step budgets sized for a 2-core CPU (default ≤ 15 min, quick ≤ 3 min).
+export interface DemoPreset {
+  name: 'default' | 'quick';
+  subset: { trainQueries: number; devQueries: number; docs: number };
+  vocabSize: number;
+  maxDocLength: number;
+  maxQueryLength: number;
+  model: { hiddenSize: number; numHiddenLayers: number; numAttentionHeads: number; intermediateSize: number };
+  warmup: { batchSize: number; steps: number; lr: number; warmupSteps: number };
+  star: { batchSize: number; steps: number; lr: number; warmupSteps: number; topk: number };
+  adore: { batchSize: number; steps: number; lr: number; warmupSteps: number; negTopk: number; metricCut: number };
+  /** Dev run depth (Recall@100 needs 100). */
+  k: number;
+}
+
+export const PRESETS: Record<DemoPreset['name'], DemoPreset> = {
+  default: {
+    name: 'default',
+    subset: { trainQueries: 16000, devQueries: 1500, docs: 24000 },
+    vocabSize: 8192,
+    maxDocLength: 96,
+    maxQueryLength: 24,
+    model: { hiddenSize: 128, numHiddenLayers: 2, numAttentionHeads: 2, intermediateSize: 512 },
+    warmup: { batchSize: 64, steps: 250, lr: 5e-4, warmupSteps: 25 },
+    star: { batchSize: 64, steps: 250, lr: 2e-4, warmupSteps: 25, topk: 100 },
+    adore: { batchSize: 32, steps: 150, lr: 5e-5, warmupSteps: 15, negTopk: 100, metricCut: 100 },
+    k: 100,
+  },
+  quick: {
+    name: 'quick',
+    subset: { trainQueries: 2000, devQueries: 300, docs: 4000 },
+    vocabSize: 4096,
+    maxDocLength: 64,
+    maxQueryLength: 24,
+    model: { hiddenSize: 64, numHiddenLayers: 1, numAttentionHeads: 2, intermediateSize: 256 },
+    warmup: { batchSize: 32, steps: 40, lr: 5e-4, warmupSteps: 5 },
+    star: { batchSize: 32, steps: 40, lr: 2e-4, warmupSteps: 5, topk: 50 },
+    adore: { batchSize: 32, steps: 20, lr: 5e-5, warmupSteps: 2, negTopk: 50, metricCut: 50 },
+    k: 100,
+  },
+};
