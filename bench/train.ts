@@ -4,7 +4,8 @@
 //         32 hard negatives × 120 tokens; base: 768 / 12 layers, batch 8.
 //   ADORE tiny: encode 32 queries × 24, search 200 of 100k fixed docs (exact), RankNet loss + backward, AdamW.
 // The drhard side runs the trainer's own pieces (samplePairBatch + pairStep / adoreStep, clipGradNorm, LAMB/AdamW,
-// LinearSchedule) on an in-memory token store. Prints per-phase medians and drhard/pytorch ratios (target <= 1.05).
+// LinearSchedule) on an in-memory token store. Prints per-phase wall-clock medians and minima, process CPU seconds,
+// and drhard/pytorch ratios (target <= 1.05).
 // Usage: node --import tsx bench/train.ts [--only star-tiny|star-base|adore-tiny] [--steps N] [--warmup W]
 import { spawn, type ChildProcessByStdio } from 'node:child_process';
 import type { Readable, Writable } from 'node:stream';
@@ -204,7 +205,11 @@ for (const c of cases) {
   const ours: Timings[] = [];
   const theirs: Timings[] = [];
   for (let i = 0; i < c.steps; i++) {
-    ours.push(s.step());
+    const c0 = process.cpuUsage();
+    const t = s.step();
+    const cu = process.cpuUsage(c0);
+    // CPU seconds of the whole process: less sensitive than wall time to other load on a shared machine.
+    ours.push({ ...t, cpu: (cu.user + cu.system) / 1e6 });
     theirs.push(JSON.parse(await ref.ask('step')) as Timings);
     console.error(`  ${c.name} step ${i + 1}/${c.steps}: drhard ${(ours.at(-1)?.['step'] ?? 0).toFixed(3)} s, pytorch ${(theirs.at(-1)?.['step'] ?? 0).toFixed(3)} s`);
   }

@@ -167,7 +167,11 @@ def main():
             bench = Star(args, cfg) if args.method == 'star' else Adore(args, cfg)
             print('ok', flush=True)
         elif cmd == 'step':
-            print(json.dumps(bench.step()), flush=True)
+            c0 = time.process_time()
+            r = bench.step()
+            # CPU seconds of the whole process: less sensitive than wall time to other load on a shared machine.
+            r['cpu'] = time.process_time() - c0
+            print(json.dumps(r), flush=True)
         else:
             print(json.dumps({'error': f'unknown command {cmd}'}), flush=True)
 
