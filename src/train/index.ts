@@ -27,6 +27,7 @@ import {
   restoreTorchRng,
   type MetricsRecord,
   type TrainerState,
+  type TrainStateFile,
 } from './state.ts';
 import { runTrainLoop, type MethodRunner, type StopRequest, type TrainHooks } from './trainer.ts';
 
@@ -147,6 +148,54 @@ function stepsPerEpoch(n: number, batchSize: number): number {
   return Math.ceil(n / batchSize);
 }
 
+/** Refuses to resume when options or input files changed, unless --allow-config-change (then logs them). */
+function checkUnchanged(o: TrainOptions, saved: TrainStateFile, stored: Record<string, unknown>, inputs: Record<string, string>, dir: string, logger: Logger): void {
+  // Changed input files count as changed options: same names, different data, different training.
+  const savedInputs = (saved.identity['inputs'] ?? {}) as Record<string, unknown>;
+  const diff = [...diffOptions(saved.options, stored), ...diffOptions(savedInputs, inputs).map((d) => ({ ...d, key: `${d.key} (sha256)` }))];
+  if (diff.length === 0) return;
+  const show = (v: unknown): string => (v === undefined ? '(unset)' : canonicalJson(v));
+  const lines = diff.map((d) => `${d.key}: checkpoint ${show(d.saved)}, now ${show(d.now)}`);
+  if (!o.allowConfigChange) throw new DrhardInputError(`options differ from checkpoint ${dir}:\n  ${lines.join('\n  ')}\npass --allow-config-change to resume anyway`);
+  logger.warn({ changed: lines }, 'resuming with changed options (--allow-config-change)');
+}
+
+/** ADORE's queries live in the space of one set of document embeddings: a checkpoint only resumes against it. */
+function checkSameEmbeddings(saved: TrainStateFile, idx: AdoreIndex, dir: string): void {
+  const savedSha = (saved.identity['docEmbeddings'] as { sha256?: string } | undefined)?.sha256;
+  if (savedSha === idx.identity.sha256) return;
+  throw new DrhardInputError(
+    `the checkpoint was trained against document embeddings with sha256 ${String(savedSha)}, but ${idx.identity.file} has ${idx.identity.sha256}; ` +
+      'ADORE cannot resume against a different index',
+    { file: dir },
+  );
+}
+
+function freshState(seed: number): TrainerState {
+  return {
+    step: 0,
+    order: { epoch: 0, position: 0 },
+    sampleRng: new Rng(seed).fork('sample').state(),
+    nonfinite: { consecutive: 0, total: 0 },
+    window: emptyWindow(),
+    history: [],
+  };
+}
+
+function devEvaluator(o: TrainOptions, data: TrainData): DevEvaluator | null {
+  if (o.evalEvery === 0) return null;
+  return new DevEvaluator(data, {
+    split: o.evalSplit,
+    queries: o.evalQueries,
+    docs: o.evalDocs,
+    batchSize: o.evalBatchSize,
+    maxQueryLength: o.maxQueryLength,
+    maxDocLength: o.maxDocLength,
+    device: o.device,
+    seed: o.seed,
+  });
+}
+
 /**
  * Trains a dual encoder with DRhard's semantics (see docs and `drhard train --help`). Writes checkpoints, metrics
  * and the final model under `options.outDir`; resumable with `resume: true`. Throws DrhardInputError on bad input
@@ -166,19 +215,9 @@ export async function trainDualEncoder(input: TrainOptionsInput, runtime: TrainR
   const saved = start ? readTrainState(start.dir) : null;
   const stored = storedOptions(o);
   const inputs = inputIdentity(o);
-  if (saved) {
-    // Changed input files count as changed options: same names, different data, different training.
-    const savedInputs = (saved.identity['inputs'] ?? {}) as Record<string, unknown>;
-    const diff = [...diffOptions(saved.options, stored), ...diffOptions(savedInputs, inputs).map((d) => ({ ...d, key: `${d.key} (sha256)` }))];
-    if (diff.length > 0) {
-      const lines = diff.map((d) => `${d.key}: checkpoint ${d.saved === undefined ? '(unset)' : canonicalJson(d.saved)}, now ${d.now === undefined ? '(unset)' : canonicalJson(d.now)}`);
-      if (!o.allowConfigChange) {
-        throw new DrhardInputError(`options differ from checkpoint ${start?.dir}:\n  ${lines.join('\n  ')}\npass --allow-config-change to resume anyway`);
-      }
-      logger.warn({ changed: lines }, 'resuming with changed options (--allow-config-change)');
-    }
-  }
+  if (start && saved) checkUnchanged(o, saved, stored, inputs, start.dir, logger);
 
+  // Everything below is checked before the first byte is written (or an --overwrite'd run removed).
   const data: TrainData = loadTrainData({ data: o.data, split: o.trainSplit, minRel: o.minRel, negatives: o.negatives });
   let model: DotModel | null = null;
   let optimizer: AdamLike | null = null;
@@ -186,31 +225,12 @@ export async function trainDualEncoder(input: TrainOptionsInput, runtime: TrainR
   let tb: SummaryWriter | null = null;
   try {
     if (o.negatives !== undefined) checkNegatives(data, o.hardNum, o.negatives);
-    const devEval =
-      o.evalEvery > 0
-        ? new DevEvaluator(data, {
-            split: o.evalSplit,
-            queries: o.evalQueries,
-            docs: o.evalDocs,
-            batchSize: o.evalBatchSize,
-            maxQueryLength: o.maxQueryLength,
-            maxDocLength: o.maxDocLength,
-            device: o.device,
-            seed: o.seed,
-          })
-        : null;
+    const devEval = devEvaluator(o, data);
     model = start ? loadCheckpointModel(start.dir, o.device) : initialModel(o, logger);
     model.train();
     if (o.method === 'adore') {
       adore = openAdoreIndex(o.docEmbeddings as string, { dim: model.dim, count: data.docs.count, index: o.index });
-      const savedSha = (saved?.identity['docEmbeddings'] as { sha256?: string } | undefined)?.sha256;
-      if (saved && savedSha !== adore.identity.sha256) {
-        throw new DrhardInputError(
-          `the checkpoint was trained against document embeddings with sha256 ${String(savedSha)}, but ${o.docEmbeddings} has ${adore.identity.sha256}; ` +
-            'ADORE cannot resume against a different index',
-          { file: start?.dir },
-        );
-      }
+      if (start && saved) checkSameEmbeddings(saved, adore, start.dir);
     }
     const identity: Record<string, unknown> = adore ? { inputs, docEmbeddings: adore.identity } : { inputs };
     const modelExtra: Record<string, unknown> = adore ? { [ADORE_CONFIG_KEY]: adore.identity } : {};
@@ -229,14 +249,7 @@ export async function trainDualEncoder(input: TrainOptionsInput, runtime: TrainR
       logger.info({ step: saved.step, dir: start.dir }, 'resuming');
     } else {
       manualSeed(o.seed);
-      state = {
-        step: 0,
-        order: { epoch: 0, position: 0 },
-        sampleRng: new Rng(o.seed).fork('sample').state(),
-        nonfinite: { consecutive: 0, total: 0 },
-        window: emptyWindow(),
-        history: [],
-      };
+      state = freshState(o.seed);
     }
 
     for (const p of clear) fs.rmSync(p, { recursive: true, force: true });
