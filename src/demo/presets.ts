@@ -5,7 +5,7 @@ export interface DemoPreset {
   vocabSize: number;
   maxDocLength: number;
   maxQueryLength: number;
-  model: { hiddenSize: number; numHiddenLayers: number; numAttentionHeads: number; intermediateSize: number };
+  model: { hiddenSize: number; numHiddenLayers: number; numAttentionHeads: number; intermediateSize: number; pooling: 'first' | 'mean' };
   warmup: { batchSize: number; steps: number; lr: number; warmupSteps: number };
   star: { batchSize: number; steps: number; lr: number; warmupSteps: number; topk: number };
   adore: { batchSize: number; steps: number; lr: number; warmupSteps: number; negTopk: number; metricCut: number };
@@ -20,7 +20,10 @@ export const PRESETS: Record<DemoPreset['name'], DemoPreset> = {
     vocabSize: 8192,
     maxDocLength: 96,
     maxQueryLength: 24,
-    model: { hiddenSize: 128, numHiddenLayers: 2, numAttentionHeads: 2, intermediateSize: 512 },
+    // Masked-mean pooling: from scratch, first-token pooling collapsed (loss → ln 2, dev MRR@10 0.001 after 100
+    // steps, measured); mean pooling reached dev MRR@10 0.19 by step 50 on the same data. DRhard's checkpoints
+    // (pretrained RoBERTa) use first-token pooling, which `--init` from them keeps.
+    model: { hiddenSize: 128, numHiddenLayers: 2, numAttentionHeads: 2, intermediateSize: 512, pooling: 'mean' },
     warmup: { batchSize: 64, steps: 250, lr: 5e-4, warmupSteps: 25 },
     star: { batchSize: 64, steps: 250, lr: 2e-4, warmupSteps: 25, topk: 100 },
     adore: { batchSize: 32, steps: 150, lr: 5e-5, warmupSteps: 15, negTopk: 100, metricCut: 100 },
@@ -32,7 +35,7 @@ export const PRESETS: Record<DemoPreset['name'], DemoPreset> = {
     vocabSize: 4096,
     maxDocLength: 64,
     maxQueryLength: 24,
-    model: { hiddenSize: 64, numHiddenLayers: 1, numAttentionHeads: 2, intermediateSize: 256 },
+    model: { hiddenSize: 64, numHiddenLayers: 1, numAttentionHeads: 2, intermediateSize: 256, pooling: 'mean' },
     warmup: { batchSize: 32, steps: 40, lr: 5e-4, warmupSteps: 5 },
     star: { batchSize: 32, steps: 40, lr: 2e-4, warmupSteps: 5, topk: 50 },
     adore: { batchSize: 32, steps: 20, lr: 5e-5, warmupSteps: 2, negTopk: 50, metricCut: 50 },
