@@ -9,9 +9,17 @@ import { chunkTopK, emptyTopK, mergeInto, sortRows, type TopK } from './topk.ts'
 
 export type SearchHits = TopK;
 
+/** Exact search engines: libtorch GEMM + topk per block, or faiss IndexFlatIP (BLAS GEMM + per-query heaps). */
+export type ExactEngine = 'torch' | 'faiss';
+
 export interface DenseSearcherOptions {
-  /** 'flat' (exact, libtorch GEMM + topk; the default) or a faiss index_factory string ('HNSW32', 'IVF4096,PQ64' …). */
+  /** 'flat' (exact; the default) or a faiss index_factory string ('HNSW32', 'IVF4096,PQ64' …: approximate). */
   index?: string;
+  /**
+   * Exact engine (default DEFAULT_ENGINE, picked by bench/retrieval.ts). Both give the same ids in the same order:
+   * ties go to the lower doc offset.
+   */
+  engine?: ExactEngine;
   /** Documents per GEMM block. Together with queryBatch it bounds the score buffer (queryBatch × chunkRows floats). */
   chunkRows?: number;
   /** Queries per GEMM block. */
@@ -32,15 +40,22 @@ export interface FromFileOptions extends DenseSearcherOptions {
   layout?: Partial<EmbeddingsLayout>;
 }
 
-/** Default GEMM block sizes; see bench/retrieval.ts for the measurements behind them. */
-export const DEFAULT_CHUNK_ROWS = 65536;
+/**
+ * Defaults from bench/retrieval.ts. Score blocks stay at 16 MiB (256 × 16384 floats): glibc recycles blocks below
+ * its 32 MiB mmap threshold, while bigger ones are mapped and page-faulted afresh on every GEMM, which halved the
+ * sgemm rate. faiss's flat search (sgemm into cache-sized blocks + a heap that rejects most scores with one
+ * comparison) measured faster than GEMM + libtorch topk at both 200k × 768 and 1M × 128.
+ */
+export const DEFAULT_ENGINE: ExactEngine = 'faiss';
+export const DEFAULT_CHUNK_ROWS = 16384;
 export const DEFAULT_QUERY_BATCH = 256;
-export const DEFAULT_GROUP_SIZE = 0;
+export const DEFAULT_GROUP_SIZE = 8;
 /** Rows used to train a faiss index that needs training (IVF, PQ), from the front of the collection. */
 export const FAISS_TRAIN_ROWS = 262144;
 
 type Store =
-  | { kind: 'memory'; docs: T.Tensor; owned: boolean }
+  /** `docs` may be null when the vectors live only in `flat` (faiss engine over a file); then `file` serves docVectors. */
+  | { kind: 'memory'; docs: T.Tensor | null; owned: boolean; flat: T.FaissIndex | null; file: { path: string; layout: EmbeddingsLayout } | null }
   | { kind: 'file'; path: string; layout: EmbeddingsLayout; shardRows: number };
 
 export class DenseSearcher implements Disposable {
@@ -51,8 +66,10 @@ export class DenseSearcher implements Disposable {
   readonly #chunkRows: number;
   readonly #queryBatch: number;
   readonly #group: number;
+  readonly #engine: ExactEngine;
 
   private constructor(store: Store, count: number, dim: number, faiss: T.FaissIndex | null, opts: DenseSearcherOptions) {
+    this.#engine = opts.engine ?? DEFAULT_ENGINE;
     this.#store = store;
     this.#count = count;
     this.#dim = dim;
@@ -72,11 +89,15 @@ export class DenseSearcher implements Disposable {
     const [N, D] = docs.shape as [number, number];
     const owned = docs.dtype !== 'float32' || docs.device !== 'cpu';
     const d = owned ? T.keep(docs.to({ dtype: 'float32', device: 'cpu' })) : docs;
+    let flat: T.FaissIndex | null = null;
     try {
       assertFinite(d, 'document embeddings');
       const faiss = isFlat(opts.index) ? null : buildFaiss(opts, D, N, (s, n) => d.narrow(0, s, n));
-      return new DenseSearcher({ kind: 'memory', docs: d, owned }, N, D, faiss, opts);
+      // faiss keeps its own copy of the rows; the tensor stays for docVectors.
+      if (faiss === null && (opts.engine ?? DEFAULT_ENGINE) === 'faiss') flat = flatIndex(D, N, (s, n) => d.narrow(0, s, n));
+      return new DenseSearcher({ kind: 'memory', docs: d, owned, flat, file: null }, N, D, faiss, opts);
     } catch (e) {
+      flat?.dispose();
       if (owned) d.dispose();
       throw e;
     }
@@ -93,12 +114,19 @@ export class DenseSearcher implements Disposable {
     const budget = opts.maxMemoryBytes ?? Math.floor(os.totalmem() / 2);
     if (!(budget > 0)) throw new DrhardInputError(`maxMemoryBytes must be positive, got ${budget}`);
     const rowBytes = D * 4;
+    const engine = opts.engine ?? DEFAULT_ENGINE;
     if (N * rowBytes <= budget) {
+      if (isFlat(opts.index) && engine === 'faiss') {
+        // The rows live only inside faiss; docVectors reads them from the file.
+        assertFileFinite(file, layout, LOAD_BLOCK);
+        const flat = flatIndex(D, N, (s, n) => readRows(file, layout, s, n));
+        return new DenseSearcher({ kind: 'memory', docs: null, owned: false, flat, file: { path: file, layout } }, N, D, null, opts);
+      }
       const docs = T.keep(N === 0 ? T.zeros([0, D]) : readRows(file, layout, 0, N));
       try {
         assertFinite(docs, `${file}: document embeddings`);
         const faiss = isFlat(opts.index) ? null : buildFaiss(opts, D, N, (s, n) => docs.narrow(0, s, n));
-        return new DenseSearcher({ kind: 'memory', docs, owned: true }, N, D, faiss, opts);
+        return new DenseSearcher({ kind: 'memory', docs, owned: true, flat: null, file: null }, N, D, faiss, opts);
       } catch (e) {
         docs.dispose();
         throw e;
@@ -111,16 +139,18 @@ export class DenseSearcher implements Disposable {
         { file },
       );
     }
-    // Half the budget holds one shard (plus its float16 source while widening), half one score block
-    // [queryBatch, chunk] with topk's working copy; blocks shrink to fit a small budget.
+    // Half the budget holds one shard (plus its float16 source while widening, or faiss's copy of it), half one
+    // score block [queryBatch, chunk] with topk's working copy; blocks shrink to fit a small budget.
     const half = Math.floor(budget / 2);
-    const perRow = rowBytes + (layout.dtype === 'float16' ? D * 2 : 0);
+    const perRow = rowBytes + (layout.dtype === 'float16' ? D * 2 : 0) + (engine === 'faiss' ? rowBytes : 0);
     let shardRows = Math.floor(half / perRow);
     if (shardRows < 1) throw new DrhardInputError(`memory budget ${budget} bytes is too small for even one ${D}-dim row per shard`);
     const chunkRows = Math.min(opts.chunkRows ?? DEFAULT_CHUNK_ROWS, shardRows);
     const queryBatch = Math.max(1, Math.min(opts.queryBatch ?? DEFAULT_QUERY_BATCH, Math.floor(half / (chunkRows * 4 * 2))));
     // Whole GEMM blocks per shard, so block boundaries stay where the in-memory search puts them.
     shardRows -= shardRows % chunkRows;
+    // faiss blocks its GEMM by 1024 rows from each index's start: keep shards on those boundaries too.
+    if (engine === 'faiss' && shardRows >= FAISS_BLOCK) shardRows -= shardRows % FAISS_BLOCK;
     // Checking every shard's values once up front keeps search() free of a per-call finiteness scan.
     assertFileFinite(file, layout, shardRows);
     return new DenseSearcher({ kind: 'file', path: file, layout, shardRows }, N, D, null, { ...opts, chunkRows, queryBatch });
@@ -131,8 +161,8 @@ export class DenseSearcher implements Disposable {
     const N = index.ntotal;
     const D = index.dim;
     let store: Store;
-    if (docs === undefined) store = { kind: 'memory', docs: T.keep(T.zeros([0, D])), owned: true };
-    else if (docs instanceof T.Tensor) store = { kind: 'memory', docs, owned: false };
+    if (docs === undefined) store = { kind: 'memory', docs: null, owned: false, flat: null, file: null };
+    else if (docs instanceof T.Tensor) store = { kind: 'memory', docs, owned: false, flat: null, file: null };
     else store = { kind: 'file', path: docs.file, layout: layoutOf(docs.file, docs.layout), shardRows: 0 };
     return new DenseSearcher(store, N, D, index, {});
   }
@@ -143,7 +173,11 @@ export class DenseSearcher implements Disposable {
   get dim(): number {
     return this.#dim;
   }
-  /** 'memory' (exact, all rows loaded), 'sharded' (exact, file read shard by shard) or 'faiss'. */
+  /** The exact engine in use ('faiss' or 'torch'); null for an approximate faiss index. */
+  get engine(): ExactEngine | null {
+    return this.#faiss !== null ? null : this.#engine;
+  }
+  /** 'memory' (exact, all rows loaded), 'sharded' (exact, file read shard by shard) or 'faiss' (approximate index). */
   get mode(): 'memory' | 'sharded' | 'faiss' {
     if (this.#faiss !== null) return 'faiss';
     return this.store.kind === 'file' ? 'sharded' : 'memory';
@@ -176,10 +210,21 @@ export class DenseSearcher implements Disposable {
       assertFinite(qf, 'query embeddings');
       if (this.#faiss !== null) return this.searchFaiss(qf, k);
       const store = this.store;
-      if (store.kind === 'memory') this.searchBlock(qf, store.docs, 0, acc);
-      else {
+      if (store.kind === 'memory') {
+        if (store.flat !== null) mergeFlat(store.flat, qf, 0, acc);
+        else if (store.docs !== null) this.searchBlock(qf, store.docs, 0, acc);
+      } else {
         for (let s = 0; s < this.#count; s += store.shardRows) {
           const n = Math.min(store.shardRows, this.#count - s);
+          if (this.#engine === 'faiss') {
+            const ix = flatIndex(this.#dim, n, (a, m) => readRows(store.path, store.layout, s + a, m));
+            try {
+              mergeFlat(ix, qf, s, acc);
+            } finally {
+              ix.dispose();
+            }
+            continue;
+          }
           const shard = readRows(store.path, store.layout, s, n);
           try {
             this.searchBlock(qf, shard, s, acc);
@@ -241,16 +286,19 @@ export class DenseSearcher implements Disposable {
       if (!Number.isInteger(id) || id < 0 || id >= this.#count) throw new RangeError(`doc offset ${id} out of range [0, ${this.#count})`);
     }
     const store = this.store;
+    let src: { path: string; layout: EmbeddingsLayout };
     if (store.kind === 'memory') {
-      if (store.docs.size(0) !== this.#count) throw new Error('this searcher holds no document vectors (built from a bare faiss index)');
-      return T.tidy(() => store.docs.indexSelect(0, T.tensor(BigInt64Array.from(Array.from(ids), (x) => BigInt(x)))));
-    }
+      const docs = store.docs;
+      if (docs !== null) return T.tidy(() => docs.indexSelect(0, T.tensor(BigInt64Array.from(Array.from(ids), (x) => BigInt(x)))));
+      if (store.file === null) throw new Error('this searcher holds no document vectors (built from a bare faiss index)');
+      src = store.file;
+    } else src = store;
     const D = this.#dim;
     const out = new Float32Array(ids.length * D);
-    const rowBytes = D * (store.layout.dtype === 'float16' ? 2 : 4);
-    const fd = fs.openSync(store.path, 'r');
+    const rowBytes = D * (src.layout.dtype === 'float16' ? 2 : 4);
+    const fd = fs.openSync(src.path, 'r');
     try {
-      if (store.layout.dtype === 'float32') {
+      if (src.layout.dtype === 'float32') {
         const view = new Uint8Array(out.buffer);
         Array.from(ids).forEach((id, i) => readExact(fd, view.subarray(i * rowBytes, (i + 1) * rowBytes), id * rowBytes));
         return T.tensor(out, { shape: [ids.length, D] });
@@ -266,7 +314,10 @@ export class DenseSearcher implements Disposable {
 
   dispose(): void {
     const s = this.#store;
-    if (s !== null && s.kind === 'memory' && s.owned) s.docs.dispose();
+    if (s !== null && s.kind === 'memory') {
+      if (s.owned) s.docs?.dispose();
+      s.flat?.dispose();
+    }
     this.#faiss?.dispose();
     this.#faiss = null;
     this.#store = null;
@@ -274,6 +325,90 @@ export class DenseSearcher implements Disposable {
   [Symbol.dispose](): void {
     this.dispose();
   }
+}
+
+const LOAD_BLOCK = 65536;
+const FAISS_BLOCK = 1024;
+
+/** An IndexFlatIP holding rows `rows(start, n)` (added in blocks; the caller checked finiteness). */
+function flatIndex(D: number, N: number, rows: (start: number, n: number) => T.Tensor): T.FaissIndex {
+  const ix = T.FaissIndex.create(D, 'Flat', 'ip');
+  try {
+    for (let s = 0; s < N; s += LOAD_BLOCK) T.tidy(() => ix.add(rows(s, Math.min(LOAD_BLOCK, N - s)).contiguous()));
+    return ix;
+  } catch (e) {
+    ix.dispose();
+    throw e;
+  }
+}
+
+// faiss (1.7.3) scores fewer than this many queries one by one (SIMD dot products) and more with sgemm; the two
+// round differently, so a re-search must stay on the side of the first search.
+const FAISS_BLAS_THRESHOLD = 20;
+
+/**
+ * Exact top-k from a flat faiss index (ids offset by `base`) merged into `acc`, ties to the lower offset.
+ *
+ * faiss's heaps choose arbitrarily among documents tied at the k-th place, so it is asked for k+1: where the k-th
+ * and (k+1)-th scores differ the top-k set is unique. Rows where they tie are searched again with a larger k until
+ * the list ends below the tied score; then every document at that score is known and the lowest offsets win.
+ * Within the list, equal scores are re-sorted by offset.
+ */
+function mergeFlat(ix: T.FaissIndex, q: T.Tensor, base: number, acc: TopK): void {
+  const B = q.size(0);
+  const k = acc.k;
+  const N = ix.ntotal;
+  const probe = Math.min(k + 1, N);
+  const r = ix.search(q, probe);
+  const scores = new Float32Array(B * k).fill(-Infinity);
+  const ids = new Int32Array(B * k).fill(-1);
+  const ambiguous: number[] = [];
+  for (let b = 0; b < B; b++) {
+    const o = b * probe;
+    if (probe > k && r.ids[o + k] !== -1n && r.scores[o + k - 1] === r.scores[o + k]) {
+      ambiguous.push(b);
+      continue;
+    }
+    for (let j = 0; j < Math.min(k, probe); j++) {
+      const id = Number(r.ids[o + j]);
+      if (id < 0) break;
+      ids[b * k + j] = id + base;
+      scores[b * k + j] = r.scores[o + j] as number;
+    }
+  }
+  let todo = ambiguous;
+  let kk = Math.min(N, 4 * probe);
+  while (todo.length > 0) {
+    const rows = todo.slice();
+    // Pad with copies of the first row so faiss takes the same (sgemm or one-by-one) path as the first search.
+    while (B >= FAISS_BLAS_THRESHOLD && rows.length < FAISS_BLAS_THRESHOLD) rows.push(todo[0] as number);
+    const again = T.tidy(() => ix.search(q.indexSelect(0, T.tensor(BigInt64Array.from(rows, (x) => BigInt(x)))), kk));
+    const left: number[] = [];
+    todo.forEach((b, i) => {
+      const o = i * kk;
+      const v = r.scores[b * probe + k - 1] as number;
+      const last = again.scores[o + kk - 1] as number;
+      if (kk < N && again.ids[o + kk - 1] !== -1n && last >= v) {
+        left.push(b);
+        return;
+      }
+      // Everything scoring >= v is in this list: those above v, then the tied ones by offset.
+      const list: Array<[number, number]> = [];
+      for (let j = 0; j < kk; j++) {
+        const id = Number(again.ids[o + j]);
+        if (id >= 0 && (again.scores[o + j] as number) >= v) list.push([again.scores[o + j] as number, id]);
+      }
+      list.sort((x, y) => y[0] - x[0] || x[1] - y[1]);
+      for (let j = 0; j < Math.min(k, list.length); j++) {
+        scores[b * k + j] = (list[j] as [number, number])[0];
+        ids[b * k + j] = (list[j] as [number, number])[1] + base;
+      }
+    });
+    todo = left;
+    kk = Math.min(N, kk * 4);
+  }
+  sortRows(scores, ids, B, k);
+  mergeInto(acc, scores, ids, B, k);
 }
 
 function isFlat(index: string | undefined): boolean {

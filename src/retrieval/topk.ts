@@ -79,9 +79,9 @@ export function mergeInto(acc: TopK, scores: Float32Array, ids: Int32Array, B: n
  * with n = min(k, C), ids offset by `base`.
  *
  * libtorch's topk costs several ns per element, more than the GEMM at small D, so with `group` > 0 (and C a
- * multiple of it) rows are cut into groups of `group` columns: the k best group maxima bound the answer (every
- * other element is beaten by k group maxima), so topk only runs over G = C/group maxima and then over the k
- * chosen groups. Where the k-th value ties with the next one (at either stage) the choice among equals is
+ * multiple of it) each row's columns are dealt into G = C/group groups: the k best group maxima bound the answer
+ * (every other element is beaten by k group maxima), so topk only runs over the G maxima and then over the members
+ * of the k chosen groups. Where the k-th value ties with the next one (at either stage) the choice among equals is
  * ambiguous, and only those rows (duplicate documents, mostly) fall back to a scan of the full row.
  */
 export function chunkTopK(s: Tensor, k: number, base: number, group = 0): { scores: Float32Array; ids: Int32Array; n: number } {
@@ -90,12 +90,14 @@ export function chunkTopK(s: Tensor, k: number, base: number, group = 0): { scor
   const scores = new Float32Array(B * n);
   const ids = new Int32Array(B * n);
   if (group > 0 && C % group === 0 && C / group >= 4 * (k + 1)) {
+    // Group j = columns j, j + G, j + 2G, …: its maxima come from an elementwise max over `group` contiguous rows
+    // of length G, which libtorch vectorizes (a max over a short innermost dimension it does not).
     const G = C / group;
     const [gv, gi, rv, ri] = tidy(() => {
-      const v = s.view([B, G, group]);
-      const tg = v.max(2).topk(k + 1, 1, true, true); // [B, k+1] best group maxima
+      const v = s.view([B, group, G]);
+      const tg = v.max(1).topk(k + 1, 1, true, true); // [B, k+1] best group maxima
       const sel = tg.indices.narrow(1, 0, k);
-      const cand = v.gather(1, sel.unsqueeze(-1).expand([B, k, group])).view([B, k * group]);
+      const cand = v.gather(2, sel.unsqueeze(1).expand([B, group, k])).reshape([B, group * k]); // [B, group·k]
       const r = cand.topk(k + 1, 1, true, true);
       return [tg.values.toFloat32Array(), tg.indices.toInt32Array(), r.values.toFloat32Array(), r.indices.toInt32Array()];
     });
@@ -108,9 +110,9 @@ export function chunkTopK(s: Tensor, k: number, base: number, group = 0): { scor
       }
       for (let t = 0; t < n; t++) {
         const c = ri[o + t] as number;
-        const grp = gi[o + Math.floor(c / group)] as number;
+        const grp = gi[o + (c % k)] as number;
         scores[b * n + t] = rv[o + t] as number;
-        ids[b * n + t] = grp * group + (c % group) + base;
+        ids[b * n + t] = Math.floor(c / k) * G + grp + base;
       }
     }
     sortRows(scores, ids, B, n);

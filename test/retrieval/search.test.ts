@@ -49,11 +49,13 @@ test('exact search equals brute force, ties broken by lower offset, for every bl
     const ref = reference(q, docs, k);
     for (const opts of [
       {},
-      { chunkRows: 256, queryBatch: 5, groupSize: 0 },
-      { chunkRows: 1000, queryBatch: 37, groupSize: 4 },
-      { chunkRows: 3000, queryBatch: 1, groupSize: 8 },
-      { chunkRows: 997, queryBatch: 16, groupSize: 2 },
-    ]) {
+      { engine: 'faiss' },
+      { engine: 'torch' },
+      { engine: 'torch', chunkRows: 256, queryBatch: 5, groupSize: 0 },
+      { engine: 'torch', chunkRows: 1000, queryBatch: 37, groupSize: 4 },
+      { engine: 'torch', chunkRows: 3000, queryBatch: 1, groupSize: 8 },
+      { engine: 'torch', chunkRows: 997, queryBatch: 16, groupSize: 2 },
+    ] as const) {
       using s = DenseSearcher.fromTensor(docs, opts);
       const got = rowsOf(s.search(q, k), 37);
       assert.deepEqual(got.ids, ref.ids, JSON.stringify(opts));
@@ -69,9 +71,13 @@ test('random data: grouped and plain selection agree with brute force; k beyond 
     const q = T.randn([50, 16]);
     const ref = reference(q, docs, 100);
     for (const groupSize of [0, 8, 32]) {
-      using s = DenseSearcher.fromTensor(docs, { chunkRows: 2048, groupSize });
+      using s = DenseSearcher.fromTensor(docs, { engine: 'torch', chunkRows: 2048, groupSize });
       assert.deepEqual(rowsOf(s.search(q, 100), 50).ids, ref.ids);
     }
+    using f = DenseSearcher.fromTensor(docs, { engine: 'faiss' });
+    assert.deepEqual(rowsOf(f.search(q, 100), 50).ids, ref.ids);
+    // Fewer than 20 queries take faiss's non-BLAS path: same answer.
+    assert.deepEqual(rowsOf(f.search(q.narrow(0, 0, 3), 100), 3).ids, ref.ids.slice(0, 3));
     using small = DenseSearcher.fromTensor(docs.narrow(0, 0, 3).contiguous());
     const r = small.search(q.narrow(0, 0, 2), 5);
     assert.deepEqual(Array.from(r.ids.subarray(3, 5)), [-1, -1]);
@@ -86,11 +92,12 @@ test('sharded search of a file over the memory budget equals the in-memory searc
     T.tidy(() => {
       const docs = T.cat([T.randn([4000, 24]), tiedDocs(1000, 24)], 0);
       const q = T.randn([20, 24]);
-      for (const dtype of ['float32', 'float16'] as const) {
+      for (const [dtype, engine] of [['float32', 'torch'], ['float16', 'torch'], ['float32', 'faiss'], ['float16', 'faiss']] as const) {
         const file = path.join(dir, `d-${dtype}.emb`);
         writeEmbeddingsFile(file, docs, dtype);
-        using mem = DenseSearcher.fromFile(file, { chunkRows: 512 });
-        using sh = DenseSearcher.fromFile(file, { chunkRows: 512, queryBatch: 8, maxMemoryBytes: 200_000 });
+        using mem = DenseSearcher.fromFile(file, { chunkRows: 512, engine });
+        using sh = DenseSearcher.fromFile(file, { chunkRows: 512, queryBatch: 8, maxMemoryBytes: engine === 'faiss' ? 300_000 : 200_000, engine });
+        assert.equal(sh.engine, engine);
         assert.equal(mem.mode, 'memory');
         assert.equal(sh.mode, 'sharded');
         assert.ok(sh.shards >= 3, `expected several shards, got ${sh.shards}`);
@@ -146,11 +153,14 @@ test('searching leaks no tensors', () => {
   T.tidy(() => {
     const docs = T.randn([3000, 8]);
     const q = T.randn([9, 8]);
-    using s = DenseSearcher.fromTensor(docs, { chunkRows: 700, queryBatch: 4 });
+    using s = DenseSearcher.fromTensor(docs, { engine: 'torch', chunkRows: 700, queryBatch: 4 });
+    using f = DenseSearcher.fromTensor(docs, { engine: 'faiss' });
     s.search(q, 5);
+    f.search(q, 5);
     const before = T.liveTensors();
     s.search(q, 5);
     s.search(q, 20);
+    f.search(q, 20);
     assert.equal(T.liveTensors(), before);
   });
 });
