@@ -93,7 +93,9 @@ export function readRows(file: string, layout: EmbeddingsLayout, start: number, 
 
 /** Offsets (plus `base`) of the rows of `x` [N, D] holding NaN or ±Inf. */
 export function nonFiniteRows(x: T.Tensor, base = 0): number[] {
-  if (x.allFinite()) return [];
+  // A finite sum means every value is finite (NaN and ±Inf propagate), at the memory cost of a reduction; only a
+  // non-finite sum (or an overflow of huge values) pays for the row-by-row mask.
+  if (Number.isFinite(T.tidy(() => x.sum().item()))) return [];
   const bad = T.tidy(() => x.isFinite().logicalNot().any(1).toInt32Array());
   const rows: number[] = [];
   bad.forEach((v, i) => {
@@ -115,8 +117,9 @@ export function assertFinite(x: T.Tensor, what: string, base = 0): void {
   if (rows.length > 0) throw nonFiniteError(rows, what);
 }
 
-/** The same check over a whole embeddings file, `blockRows` rows in memory at a time. */
+/** The same check over a whole embeddings file, at most `blockRows` rows (and 8 MiB) in memory at a time. */
 export function assertFileFinite(file: string, layout: EmbeddingsLayout, blockRows: number): void {
+  blockRows = Math.max(1, Math.min(blockRows, Math.floor((8 << 20) / (layout.dim * 4))));
   const bad: number[] = [];
   for (let s = 0; s < layout.count; s += blockRows) {
     const x = readRows(file, layout, s, Math.min(blockRows, layout.count - s));

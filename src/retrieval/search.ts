@@ -139,21 +139,26 @@ export class DenseSearcher implements Disposable {
         { file },
       );
     }
-    // Half the budget holds one shard (plus its float16 source while widening, or faiss's copy of it), half one
-    // score block [queryBatch, chunk] with topk's working copy; blocks shrink to fit a small budget.
-    const half = Math.floor(budget / 2);
-    const perRow = rowBytes + (layout.dtype === 'float16' ? D * 2 : 0) + (engine === 'faiss' ? rowBytes : 0);
-    let shardRows = Math.floor(half / perRow);
+    // Sharded search defaults to the torch engine: building a faiss index per shard (a copy of the rows plus faiss's
+    // own buffers) left peak RSS 1-2x over budget from run to run (glibc keeps freed blocks), torch stayed under.
+    const shardEngine = opts.engine ?? 'torch';
+    // A third of the budget holds one shard (plus its float16 source while widening, or faiss's copy of it), a sixth
+    // one score block [queryBatch, chunk] with topk's working copy; the rest is headroom for what the allocator
+    // keeps. Blocks shrink to fit a small budget.
+    const shardBytes = Math.floor(budget / 3);
+    const blockBytes = Math.floor(budget / 6);
+    const perRow = rowBytes + (layout.dtype === 'float16' ? D * 2 : 0) + (shardEngine === 'faiss' ? rowBytes : 0);
+    let shardRows = Math.floor(shardBytes / perRow);
     if (shardRows < 1) throw new DrhardInputError(`memory budget ${budget} bytes is too small for even one ${D}-dim row per shard`);
     const chunkRows = Math.min(opts.chunkRows ?? DEFAULT_CHUNK_ROWS, shardRows);
-    const queryBatch = Math.max(1, Math.min(opts.queryBatch ?? DEFAULT_QUERY_BATCH, Math.floor(half / (chunkRows * 4 * 2))));
+    const queryBatch = Math.max(1, Math.min(opts.queryBatch ?? DEFAULT_QUERY_BATCH, Math.floor(blockBytes / (chunkRows * 4 * 2))));
     // Whole GEMM blocks per shard, so block boundaries stay where the in-memory search puts them.
     shardRows -= shardRows % chunkRows;
     // faiss blocks its GEMM by 1024 rows from each index's start: keep shards on those boundaries too.
-    if (engine === 'faiss' && shardRows >= FAISS_BLOCK) shardRows -= shardRows % FAISS_BLOCK;
+    if (shardEngine === 'faiss' && shardRows >= FAISS_BLOCK) shardRows -= shardRows % FAISS_BLOCK;
     // Checking every shard's values once up front keeps search() free of a per-call finiteness scan.
     assertFileFinite(file, layout, shardRows);
-    return new DenseSearcher({ kind: 'file', path: file, layout, shardRows }, N, D, null, { ...opts, chunkRows, queryBatch });
+    return new DenseSearcher({ kind: 'file', path: file, layout, shardRows }, N, D, null, { ...opts, chunkRows, queryBatch, engine: shardEngine });
   }
 
   /** Wraps an already built (or loaded) faiss index; `docs` optionally supplies stored rows for docVectors(). */

@@ -1,0 +1,265 @@
+// Retrieval speed, drhard vs Python (bench/retrieval_ref.py: faiss IndexFlatIP, torch mm + topk, the reference
+// encoder) side by side in one run: exact search QPS and % of the sgemm roofline (200k × 768, 1M × 128), encode
+// throughput (tiny and base configs, 128 tokens), peak RSS of a sharded search over a file 4× the memory budget,
+// and BM25 on the bundled demo corpus (index time, dev/train search time, MRR@10).
+// Usage: node --import tsx bench/retrieval.ts [--quick] [--repeat R] [--only search|encode|shard|bm25]
+// Runs alternate between the processes and the best of R is reported: the machine is shared.
+import { spawn, spawnSync, type ChildProcessByStdio } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import * as readline from 'node:readline';
+import type { Readable, Writable } from 'node:stream';
+import * as zlib from 'node:zlib';
+import * as T from '../src/tensor/index.ts';
+import { configToJson, createConfig, type EncoderConfig } from '../src/models/config.ts';
+import { createModel } from '../src/models/dual.ts';
+import { TokenStoreWriter, openTokenStore } from '../src/data/tokenstore.ts';
+import { openDataset, preprocessMsmarco } from '../src/data/index.ts';
+import { trainTokenizer } from '../src/tokenizers/index.ts';
+import { Bm25Index } from '../src/retrieval/bm25.ts';
+import { encodeSplit } from '../src/retrieval/encode.ts';
+import { writeEmbeddingsManifest } from '../src/retrieval/embeddings.ts';
+import { evaluateHits } from '../src/retrieval/runs.ts';
+import { DenseSearcher, type ExactEngine } from '../src/retrieval/search.ts';
+import { createLogger } from '../src/util/log.ts';
+import { sha256FileSync } from '../src/util/hash.ts';
+
+const argv = process.argv.slice(2);
+
+// ---- child mode: one sharded search, reporting its memory ----
+if (argv[0] === '--shard-child') {
+  const [file, budgetArg, engine] = argv.slice(1) as [string, string, ExactEngine];
+  const budget = Number(budgetArg);
+  T.manualSeed(3);
+  const q = T.randn([256, 768]);
+  const baseline = process.memoryUsage().rss;
+  const t0 = performance.now();
+  using s = DenseSearcher.fromFile(file, { maxMemoryBytes: budget, engine });
+  s.search(q, 100);
+  const seconds = (performance.now() - t0) / 1000;
+  const peak = process.resourceUsage().maxRSS * 1024;
+  process.stdout.write(`${JSON.stringify({ baseline, peak, shards: s.shards, mode: s.mode, seconds })}\n`);
+  process.exit(0);
+}
+
+const quick = argv.includes('--quick');
+const repeatArg = argv.indexOf('--repeat');
+const REPEAT = repeatArg >= 0 ? Number(argv[repeatArg + 1]) : quick ? 2 : 3;
+const onlyArg = argv.indexOf('--only');
+const ONLY = onlyArg >= 0 ? argv[onlyArg + 1] : undefined;
+const want = (s: string): boolean => ONLY === undefined || ONLY === s;
+const threads = T.getNumThreads();
+
+/** The Python process, driven line by line so its runs interleave with ours. */
+class Reference {
+  private readonly child: ChildProcessByStdio<Writable, Readable, null>;
+  private readonly lines: AsyncIterator<string>;
+  constructor() {
+    this.child = spawn('/usr/bin/python3', [path.join(import.meta.dirname, 'retrieval_ref.py'), String(threads)], { stdio: ['pipe', 'pipe', 'inherit'] });
+    this.lines = readline.createInterface({ input: this.child.stdout })[Symbol.asyncIterator]();
+  }
+  async ask(cmd: string): Promise<string> {
+    this.child.stdin.write(`${cmd}\n`);
+    const r = await this.lines.next();
+    if (r.done) throw new Error('the Python bench process exited');
+    return r.value;
+  }
+  async time(cmd: string): Promise<number> {
+    return Number(await this.ask(cmd));
+  }
+  close(): void {
+    this.child.stdin.end();
+  }
+}
+
+function timeOnce(run: () => void): number {
+  const t = process.hrtime.bigint();
+  run();
+  return Number(process.hrtime.bigint() - t) / 1e9;
+}
+const fmt = (x: number, d = 1): string => x.toFixed(d);
+const table = (rows: string[][]): void => {
+  const w = (rows[0] as string[]).map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
+  for (const r of rows) console.log(r.map((c, i) => (i === 0 ? c.padEnd(w[i] as number) : c.padStart(w[i] as number))).join('  '));
+};
+
+console.error(`bench/retrieval: ${threads} thread(s), best of ${REPEAT} after a warm-up; drhard and Python runs alternate`);
+const ref = new Reference();
+
+// ---- exact search ----
+if (want('search')) {
+  const cases = quick
+    ? [{ N: 50_000, D: 768, B: 256 }, { N: 250_000, D: 128, B: 512 }]
+    : [{ N: 200_000, D: 768, B: 512 }, { N: 1_000_000, D: 128, B: 1024 }];
+  const k = 100;
+  const rows: string[][] = [['case', 'drhard faiss', 'drhard torch', 'py faiss', 'py torch', 'best/py faiss', 'sgemm GF/s', '% roofline']];
+  for (const c of cases) {
+    T.manualSeed(0);
+    const docs = T.randn([c.N, c.D]);
+    const q = T.randn([c.B, c.D]);
+    // The roofline: the best sgemm rate over cache-sized blocks, 2·N·D flops per query.
+    const a = T.randn([512, c.D]);
+    const b = docs.narrow(0, 0, 4096);
+    let rate = 0;
+    for (let i = 0; i < 3 * REPEAT; i++) {
+      const dt = timeOnce(() => T.tidy(() => void a.matmul(b.t())));
+      rate = Math.max(rate, (2 * 512 * 4096 * c.D) / dt / 1e9);
+    }
+    using fs1 = DenseSearcher.fromTensor(docs, { engine: 'faiss' });
+    using ts1 = DenseSearcher.fromTensor(docs, { engine: 'torch' });
+    fs1.search(q.narrow(0, 0, 32), k);
+    ts1.search(q.narrow(0, 0, 32), k);
+    await ref.ask(`search ${JSON.stringify({ ...c, k })}`);
+    const t = { f: Infinity, t: Infinity, pf: Infinity, pt: Infinity };
+    for (let i = 0; i < REPEAT; i++) {
+      t.f = Math.min(t.f, timeOnce(() => void fs1.search(q, k)));
+      t.pf = Math.min(t.pf, await ref.time('faiss'));
+      t.t = Math.min(t.t, timeOnce(() => void ts1.search(q, k)));
+      t.pt = Math.min(t.pt, await ref.time('torchmm'));
+    }
+    const qps = (s: number): number => c.B / s;
+    const best = Math.max(qps(t.f), qps(t.t));
+    const roof = (rate * 1e9) / (2 * c.N * c.D);
+    rows.push([`${c.N}x${c.D} B=${c.B} k=${k}`, fmt(qps(t.f)), fmt(qps(t.t)), fmt(qps(t.pf)), fmt(qps(t.pt)), fmt(best / qps(t.pf), 2), fmt(rate), `${fmt((100 * best) / roof)}%`]);
+    T.tidy(() => [docs, q, a].forEach((x) => x.dispose()));
+  }
+  console.log('\nexact search, queries/s (targets: best/py faiss >= 1.5, roofline >= 80%)');
+  table(rows);
+}
+
+// ---- encode throughput ----
+if (want('encode')) {
+  const TINY = createConfig({ modelType: 'roberta', vocabSize: 8192, hiddenSize: 256, numHiddenLayers: 4, numAttentionHeads: 4, intermediateSize: 1024 });
+  const BASE = createConfig({ modelType: 'roberta', vocabSize: 50265, hiddenSize: 768, numHiddenLayers: 12, numAttentionHeads: 12, intermediateSize: 3072 });
+  const cases: Array<{ name: string; config: EncoderConfig; docs: number; batch: number }> = [
+    { name: 'tiny', config: TINY, docs: quick ? 256 : 1024, batch: 128 },
+    { name: 'base', config: BASE, docs: quick ? 16 : 64, batch: 8 },
+  ];
+  const L = 128;
+  const rows: string[][] = [['case', 'drhard docs/s', 'py docs/s', 'drhard/py (target >= 1.0)']];
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'drhard-bench-enc-'));
+  try {
+    for (const c of cases) {
+      // A real token store on disk: encodeSplit's reads, length sort, batching and file writes are all timed.
+      const w = new TokenStoreWriter(dir, c.name);
+      const ids = new Int32Array(c.docs * L);
+      let seed = 1;
+      for (let i = 0; i < ids.length; i++) {
+        seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+        ids[i] = i % L === 0 ? 0 : i % L === L - 1 ? 2 : 3 + (seed % (c.config.vocabSize - 3));
+      }
+      w.appendPacked(ids, new Int32Array(c.docs).fill(L));
+      w.finish();
+      const store = openTokenStore(dir, c.name, c.docs, L);
+      T.manualSeed(0);
+      const model = createModel(c.config);
+      let n = 0;
+      const run = async (): Promise<number> => {
+        const t0 = process.hrtime.bigint();
+        await encodeSplit(model, store, { out: path.join(dir, `${c.name}-${n++}.emb`), maxLength: L, batchSize: c.batch, resume: false, progress: false, model: { path: 'bench', checksum: 'bench' } });
+        return Number(process.hrtime.bigint() - t0) / 1e9;
+      };
+      await run();
+      await ref.ask(`encode ${JSON.stringify({ config: configToJson(c.config), docs: c.docs, length: L, batch: c.batch })}`);
+      let ours = Infinity;
+      let theirs = Infinity;
+      for (let i = 0; i < REPEAT; i++) {
+        ours = Math.min(ours, await run());
+        theirs = Math.min(theirs, await ref.time('encoderun'));
+      }
+      rows.push([`${c.name} ${c.docs}x${L} batch ${c.batch}`, fmt(c.docs / ours), fmt(c.docs / theirs), fmt(theirs / ours, 3)]);
+      store.close();
+      model.dispose();
+    }
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+  console.log('\nencode throughput (encodeSplit from an on-disk token store to an embeddings file, vs reference forward)');
+  table(rows);
+}
+ref.close();
+
+// ---- sharded search memory ----
+if (want('shard')) {
+  const budget = quick ? 64 << 20 : 128 << 20;
+  const D = 768;
+  const N = Math.ceil((4 * budget) / (D * 4));
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'drhard-bench-shard-'));
+  const file = path.join(dir, 'docs.emb');
+  try {
+    const fd = fs.openSync(file, 'w');
+    T.manualSeed(5);
+    for (let s = 0; s < N; s += 16384) {
+      const x = T.tidy(() => T.randn([Math.min(16384, N - s), D]).toFloat32Array());
+      fs.writeSync(fd, new Uint8Array(x.buffer));
+    }
+    fs.closeSync(fd);
+    const h = sha256FileSync(file);
+    writeEmbeddingsManifest(file, { format: 'drhard-embeddings', version: 1, dim: D, count: N, dtype: 'float32', sha256: h.sha256, bytes: h.size });
+    const rows: string[][] = [['engine', 'file MiB', 'budget MiB', 'shards', 'baseline RSS MiB', 'peak RSS MiB', 'peak - baseline MiB', 'under budget', 'seconds']];
+    for (const engine of ['faiss', 'torch'] as const) {
+      const r = spawnSync(process.execPath, ['--import', 'tsx', import.meta.filename, '--shard-child', file, String(budget), engine], { encoding: 'utf8' });
+      if (r.status !== 0) throw new Error(`shard child failed: ${r.stderr}`);
+      const m = JSON.parse(r.stdout) as { baseline: number; peak: number; shards: number; seconds: number };
+      const mib = (x: number): string => fmt(x / 2 ** 20, 0);
+      rows.push([engine === 'torch' ? 'torch (default)' : 'faiss (opt-in)', mib(h.size), mib(budget), String(m.shards), mib(m.baseline), mib(m.peak), mib(m.peak - m.baseline), m.peak - m.baseline <= budget ? 'yes' : 'NO', fmt(m.seconds, 2)]);
+    }
+    console.log('\nsharded exact search of a file 4x the memory budget (256 queries, k=100; baseline = the process before loading)');
+    table(rows);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+// ---- BM25 on the demo corpus ----
+if (want('bm25')) {
+  const demo = path.join(import.meta.dirname, '..', 'data', 'demo');
+  const work = path.join(os.tmpdir(), 'drhard-bench-bm25-demo');
+  const dsDir = path.join(work, 'ds');
+  if (!fs.existsSync(path.join(dsDir, 'manifest.json'))) {
+    // A lowercase byte-level BPE tokenizer trained on the demo documents; terms are its token ids.
+    const tokDir = path.join(work, 'tokenizer');
+    const text = zlib.gunzipSync(fs.readFileSync(path.join(demo, 'collection.tsv.gz'))).toString('utf8');
+    const docsText = text.split('\n').filter((l) => l.length > 0).map((l) => l.slice(l.indexOf('\t') + 1));
+    await trainTokenizer(docsText, { kind: 'bpe', vocabSize: 30_000, outDir: tokDir, lowercase: true });
+    await preprocessMsmarco({ input: demo, out: dsDir, tokenizer: tokDir, maxDocLength: 256, maxQueryLength: 32, progress: false, log: createLogger({ level: 'silent' }), overwrite: true });
+  }
+  const ds = openDataset(dsDir);
+  try {
+    const t = ds.manifest.tokenizer;
+    let indexS = Infinity;
+    let index: Bm25Index | undefined;
+    for (let i = 0; i < REPEAT; i++) {
+      const t0 = performance.now();
+      index = Bm25Index.build(ds.corpus, { ignore: [t.clsId, t.sepId, t.padId] });
+      indexS = Math.min(indexS, (performance.now() - t0) / 1000);
+    }
+    const ix = index as Bm25Index;
+    const dev = ds.queries('dev');
+    const train = ds.queries('train');
+    let devS = Infinity;
+    let hits = ix.searchBatch(dev, 1000);
+    for (let i = 0; i < REPEAT; i++) {
+      const t0 = performance.now();
+      hits = ix.searchBatch(dev, 1000);
+      devS = Math.min(devS, (performance.now() - t0) / 1000);
+    }
+    const t1 = performance.now();
+    ix.searchBatch(train, 210);
+    const trainS = (performance.now() - t1) / 1000;
+    const m = evaluateHits(ds.qrels('dev'), Int32Array.from({ length: dev.count }, (_, i) => i), hits, ['mrr@10', 'recall@100', 'recall@1000', 'ndcg@10']);
+    console.log(`\nBM25 on data/demo (k1 0.9, b 0.4; BPE-30k token ids as terms): ${ix.count} docs, ${ix.postings} postings, avgdl ${fmt(ix.avgdl)}`);
+    table([
+      ['what', 'value'],
+      ['index build s', fmt(indexS, 3)],
+      [`dev search s (${dev.count} queries, k=1000)`, fmt(devS, 3)],
+      ['dev queries/s', fmt(dev.count / devS, 0)],
+      [`train search s (${train.count} queries, k=210)`, fmt(trainS, 3)],
+      ['train queries/s', fmt(train.count / trainS, 0)],
+      ...Object.entries(m).map(([k, v]) => [`dev ${k}`, v.toFixed(4)]),
+    ]);
+  } finally {
+    ds.close();
+  }
+}
