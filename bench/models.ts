@@ -117,37 +117,43 @@ class Reference {
   }
 }
 
-function timeOnce(run: () => void): number {
+/** Wall and CPU seconds (all threads) of one run. CPU time is steadier when other jobs share the cores. */
+function timeOnce(run: () => void): [number, number] {
   const t = process.hrtime.bigint();
+  const c = process.cpuUsage();
   run();
-  return Number(process.hrtime.bigint() - t) / 1e9;
+  const u = process.cpuUsage(c);
+  return [Number(process.hrtime.bigint() - t) / 1e9, (u.user + u.system) / 1e6];
 }
 
 const threads = getNumThreads();
 console.error(`bench/models: ${threads} thread(s); drhard and PyTorch runs alternate; best of ${REPEAT} after a warm-up`);
 const ref = new Reference(threads);
-const rows: Array<[string, number, number]> = [];
+const rows: Array<[string, number, number, number, number]> = [];
 for (const c of cases) {
   manualSeed(0);
   const model = createModel(c.config).setMixedPrecision(c.bf16 ? 'bfloat16' : null);
   const run = caseFn(c, model);
   run();
   await ref.ask(`setup ${JSON.stringify({ ...c, config: configToJson(c.config) })}`);
-  const ours: number[] = [];
-  const theirs: number[] = [];
+  const ours: Array<[number, number]> = [];
+  const theirs: Array<[number, number]> = [];
   for (let i = 0; i < REPEAT; i++) {
     ours.push(timeOnce(run));
-    theirs.push(Number(await ref.ask(`run ${c.name}`)));
+    theirs.push((await ref.ask(`run ${c.name}`)).split(' ').map(Number) as [number, number]);
   }
-  // The minimum is the least disturbed by other load on a shared machine.
-  const a = Math.min(...ours);
-  const b = Math.min(...theirs);
-  console.error(`  ${c.name}: drhard ${ours.map((x) => x.toFixed(3)).join(' ')} | pytorch ${theirs.map((x) => x.toFixed(3)).join(' ')}`);
-  rows.push([c.name, a, b]);
+  // Minimum over runs: the run least disturbed by other load on a shared machine.
+  const best = (xs: Array<[number, number]>, k: 0 | 1): number => Math.min(...xs.map((x) => x[k]));
+  const fmt = (xs: Array<[number, number]>): string => xs.map(([w, u]) => `${w.toFixed(2)}/${u.toFixed(2)}`).join(' ');
+  console.error(`  ${c.name} (wall/cpu s): drhard ${fmt(ours)} | pytorch ${fmt(theirs)}`);
+  rows.push([c.name, best(ours, 0), best(theirs, 0), best(ours, 1), best(theirs, 1)]);
   model.dispose();
 }
 ref.close();
 
 const w = Math.max(...rows.map(([n]) => n.length));
-console.log(`${'case'.padEnd(w)}  drhard s  pytorch s  drhard/pytorch (target <= 1.05)`);
-for (const [n, a, b] of rows) console.log(`${n.padEnd(w)}  ${a.toFixed(3).padStart(8)}  ${b.toFixed(3).padStart(9)}  ${(a / b).toFixed(3)}`);
+console.log(`${'case'.padEnd(w)}  wall: drhard  pytorch  ratio | cpu: drhard  pytorch  ratio   (target ratio <= 1.05)`);
+for (const [n, a, b, ca, cb] of rows) {
+  const f = (x: number, width: number): string => x.toFixed(3).padStart(width);
+  console.log(`${n.padEnd(w)}  ${f(a, 12)} ${f(b, 8)} ${f(a / b, 6)} | ${f(ca, 11)} ${f(cb, 8)} ${f(ca / cb, 6)}`);
+}
