@@ -1,0 +1,64 @@
+// Integration: `drhard demo --quick` end to end from the CLI (table, results.json, report.html), then a re-run
+// that resumes every finished stage instead of redoing it.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const LABELS = ['BM25', 'Inbatch-Neg', 'Rand-Neg', 'BM25-Neg', 'STAR', 'ADORE (STAR)', 'ADORE (Rand-Neg)', 'ADORE (Inbatch-Neg)'];
+
+function demo(out: string): { status: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, ['--import', 'tsx', path.join(root, 'src/cli/main.ts'), 'demo', '--quick', '--out', out, '--no-progress'], {
+    cwd: root,
+    encoding: 'utf8',
+    env: { ...process.env, DRHARD_LOG_LEVEL: 'warn' },
+    timeout: 15 * 60 * 1000,
+  });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+interface Results {
+  methods: Array<{ method: string; label: string; eval: { mean: Record<string, number>; queries: string[] } }>;
+  significance: Record<string, { baseline: string; tests: Record<string, { pT: number; pRand: number }> }>;
+  timings: Array<{ name: string; resumed: boolean }>;
+  subset: { devQueries: number };
+}
+
+test('drhard demo --quick runs the whole pipeline, then resumes instead of redoing it', { timeout: 20 * 60 * 1000 }, () => {
+  const out = fs.mkdtempSync(path.join(os.tmpdir(), 'drhard-demo-'));
+  try {
+    const first = demo(out);
+    assert.equal(first.status, 0, `demo failed:\n${first.stderr.slice(-4000)}`);
+    for (const label of LABELS) {
+      const row = first.stdout.split('\n').find((l) => l.startsWith(`| ${label} |`));
+      assert.ok(row, `table row for ${label}`);
+      const cells = row.split('|').map((c) => c.trim());
+      for (const c of cells.slice(2, 5)) assert.match(c, /^[01]\.\d{3}$/, `${label}: metric cell ${c}`);
+    }
+    const res = JSON.parse(fs.readFileSync(path.join(out, 'results.json'), 'utf8')) as Results;
+    assert.deepEqual(res.methods.map((m) => m.label), LABELS);
+    for (const m of res.methods) {
+      assert.equal(m.eval.queries.length, res.subset.devQueries, `${m.label} evaluated on every dev query`);
+      for (const v of Object.values(m.eval.mean)) assert.ok(v >= 0 && v <= 1);
+    }
+    // ADORE is compared with its own starting model, STAR with the warmup it was initialised from.
+    assert.equal(res.significance['adore-star']?.baseline, 'STAR');
+    assert.equal(res.significance['adore-inbatch']?.baseline, 'Inbatch-Neg');
+    for (const s of Object.values(res.significance)) for (const t of Object.values(s.tests)) assert.ok(t.pT >= 0 && t.pT <= 1 && t.pRand > 0 && t.pRand <= 1);
+    const html = fs.readFileSync(path.join(out, 'report.html'), 'utf8');
+    assert.ok((html.match(/<svg/g) ?? []).length >= 5, 'report has its plots');
+    assert.ok(html.includes('ADORE (STAR)'));
+
+    const second = demo(out);
+    assert.equal(second.status, 0, second.stderr.slice(-2000));
+    const res2 = JSON.parse(fs.readFileSync(path.join(out, 'results.json'), 'utf8')) as Results;
+    assert.ok(res2.timings.length >= 10 && res2.timings.every((t) => t.resumed), 'every stage reused on re-run');
+    assert.deepEqual(res2.methods.map((m) => m.eval.mean), res.methods.map((m) => m.eval.mean));
+  } finally {
+    fs.rmSync(out, { recursive: true, force: true });
+  }
+});
