@@ -5,6 +5,7 @@
 #include <napi.h>
 
 #include <atomic>
+#include <cmath>
 #include <mutex>
 
 #include "faiss_core.h"
@@ -77,6 +78,16 @@ std::vector<int64_t> ints(const Napi::Value& v) {
 int64_t i64(const Napi::Value& v) { return v.As<Napi::Number>().Int64Value(); }
 double f64(const Napi::Value& v) { return v.As<Napi::Number>().DoubleValue(); }
 bool isNone(const Napi::Value& v) { return v.IsUndefined() || v.IsNull(); }
+// JS has one number type: integral values become integer scalars so integer tensors keep their dtype
+// (`int64.add(1)` stays int64, as Python's `t + 1`); float tensors still promote an integer scalar to their dtype.
+at::Scalar scalarOf(const Napi::Value& v) {
+  const double d = f64(v);
+  if (std::nearbyint(d) == d && std::fabs(d) < 9.0e15) return at::Scalar(static_cast<int64_t>(d));
+  return at::Scalar(d);
+}
+at::Scalar alphaOf(const Napi::CallbackInfo& info, size_t i) {
+  return info.Length() > i && !isNone(info[i]) ? scalarOf(info[i]) : at::Scalar(static_cast<int64_t>(1));
+}
 
 at::TensorOptions opts(const Napi::CallbackInfo& info, size_t dtypeArg, size_t deviceArg) {
   at::TensorOptions o;
@@ -249,9 +260,9 @@ FN(binary) {
   if (scalar) {
     // As PyTorch's Python binding does: a wrapped-number 0-dim tensor keeps `a`'s dtype and takes the fast
     // Tensor-Tensor kernels (the Scalar overloads re-dispatch through composite ops, ~1.5 µs slower here).
-    at::Tensor s = c10::scalar_to_tensor(at::Scalar(f64(info[2])));
+    at::Tensor s = c10::scalar_to_tensor(scalarOf(info[2]));
     s.unsafeGetTensorImpl()->set_wrapped_number(true);
-    const double al = isNone(info[3]) ? 1.0 : f64(info[3]);
+    const at::Scalar al = alphaOf(info, 3);
     switch (op) {
       case B_ADD: r = a.add(s, al); break;
       case B_SUB: r = a.sub(s, al); break;
@@ -272,8 +283,8 @@ FN(binary) {
   } else {
     auto& b = T(info[2]);
     switch (op) {
-      case B_ADD: r = a.add(b, isNone(info[3]) ? 1.0 : f64(info[3])); break;
-      case B_SUB: r = a.sub(b, isNone(info[3]) ? 1.0 : f64(info[3])); break;
+      case B_ADD: r = a.add(b, alphaOf(info, 3)); break;
+      case B_SUB: r = a.sub(b, alphaOf(info, 3)); break;
       case B_MUL: r = a.mul(b); break;
       case B_DIV: r = a.div(b); break;
       case B_POW: r = a.pow(b); break;
@@ -555,14 +566,14 @@ FN(inplace) {
   GUARD_BEGIN
   int op = static_cast<int>(i64(info[0]));
   auto& a = T(info[1]);
-  auto alpha = [&](size_t i) { return info.Length() > i && !isNone(info[i]) ? f64(info[i]) : 1.0; };
+  auto alpha = [&](size_t i) { return alphaOf(info, i); };
   switch (op) {
     case I_ADD:
-      if (info[2].IsNumber()) a.add_(at::Scalar(f64(info[2])), alpha(3));
+      if (info[2].IsNumber()) a.add_(scalarOf(info[2]), alpha(3));
       else a.add_(T(info[2]), alpha(3));
       break;
     case I_SUB:
-      if (info[2].IsNumber()) a.sub_(at::Scalar(f64(info[2])), alpha(3));
+      if (info[2].IsNumber()) a.sub_(scalarOf(info[2]), alpha(3));
       else a.sub_(T(info[2]), alpha(3));
       break;
     case I_MUL:

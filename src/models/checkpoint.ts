@@ -9,7 +9,7 @@ import { writeFileAtomic } from '../util/fsx.ts';
 import { configToJson, readConfig } from './config.ts';
 import { DotModel, createModel } from './dual.ts';
 import { SafetensorsFile, writeSafetensors, type StDType } from './safetensors.ts';
-import { readTorchBin } from './torchbin.ts';
+import { readTorchBin } from '../tensor/torchbin.ts';
 
 export const CONFIG_FILE = 'config.json';
 export const SAFETENSORS_FILE = 'model.safetensors';

@@ -7,4 +7,4 @@ export * from './encode.ts';
 export * from './gradcache.ts';
 export { encodeSafetensors, parseSafetensors, readSafetensors, SafetensorsFile, writeSafetensors } from './safetensors.ts';
 export type { LazyTensor, RawTensor, SafetensorsEntry, SafetensorsHeader, StDType } from './safetensors.ts';
-export { parseTorchBin, readTorchBin } from './torchbin.ts';
+export { parseTorchBin, readTorchBin } from '../tensor/torchbin.ts';

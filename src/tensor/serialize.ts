@@ -3,6 +3,7 @@ import * as fs from 'node:fs';
 import { native } from '../native/addon.ts';
 import { writeFileAtomic } from '../util/fsx.ts';
 import { Tensor } from './tensor.ts';
+import { parseTorchBin } from './torchbin.ts';
 
 export function serializeTensors(map: Record<string, Tensor> | Map<string, Tensor>): Buffer {
   const entries = map instanceof Map ? [...map.entries()] : Object.entries(map);
@@ -21,12 +22,20 @@ export function deserializeTensors(bytes: Buffer): Map<string, Tensor> {
 export function saveTensors(map: Record<string, Tensor> | Map<string, Tensor>, path: string): void {
   writeFileAtomic(path, serializeTensors(map));
 }
-/** Reads a torch.save'd dict of tensors (e.g. pytorch_model.bin). Errors name the file. */
+/**
+ * Reads a torch.save'd dict of tensors: files written by `saveTensors`, and Python's (e.g. pytorch_model.bin, zip or
+ * legacy format). libtorch 1.13's unpickler cannot read Python's OrderedDict state dicts, so those go through the
+ * TypeScript reader. Errors name the file.
+ */
 export function loadTensors(path: string): Map<string, Tensor> {
   const bytes = fs.readFileSync(path);
   try {
     return deserializeTensors(bytes);
-  } catch (e) {
-    throw new Error(`${path}: cannot read tensors: ${(e as Error).message}`);
+  } catch (native) {
+    try {
+      return parseTorchBin(bytes, path);
+    } catch (e) {
+      throw new Error(`${path}: cannot read tensors: ${(e as Error).message} (libtorch: ${(native as Error).message.split('\n')[0]})`);
+    }
   }
 }

@@ -171,7 +171,7 @@ test('device option moves the loaded model', () => {
 
 test('fuzz: mutated torch.save files give DrhardInputError or a valid read, never a crash', async () => {
   const fc = (await import('fast-check')).default;
-  const { parseTorchBin } = await import('../../src/models/torchbin.ts');
+  const { parseTorchBin } = await import('../../src/tensor/torchbin.ts');
   for (const file of [path.join(ROBERTA, 'pytorch_model.bin'), path.join(FIX, 'roberta-tiny.legacy.bin')]) {
     const base = new Uint8Array(fs.readFileSync(file));
     fc.assert(

@@ -216,3 +216,15 @@ test('errors: bad shapes and dtypes become JS errors with libtorch messages; dis
   assert.throws(() => a.shape, /tensor was disposed/);
   a.dispose(); // idempotent
 });
+
+test('integral JS numbers keep integer dtypes; fractional ones promote', () => {
+  T.tidy(() => {
+    const i = T.arange(3);
+    assert.equal(i.add(1).dtype, 'int64');
+    assert.deepEqual(i.mul(2).toArray(), [0, 2, 4]);
+    assert.equal(i.add(0.5).dtype, 'float32');
+    assert.equal(T.tensor(Int32Array.from([1, 2])).sub(1).dtype, 'int32');
+    assert.equal(T.ones([2]).add(1).dtype, 'float32');
+    assert.equal(T.ones([2], { dtype: 'float64' }).mul(3).dtype, 'float64');
+  });
+});

@@ -56,3 +56,14 @@ test('threads, manual seed and RNG state save/restore', () => {
     assert.equal(typeof T.cudaIsAvailable(), 'boolean');
   });
 });
+
+test('loadTensors reads a Python state dict (OrderedDict, zip format) that libtorch alone cannot', () => {
+  // Written by Python torch.save(nn.Linear(3, 2).state_dict()) in scripts/fixtures/models_make.py's format family;
+  // here we reuse the committed HF fixture checkpoint.
+  const file = path.join(path.dirname(new URL(import.meta.url).pathname), '../fixtures/models/roberta-tiny/pytorch_model.bin');
+  T.tidy(() => {
+    const m = T.loadTensors(file);
+    assert.ok(m.size > 10);
+    assert.ok([...m.keys()].some((k) => k.includes('encoder.layer.0')));
+  });
+});

@@ -3,7 +3,7 @@
 // `state_dict()` returns) into None, so HF checkpoints cannot go through torch::pickle_load; we unpickle here,
 // allowing only the globals a state dict uses, and hand raw storage bytes to `fromBuffer`.
 import * as fs from 'node:fs';
-import { fromBuffer, type DType, type Tensor } from '../tensor/index.ts';
+import { fromBuffer, type DType, type Tensor } from './tensor.ts';
 import { DrhardInputError } from '../util/errors.ts';
 
 const STORAGE_DTYPES: Record<string, { dtype: DType; size: number }> = {
