@@ -2,7 +2,7 @@
 // encoder) side by side in one run: exact search QPS and % of the sgemm roofline (200k × 768, 1M × 128), encode
 // throughput (tiny and base configs, 128 tokens), peak RSS of a sharded search over a file 4× the memory budget,
 // and BM25 on the bundled demo corpus (index time, dev/train search time, MRR@10).
-// Usage: node --import tsx bench/retrieval.ts [--quick] [--repeat R] [--only search|encode|shard|bm25]
+// Usage: node --import tsx bench/retrieval.ts [--quick] [--repeat R] [--only search|encode|shard|bm25] [--spin]
 // Runs alternate between the processes and the best of R is reported: the machine is shared.
 import { spawn, spawnSync, type ChildProcessByStdio } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -26,6 +26,15 @@ import { createLogger } from '../src/util/log.ts';
 import { sha256FileSync } from '../src/util/hash.ts';
 
 const argv = process.argv.slice(2);
+
+// libgomp threads spin after each parallel region by default; on a shared 2-core machine they then compete with
+// OpenBLAS's own threads and every faiss/libtorch call ran 3-5x slower (both for drhard and for Python). The
+// variable is read when libgomp loads, so the bench re-runs itself with it set (Python inherits it too).
+// --spin keeps the library default.
+if (process.env['OMP_WAIT_POLICY'] === undefined && !argv.includes('--spin') && argv[0] !== '--shard-child') {
+  const r = spawnSync(process.execPath, [...process.execArgv, import.meta.filename, ...argv], { stdio: 'inherit', env: { ...process.env, OMP_WAIT_POLICY: 'PASSIVE' } });
+  process.exit(r.status ?? 1);
+}
 
 // ---- child mode: one sharded search, reporting its memory ----
 if (argv[0] === '--shard-child') {
@@ -84,7 +93,7 @@ const table = (rows: string[][]): void => {
   for (const r of rows) console.log(r.map((c, i) => (i === 0 ? c.padEnd(w[i] as number) : c.padStart(w[i] as number))).join('  '));
 };
 
-console.error(`bench/retrieval: ${threads} thread(s), best of ${REPEAT} after a warm-up; drhard and Python runs alternate`);
+console.error(`bench/retrieval: ${threads} thread(s), OMP_WAIT_POLICY=${process.env['OMP_WAIT_POLICY'] ?? '(default: spin)'}, best of ${REPEAT} after a warm-up; drhard and Python runs alternate`);
 const ref = new Reference();
 
 // ---- exact search ----

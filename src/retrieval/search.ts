@@ -116,18 +116,22 @@ export class DenseSearcher implements Disposable {
     const rowBytes = D * 4;
     const engine = opts.engine ?? DEFAULT_ENGINE;
     if (N * rowBytes <= budget) {
-      if (isFlat(opts.index) && engine === 'faiss') {
-        // The rows live only inside faiss; docVectors reads them from the file.
+      // faiss holds its own copy of the rows. When a second copy fits the budget too, docVectors gathers from memory
+      // (ADORE asks for B × K rows per step); otherwise it reads them from the file.
+      if (isFlat(opts.index) && engine === 'faiss' && 2 * N * rowBytes > budget) {
         assertFileFinite(file, layout, LOAD_BLOCK);
         const flat = flatIndex(D, N, (s, n) => readRows(file, layout, s, n));
         return new DenseSearcher({ kind: 'memory', docs: null, owned: false, flat, file: { path: file, layout } }, N, D, null, opts);
       }
       const docs = T.keep(N === 0 ? T.zeros([0, D]) : readRows(file, layout, 0, N));
+      let flat: T.FaissIndex | null = null;
       try {
         assertFinite(docs, `${file}: document embeddings`);
         const faiss = isFlat(opts.index) ? null : buildFaiss(opts, D, N, (s, n) => docs.narrow(0, s, n));
-        return new DenseSearcher({ kind: 'memory', docs, owned: true, flat: null, file: null }, N, D, faiss, opts);
+        if (faiss === null && engine === 'faiss') flat = flatIndex(D, N, (s, n) => docs.narrow(0, s, n));
+        return new DenseSearcher({ kind: 'memory', docs, owned: true, flat, file: null }, N, D, faiss, opts);
       } catch (e) {
+        flat?.dispose();
         docs.dispose();
         throw e;
       }

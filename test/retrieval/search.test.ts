@@ -109,6 +109,11 @@ test('sharded search of a file over the memory budget equals the in-memory searc
         const v1 = mem.docVectors(ids).toFloat32Array();
         const v2 = sh.docVectors(Int32Array.from(ids)).toFloat32Array();
         assert.deepEqual(v2, v1);
+        // Room for faiss's copy but not a second one: rows stay only in faiss and docVectors reads the file.
+        using tight = DenseSearcher.fromFile(file, { engine, maxMemoryBytes: 5000 * 24 * 4 + 1000 });
+        assert.equal(tight.mode, 'memory');
+        assert.deepEqual(tight.search(q, 50).ids, a.ids);
+        assert.deepEqual(tight.docVectors(ids).toFloat32Array(), v1);
         if (dtype === 'float32') assert.deepEqual(v1, T.tidy(() => docs.indexSelect(0, T.tensor(ids, { dtype: 'int64' })).toFloat32Array()));
       }
     });
