@@ -1,7 +1,7 @@
 // `drhard build-demo-data`: regenerate the shipped demo dataset (data/demo) from apt's English package descriptions.
 import type { Command } from 'commander';
 import { z } from 'zod';
-import { DrhardUsageError } from '../../util/errors.ts';
+import { parseOptions } from '../options.ts';
 
 const options = z.object({
   out: z.string().default('data/demo').describe('output directory, replaced atomically (default data/demo)'),
@@ -42,11 +42,6 @@ export function register(program: Command): void {
     .option('--min-query-words <n>', help('minQueryWords'))
     .option('--max-relevant <n>', help('maxRelevant'))
     .action(async (raw: Record<string, unknown>) => {
-      const r = options.safeParse(raw);
-      if (!r.success) {
-        const issue = r.error.issues[0]!;
-        throw new DrhardUsageError(`--${String(issue.path[0] ?? '').replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}: ${issue.message}`);
-      }
-      await run(r.data);
+      await run(parseOptions(options, raw));
     });
 }

@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import { z } from 'zod';
 import { DrhardInputError, DrhardUsageError } from '../../util/errors.ts';
 import { writeFileAtomic } from '../../util/fsx.ts';
+import { kebab } from '../options.ts';
 
 const options = z.object({
   runs: z.array(z.string()).min(2).describe('run files; the first is the baseline the others are compared with'),
@@ -121,7 +122,7 @@ export function register(program: Command): void {
         const issue = r.error.issues[0]!;
         const name = String(issue.path[0] ?? '');
         if (name === 'runs') throw new DrhardUsageError('give at least two run files: a baseline and a run to compare with it');
-        throw new DrhardUsageError(`--${name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}: ${issue.message}`);
+        throw new DrhardUsageError(`--${kebab(name)}: ${issue.message}`);
       }
       await run(r.data);
     });

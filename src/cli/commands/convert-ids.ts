@@ -1,7 +1,7 @@
 // `drhard convert-ids`: run file with dataset offsets → run file with the original query/document ids (cvt_back.py).
 import type { Command } from 'commander';
 import { z } from 'zod';
-import { DrhardUsageError } from '../../util/errors.ts';
+import { parseOptions } from '../options.ts';
 
 const options = z.object({
   dataset: z.string().describe('dataset directory written by drhard preprocess'),
@@ -30,11 +30,6 @@ export function register(program: Command): void {
     .requiredOption('--output <file>', help('output'))
     .option('--format <format>', help('format'))
     .action(async (raw: Record<string, unknown>) => {
-      const r = options.safeParse(raw);
-      if (!r.success) {
-        const issue = r.error.issues[0]!;
-        throw new DrhardUsageError(`--${String(issue.path[0] ?? '').replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}: ${issue.message}`);
-      }
-      await run(r.data);
+      await run(parseOptions(options, raw));
     });
 }

@@ -4,6 +4,7 @@ import type { Command } from 'commander';
 import { z } from 'zod';
 import { DrhardInputError, DrhardUsageError } from '../../util/errors.ts';
 import { writeFileAtomic } from '../../util/fsx.ts';
+import { parseOptions } from '../options.ts';
 
 const options = z.object({
   model: z.string().describe('model directory: config.json + model.safetensors (or pytorch_model.bin)'),
@@ -99,11 +100,6 @@ export function register(program: Command): void {
     .option('--compat28', help('compat28'))
     .option('--output <file>', help('output'))
     .action(async (raw: Record<string, unknown>) => {
-      const r = options.safeParse(raw);
-      if (!r.success) {
-        const issue = r.error.issues[0]!;
-        throw new DrhardUsageError(`--${String(issue.path[0] ?? '').replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}: ${issue.message}`);
-      }
-      await run(r.data);
+      await run(parseOptions(options, raw));
     });
 }

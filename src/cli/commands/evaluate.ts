@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import { z } from 'zod';
 import { DrhardInputError, DrhardUsageError } from '../../util/errors.ts';
 import { writeFileAtomic } from '../../util/fsx.ts';
+import { parseOptions } from '../options.ts';
 
 const options = z.object({
   qrels: z.string().optional().describe('qrels file "qid 0 docid rel" (TREC or MS MARCO .tsv); optional with --dataset'),
@@ -90,11 +91,6 @@ export function register(program: Command): void {
     .option('--split <name>', help('split'))
     .option('--output <file>', help('output'))
     .action(async (raw: Record<string, unknown>) => {
-      const r = options.safeParse(raw);
-      if (!r.success) {
-        const issue = r.error.issues[0]!;
-        throw new DrhardUsageError(`--${String(issue.path[0] ?? '').replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}: ${issue.message}`);
-      }
-      await run(r.data);
+      await run(parseOptions(options, raw));
     });
 }

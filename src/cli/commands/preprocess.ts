@@ -2,6 +2,7 @@
 import type { Command } from 'commander';
 import { z } from 'zod';
 import { DrhardUsageError } from '../../util/errors.ts';
+import { parseOptions } from '../options.ts';
 
 const options = z.object({
   format: z.enum(['msmarco-passage', 'msmarco-doc', 'beir']).default('msmarco-passage').describe('input format: msmarco-passage (default), msmarco-doc or beir'),
@@ -101,11 +102,6 @@ export function register(program: Command): void {
     .option('--skip-invalid', help('skipInvalid'))
     .option('--overwrite', help('overwrite'))
     .action(async (raw: Record<string, unknown>) => {
-      const r = options.safeParse(raw);
-      if (!r.success) {
-        const issue = r.error.issues[0]!;
-        throw new DrhardUsageError(`--${String(issue.path[0] ?? '').replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}: ${issue.message}`);
-      }
-      await run(r.data);
+      await run(parseOptions(options, raw));
     });
 }

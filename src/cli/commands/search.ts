@@ -49,7 +49,7 @@ async function run(o: Options): Promise<void> {
   if (o.loadIndex !== undefined) {
     searcher = searcherFromIndex(o.loadIndex, { ...(o.corpus !== undefined ? { embeddings: o.corpus } : {}), params });
   } else if (o.saveIndex !== undefined) {
-    const m = buildIndex(o.corpus as string, o.saveIndex, { factory: o.index, params });
+    const m = buildIndex(o.corpus as string, o.saveIndex, { factory: o.index === 'flat' ? 'Flat' : o.index, params });
     log.info({ index: o.saveIndex, factory: m.factory, ntotal: m.ntotal, seconds: m.buildSeconds }, 'index built and saved');
     searcher = searcherFromIndex(o.saveIndex, { embeddings: o.corpus as string });
   } else {

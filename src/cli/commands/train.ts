@@ -5,20 +5,8 @@ import { Option, type Command } from 'commander';
 import { z } from 'zod';
 import { DrhardInputError, DrhardUsageError } from '../../util/errors.ts';
 import { resolveTrainOptions, trainOptionsSchema, type TrainOptions } from '../../train/options.ts';
+import { kebab, unwrapSchema as unwrap } from '../options.ts';
 
-const kebab = (k: string): string => k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
-
-function unwrap(t: z.ZodType): { inner: z.ZodType; def: unknown } {
-  let inner = t;
-  let def: unknown;
-  for (;;) {
-    if (inner instanceof z.ZodDefault) {
-      def = inner.def.defaultValue;
-      inner = inner.unwrap() as z.ZodType;
-    } else if (inner instanceof z.ZodOptional) inner = inner.unwrap() as z.ZodType;
-    else return { inner, def };
-  }
-}
 
 const PLACEHOLDER: Record<string, string> = {
   data: 'dir',
