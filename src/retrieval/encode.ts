@@ -8,7 +8,7 @@ import type { TokenStore } from '../data/tokenstore.ts';
 import type { DotModel } from '../models/dual.ts';
 import { encodeIds } from '../models/encode.ts';
 import { DrhardInputError } from '../util/errors.ts';
-import { AtomicWriter, writeFileAtomic } from '../util/fsx.ts';
+import { writeFileAtomic } from '../util/fsx.ts';
 import { hashJson } from '../util/hash.ts';
 import { log as rootLog } from '../util/log.ts';
 import { Progress } from '../util/progress.ts';
@@ -25,7 +25,10 @@ import {
 const log = rootLog.child({ mod: 'encode' });
 
 export interface EncodeOptions {
-  /** Output embeddings file; the manifest goes to `<out>.json`, work in progress to `<out>.parts/`. */
+  /**
+   * Output embeddings file; the manifest goes to `<out>.json`. Work in progress lives in `<out>.parts/`: the data
+   * file being filled (renamed to `out` at the end) and one small manifest per finished part.
+   */
   out: string;
   /** Sequence length cap (DRhard's read-time truncation keeps the first and last token). */
   maxLength: number;
@@ -81,8 +84,8 @@ export function modelChecksum(model: DotModel): string {
 interface PartManifest {
   key: string;
   index: number;
-  start: number;
-  count: number;
+  /** Byte range [offset, offset + bytes) of the part in the data file. */
+  offset: number;
   bytes: number;
   sha256: string;
 }
@@ -158,10 +161,21 @@ export async function encodeSplit(model: DotModel, store: TokenStore, opts: Enco
   const partsDir = `${opts.out}.parts`;
   fs.mkdirSync(partsDir, { recursive: true });
   const idFile = path.join(partsDir, 'identity.json');
+  const dataFile = path.join(partsDir, DATA_FILE);
+  const totalBytes = N * D * bpv;
   const prevKey = fs.existsSync(idFile) ? (JSON.parse(fs.readFileSync(idFile, 'utf8')) as { key?: string }).key : undefined;
-  if (prevKey !== key || !(opts.resume ?? true)) {
+  if (prevKey !== key || !(opts.resume ?? true) || !fs.existsSync(dataFile) || fs.statSync(dataFile).size !== totalBytes) {
     if (prevKey !== undefined && prevKey !== key) log.warn({ partsDir }, 'parts from a different model/dataset/settings found; discarding them');
     for (const f of fs.readdirSync(partsDir)) fs.rmSync(path.join(partsDir, f), { force: true, recursive: true });
+    // One file of the final size (sparse until written): parts land at their own offsets, so publishing is a rename
+    // and the disk never holds the embeddings twice.
+    const fd = fs.openSync(dataFile, 'w');
+    try {
+      fs.ftruncateSync(fd, totalBytes);
+      fs.fsyncSync(fd);
+    } finally {
+      fs.closeSync(fd);
+    }
     writeFileAtomic(idFile, `${JSON.stringify({ key, identity }, null, 2)}\n`);
   }
   // Temp files of a killed writer are never valid parts.
@@ -170,64 +184,77 @@ export async function encodeSplit(model: DotModel, store: TokenStore, opts: Enco
   const nParts = Math.ceil(N / chunkRows);
   const done = new Array<boolean>(nParts).fill(false);
   let reused = 0;
-  for (let p = 0; p < nParts; p++) {
-    const start = p * chunkRows;
-    const count = Math.min(chunkRows, N - start);
-    if (verifyPart(partsDir, p, key, start, count, count * D * bpv)) {
-      done[p] = true;
-      reused += count;
-    }
-  }
-  if (reused > 0) log.info({ reused, parts: done.filter(Boolean).length }, 'resuming: completed parts verified and kept');
-
-  const progress = new Progress({ total: N, label: 'encode', unit: 'row', start: reused, enabled: opts.progress ?? true });
-  let rowsDone = reused;
-  let encoded = 0;
-  const wasTraining = model.training;
-  model.eval();
+  const rowBytes = D * bpv;
+  const fd = fs.openSync(dataFile, 'r+');
   try {
     for (let p = 0; p < nParts; p++) {
-      if (done[p]) continue;
-      if (opts.shouldStop?.() === true) throw new EncodeStopped(reused + encoded);
       const start = p * chunkRows;
       const count = Math.min(chunkRows, N - start);
-      const buf = await encodePart(model, store, start, count, { batchSize, maxLength, padId, dtype }, (n) => {
-        rowsDone += n;
-        progress.update(rowsDone);
-        return opts.shouldStop?.() === true;
-      });
-      if (buf === null) throw new EncodeStopped(reused + encoded);
-      writePart(partsDir, p, key, start, count, buf);
-      encoded += count;
-      opts.onPart?.(p);
+      if (verifyPart(partsDir, fd, p, key, start * rowBytes, count * rowBytes)) {
+        done[p] = true;
+        reused += count;
+      }
     }
-  } finally {
-    model.train(wasTraining);
-    progress.stop();
-  }
+    if (reused > 0) log.info({ reused, parts: done.filter(Boolean).length }, 'resuming: completed parts verified and kept');
 
-  // Concatenate the parts, re-hashing as we go: the manifest's sha256 describes the bytes actually published.
-  const w = new AtomicWriter(opts.out);
-  const h = createHash('sha256');
-  let bytes = 0;
-  try {
-    for (let p = 0; p < nParts; p++) {
-      const data = fs.readFileSync(path.join(partsDir, `${partName(p)}.bin`));
-      h.update(data);
-      w.write(data);
-      bytes += data.byteLength;
+    const progress = new Progress({ total: N, label: 'encode', unit: 'row', start: reused, enabled: opts.progress ?? true });
+    let rowsDone = reused;
+    let encoded = 0;
+    const wasTraining = model.training;
+    model.eval();
+    try {
+      for (let p = 0; p < nParts; p++) {
+        if (done[p]) continue;
+        if (opts.shouldStop?.() === true) throw new EncodeStopped(reused + encoded);
+        const start = p * chunkRows;
+        const count = Math.min(chunkRows, N - start);
+        const buf = await encodePart(model, store, start, count, { batchSize, maxLength, padId, dtype }, (n) => {
+          rowsDone += n;
+          progress.update(rowsDone);
+          return opts.shouldStop?.() === true;
+        });
+        if (buf === null) throw new EncodeStopped(reused + encoded);
+        writePart(partsDir, fd, p, key, start * rowBytes, buf);
+        encoded += count;
+        opts.onPart?.(p);
+      }
+    } finally {
+      model.train(wasTraining);
+      progress.stop();
     }
-    const manifest: EmbeddingsManifest = { ...manifestBase, sha256: h.digest('hex'), bytes };
-    // Manifest first would describe a file that is not there yet; data first leaves, at worst, data without one.
-    w.commit();
+
+    // The manifest's sha256 is computed from the bytes on disk, not from what we meant to write.
+    const h = createHash('sha256');
+    const chunk = Buffer.allocUnsafe(1 << 22);
+    for (let off = 0; off < totalBytes; ) {
+      const n = fs.readSync(fd, chunk, 0, Math.min(chunk.length, totalBytes - off), off);
+      if (n === 0) throw new Error(`${dataFile}: unexpected end of file at byte ${off}`);
+      h.update(chunk.subarray(0, n));
+      off += n;
+    }
+    fs.fsyncSync(fd);
+    const manifest: EmbeddingsManifest = { ...manifestBase, sha256: h.digest('hex'), bytes: totalBytes };
+    // Data first, then its manifest: a crash in between leaves data without a manifest, never the reverse.
+    fs.renameSync(dataFile, opts.out);
+    fsyncDir(path.dirname(path.resolve(opts.out)));
     writeEmbeddingsManifest(opts.out, manifest);
     fs.rmSync(partsDir, { recursive: true, force: true });
     const seconds = (performance.now() - t0) / 1000;
     log.info({ out: opts.out, rows: N, encoded, reused, seconds: Number(seconds.toFixed(2)) }, 'embeddings written');
     return { manifest, encoded, reused, seconds };
-  } catch (e) {
-    w.abort();
-    throw e;
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+const DATA_FILE = 'data.partial';
+
+function fsyncDir(dir: string): void {
+  const fd = fs.openSync(dir, 'r');
+  try {
+    fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
   }
 }
 
@@ -270,25 +297,31 @@ async function encodePart(
   return out;
 }
 
-function writePart(dir: string, index: number, key: string, start: number, count: number, data: Uint8Array): void {
-  const sha = createHash('sha256').update(data).digest('hex');
-  writeFileAtomic(path.join(dir, `${partName(index)}.bin`), data);
-  const m: PartManifest = { key, index, start, count, bytes: data.byteLength, sha256: sha };
-  // The part counts as done only once its manifest exists, and the manifest is written after the data.
+/** Writes a part's bytes at `offset` of the data file, syncs them, then publishes its manifest (the "done" mark). */
+function writePart(dir: string, fd: number, index: number, key: string, offset: number, data: Uint8Array): void {
+  let off = 0;
+  while (off < data.byteLength) off += fs.writeSync(fd, data, off, data.byteLength - off, offset + off);
+  fs.fsyncSync(fd);
+  const m: PartManifest = { key, index, offset, bytes: data.byteLength, sha256: createHash('sha256').update(data).digest('hex') };
   writeFileAtomic(path.join(dir, `${partName(index)}.json`), `${JSON.stringify(m)}\n`);
 }
 
-function verifyPart(dir: string, index: number, key: string, start: number, count: number, bytes: number): boolean {
+/** A part is done if its manifest matches this run and its byte range in the data file still hashes to it. */
+function verifyPart(dir: string, fd: number, index: number, key: string, offset: number, bytes: number): boolean {
   const mf = path.join(dir, `${partName(index)}.json`);
-  const bf = path.join(dir, `${partName(index)}.bin`);
-  if (!fs.existsSync(mf) || !fs.existsSync(bf)) return false;
+  if (!fs.existsSync(mf)) return false;
   try {
     const m = JSON.parse(fs.readFileSync(mf, 'utf8')) as PartManifest;
-    if (m.key !== key || m.index !== index || m.start !== start || m.count !== count || m.bytes !== bytes) return false;
-    const data = fs.readFileSync(bf);
-    if (data.byteLength !== bytes) return false;
+    if (m.key !== key || m.index !== index || m.offset !== offset || m.bytes !== bytes) return false;
+    const data = Buffer.allocUnsafe(bytes);
+    let got = 0;
+    while (got < bytes) {
+      const n = fs.readSync(fd, data, got, bytes - got, offset + got);
+      if (n === 0) return false;
+      got += n;
+    }
     const ok = createHash('sha256').update(data).digest('hex') === m.sha256;
-    if (!ok) log.warn({ part: bf }, 'part checksum mismatch; re-encoding it');
+    if (!ok) log.warn({ part: index }, 'part checksum mismatch; re-encoding it');
     return ok;
   } catch {
     return false;

@@ -63,6 +63,8 @@ export class RunWriter {
         scores.push(hits.scores[b * k + j] as number);
       }
       this.addRanking(qid, docids, scores, parts);
+      // Bounded string building: a train split × k=1000 is tens of millions of lines.
+      if (parts.length >= 65536) this.#write(parts.splice(0).join(''));
     }
     this.#write(parts.join(''));
   }

@@ -121,11 +121,15 @@ test('a corrupted part is re-encoded; parts of a different model are discarded; 
       encodeSplit(model, ds.corpus, { out, maxLength: 32, chunkRows: 50, progress: false, onPart: () => n++, shouldStop: () => n >= stopAt }),
       /encoding stopped after 100 rows/,
     );
-    // Flip one byte of part 1: its sha256 no longer matches, so it is redone.
-    const p1 = path.join(`${out}.parts`, 'part-000001.bin');
-    const bytes = fs.readFileSync(p1);
-    bytes[5] = (bytes[5] as number) ^ 0xff;
-    fs.writeFileSync(p1, bytes);
+    // Flip one byte inside part 1's range of the data file: its sha256 no longer matches, so it is redone.
+    const data = path.join(`${out}.parts`, 'data.partial');
+    assert.equal(fs.statSync(data).size, 300 * 8 * 4, 'the data file has its final size from the start');
+    const fd = fs.openSync(data, 'r+');
+    const b = Buffer.alloc(1);
+    fs.readSync(fd, b, 0, 1, 50 * 8 * 4 + 5);
+    b[0] = (b[0] as number) ^ 0xff;
+    fs.writeSync(fd, b, 0, 1, 50 * 8 * 4 + 5);
+    fs.closeSync(fd);
     stopAt = Infinity;
     const r = await encodeSplit(model, ds.corpus, { out, maxLength: 32, chunkRows: 50, progress: false });
     assert.equal(r.reused, 50);
