@@ -16,17 +16,17 @@ export interface DemoPreset {
 export const PRESETS: Record<DemoPreset['name'], DemoPreset> = {
   default: {
     name: 'default',
-    subset: { trainQueries: 16000, devQueries: 1500, docs: 24000 },
+    subset: { trainQueries: 12000, devQueries: 1500, docs: 20000 },
     vocabSize: 8192,
-    maxDocLength: 96,
+    maxDocLength: 64,
     maxQueryLength: 24,
     // Masked-mean pooling: from scratch, first-token pooling collapsed (loss → ln 2, dev MRR@10 0.001 after 100
     // steps, measured); mean pooling reached dev MRR@10 0.19 by step 50 on the same data. DRhard's checkpoints
     // (pretrained RoBERTa) use first-token pooling, which `--init` from them keeps.
     model: { hiddenSize: 128, numHiddenLayers: 2, numAttentionHeads: 2, intermediateSize: 512, pooling: 'mean' },
-    warmup: { batchSize: 64, steps: 250, lr: 5e-4, warmupSteps: 25 },
-    star: { batchSize: 64, steps: 250, lr: 2e-4, warmupSteps: 25, topk: 100 },
-    adore: { batchSize: 32, steps: 150, lr: 5e-5, warmupSteps: 15, negTopk: 100, metricCut: 100 },
+    warmup: { batchSize: 48, steps: 200, lr: 1e-3, warmupSteps: 20 },
+    star: { batchSize: 48, steps: 200, lr: 5e-4, warmupSteps: 20, topk: 100 },
+    adore: { batchSize: 32, steps: 120, lr: 1e-4, warmupSteps: 12, negTopk: 100, metricCut: 100 },
     k: 100,
   },
   quick: {
@@ -37,8 +37,8 @@ export const PRESETS: Record<DemoPreset['name'], DemoPreset> = {
     maxQueryLength: 24,
     model: { hiddenSize: 64, numHiddenLayers: 1, numAttentionHeads: 2, intermediateSize: 256, pooling: 'mean' },
     warmup: { batchSize: 32, steps: 40, lr: 5e-4, warmupSteps: 5 },
-    star: { batchSize: 32, steps: 40, lr: 2e-4, warmupSteps: 5, topk: 50 },
-    adore: { batchSize: 32, steps: 20, lr: 5e-5, warmupSteps: 2, negTopk: 50, metricCut: 50 },
+    star: { batchSize: 32, steps: 40, lr: 5e-4, warmupSteps: 5, topk: 50 },
+    adore: { batchSize: 32, steps: 20, lr: 1e-4, warmupSteps: 2, negTopk: 50, metricCut: 50 },
     k: 100,
   },
 };
