@@ -18,6 +18,8 @@ function unwrap(t: z.ZodType): { inner: z.ZodType; def: unknown } {
       def = inner.def.defaultValue;
       inner = inner.unwrap() as z.ZodType;
     } else if (inner instanceof z.ZodOptional) inner = inner.unwrap() as z.ZodType;
+    // A transform's flag shape is its input's (e.g. an array of "name=value" strings).
+    else if (inner instanceof z.ZodPipe) inner = inner.in as z.ZodType;
     else return { inner, def };
   }
 }

@@ -11,7 +11,9 @@ export interface Negatives {
   docs: Int32Array;
 }
 
-export type NegativesFormat = 'jsonl' | 'bin';
+/** jsonl and bin hold offsets; tsv holds the dataset's original ids (`qid<TAB>docid<TAB>rank`, for tools and for
+ * readers that key by id). */
+export type NegativesFormat = 'jsonl' | 'bin' | 'tsv';
 
 const MAGIC = 'DRNEG001';
 
@@ -45,14 +47,35 @@ function checkSorted(n: Negatives): void {
 
 /**
  * Writes negatives atomically. 'jsonl': one `{"qoffset": 12, "negatives": [..]}` per line in query order.
+ * 'tsv': `qid<TAB>docid<TAB>rank` lines with original ids (`ids` maps offsets to them).
  * 'bin': magic "DRNEG001", uint32 nq, uint32 reserved, int32 qoffsets[nq], float64 start[nq+1], int32 docs[…],
  * little-endian. `meta` (provenance, counters) goes to `<file>.json`.
  */
-export function writeNegatives(file: string, n: Negatives, format: NegativesFormat, meta: Record<string, unknown> = {}): void {
+export function writeNegatives(
+  file: string,
+  n: Negatives,
+  format: NegativesFormat,
+  meta: Record<string, unknown> = {},
+  ids?: { qid: (q: number) => string; docid: (d: number) => string },
+): void {
   checkSorted(n);
+  if (format === 'tsv' && ids === undefined) throw new DrhardInputError('the tsv negatives format needs the dataset id maps');
   const w = new AtomicWriter(file);
   try {
-    if (format === 'jsonl') {
+    if (format === 'tsv' && ids !== undefined) {
+      let parts: string[] = [];
+      n.qoffsets.forEach((q, i) => {
+        const qid = ids.qid(q);
+        const s = n.start[i] as number;
+        const e = n.start[i + 1] as number;
+        for (let j = s; j < e; j++) parts.push(`${qid}\t${ids.docid(n.docs[j] as number)}\t${j - s + 1}\n`);
+        if (parts.length >= 65536) {
+          w.write(parts.join(''));
+          parts = [];
+        }
+      });
+      w.write(parts.join(''));
+    } else if (format === 'jsonl') {
       let parts: string[] = [];
       n.qoffsets.forEach((q, i) => {
         const list = n.docs.subarray(n.start[i] as number, n.start[i + 1] as number);

@@ -127,3 +127,64 @@ test('bad flags exit 2 with the flag named and write nothing; --help exits 0', (
   assert.equal(h.code, 0);
   assert.match(h.stdout, /--margin <n>/);
 });
+
+test('search --query text equals encodeTexts + library search; --save-index then --load-index give the same run', async () => {
+  const { loadModel } = await import('../../src/models/checkpoint.ts');
+  const { loadTokenizer } = await import('../../src/tokenizers/index.ts');
+  const { encodeTexts } = await import('../../src/retrieval/encode.ts');
+  const r = cli(['search', '--query', 'faiss index python', '--query', 'rust', '--model', model, '--corpus', corpus, '--k', '4', '--dataset', ds]);
+  assert.equal(r.code, 0, r.stderr);
+  const lines = r.stdout.trim().split('\n').map((l) => l.split(' '));
+  assert.equal(lines.length, 8);
+  const { model: m } = loadModel(model);
+  const d = openDataset(ds);
+  try {
+    const q = await encodeTexts(m, await loadTokenizer(model), ['faiss index python', 'rust'], { maxLength: 32 });
+    using s = DenseSearcher.fromFile(corpus);
+    const hits = s.search(q, 4);
+    q.dispose();
+    const dids = d.docIds();
+    for (const [b, qid] of ['1', '2'].entries()) {
+      const got = new Map(lines.filter((f) => f[0] === qid).map((f) => [f[2]!, Number(f[4])]));
+      for (let j = 0; j < 4; j++) assert.equal(got.get(dids[hits.ids[b * 4 + j]!]!), hits.scores[b * 4 + j]);
+    }
+  } finally {
+    m.dispose();
+    d.close();
+  }
+
+  const ix = path.join(dir, 'hnsw.faiss');
+  const a = cli(['search', '--queries', dev, '--corpus', corpus, '--index', 'HNSW16', '--param', 'efSearch=64', '--save-index', ix, '--k', '5']);
+  assert.equal(a.code, 0, a.stderr);
+  assert.ok(fs.existsSync(`${ix}.json`));
+  const b = cli(['search', '--queries', dev, '--load-index', ix, '--corpus', corpus, '--k', '5']);
+  assert.equal(b.code, 0, b.stderr);
+  assert.equal(b.stdout, a.stdout);
+  fs.truncateSync(ix, fs.statSync(ix).size - 10);
+  const c = cli(['search', '--queries', dev, '--load-index', ix, '--k', '5']);
+  assert.equal(c.code, 1);
+  assert.match(c.stderr, /hnsw\.faiss: index file has \d+ bytes, its manifest says \d+: truncated/);
+});
+
+test('mine --format tsv (original ids) is read by the trainer into the same lists as the jsonl output', async () => {
+  const { readNegativesFile } = await import('../../src/train/data.ts');
+  const tsv = path.join(dir, 'neg.tsv');
+  const jsonl = path.join(dir, 'neg.jsonl');
+  for (const [out, format] of [[tsv, 'tsv'], [jsonl, 'jsonl']] as const) {
+    const r = cli(['mine', '--dataset', ds, '--embeddings', corpus, '--query-embeddings', dev, '--split', 'dev', '--topk', '6', '--out', out, '--format', format, '--no-progress']);
+    assert.equal(r.code, 0, r.stderr);
+  }
+  const d = openDataset(ds);
+  try {
+    const a = readNegativesFile(tsv, d, 'dev');
+    const b = readNegativesFile(jsonl, d, 'dev');
+    const mine = readNegatives(jsonl);
+    for (const q of d.qrels('dev').keys()) {
+      assert.equal(a.size(q), 6);
+      assert.deepEqual(a.row(q), b.row(q));
+      assert.deepEqual(a.row(q), negativesOf(mine, q));
+    }
+  } finally {
+    d.close();
+  }
+});

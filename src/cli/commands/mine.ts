@@ -13,7 +13,7 @@ const options = z.object({
   topk: z.coerce.number().int().positive().default(200).describe('negatives kept per query (default 200)'),
   margin: z.coerce.number().int().min(0).default(10).describe('extra candidates retrieved so removals still leave --topk (default 10, as DRhard)'),
   out: z.string().describe('negatives file to write (+ <out>.json with provenance and counters)'),
-  format: z.enum(['jsonl', 'bin']).default('jsonl').describe('jsonl: {"qoffset": q, "negatives": [...]} per line (default); bin: compact CSR'),
+  format: z.enum(['jsonl', 'bin', 'tsv']).default('jsonl').describe('jsonl: {"qoffset": q, "negatives": [...]} per line (default); bin: compact CSR of offsets; tsv: "qid<TAB>docid<TAB>rank" with original ids'),
   model: z.string().optional().describe('dense: model directory; queries and corpus are encoded (resumably) into --work'),
   embeddings: z.string().optional().describe('dense: document embeddings file to reuse (drhard encode --split corpus)'),
   queryEmbeddings: z.string().optional().describe("dense: query embeddings of --split to reuse (drhard encode --split <split>)"),
@@ -104,7 +104,9 @@ async function run(o: Options): Promise<void> {
     });
     progress.stop();
     const seconds = (performance.now() - t1) / 1000;
-    writeNegatives(o.out, r.negatives, o.format, { ...meta, counters: r.counters, seconds });
+    const qids = o.format === 'tsv' ? ds.queryIds(o.split) : [];
+    const dids = o.format === 'tsv' ? ds.docIds() : [];
+    writeNegatives(o.out, r.negatives, o.format, { ...meta, counters: r.counters, seconds }, { qid: (q) => qids[q] as string, docid: (d) => dids[d] as string });
     if (r.counters.queriesShort > 0) log.warn({ queriesShort: r.counters.queriesShort, minNegatives: r.counters.minNegatives }, `some queries have fewer than ${o.topk} negatives`);
     process.stdout.write(`${JSON.stringify({ out: o.out, ...r.counters, seconds: Number(seconds.toFixed(3)) })}\n`);
   } finally {
