@@ -8,7 +8,6 @@ import type { TokenStore } from '../data/tokenstore.ts';
 import type { DotModel } from '../models/dual.ts';
 import { encodeIds } from '../models/encode.ts';
 import { DrhardInputError } from '../util/errors.ts';
-import { writeFileAtomic } from '../util/fsx.ts';
 import { hashJson } from '../util/hash.ts';
 import { log as rootLog } from '../util/log.ts';
 import { Progress } from '../util/progress.ts';
@@ -172,11 +171,10 @@ export async function encodeSplit(model: DotModel, store: TokenStore, opts: Enco
     const fd = fs.openSync(dataFile, 'w');
     try {
       fs.ftruncateSync(fd, totalBytes);
-      fs.fsyncSync(fd);
     } finally {
       fs.closeSync(fd);
     }
-    writeFileAtomic(idFile, `${JSON.stringify({ key, identity }, null, 2)}\n`);
+    replaceFile(idFile, `${JSON.stringify({ key, identity }, null, 2)}\n`);
   }
   // Temp files of a killed writer are never valid parts.
   for (const f of fs.readdirSync(partsDir)) if (f.startsWith('.')) fs.rmSync(path.join(partsDir, f), { force: true });
@@ -297,13 +295,23 @@ async function encodePart(
   return out;
 }
 
-/** Writes a part's bytes at `offset` of the data file, syncs them, then publishes its manifest (the "done" mark). */
+/**
+ * Writes a part's bytes at `offset` of the data file, then its manifest (the "done" mark) by rename. No fsync:
+ * a resume re-hashes every part against its manifest, so data lost to a crash is found and redone; only the final
+ * publish is synced.
+ */
 function writePart(dir: string, fd: number, index: number, key: string, offset: number, data: Uint8Array): void {
   let off = 0;
   while (off < data.byteLength) off += fs.writeSync(fd, data, off, data.byteLength - off, offset + off);
-  fs.fsyncSync(fd);
   const m: PartManifest = { key, index, offset, bytes: data.byteLength, sha256: createHash('sha256').update(data).digest('hex') };
-  writeFileAtomic(path.join(dir, `${partName(index)}.json`), `${JSON.stringify(m)}\n`);
+  replaceFile(path.join(dir, `${partName(index)}.json`), `${JSON.stringify(m)}\n`);
+}
+
+/** Write beside, then rename: readers see the old file or the new one, never a torn one (not synced; see writePart). */
+function replaceFile(target: string, text: string): void {
+  const tmp = path.join(path.dirname(target), `.${path.basename(target)}.tmp-${process.pid}`);
+  fs.writeFileSync(tmp, text);
+  fs.renameSync(tmp, target);
 }
 
 /** A part is done if its manifest matches this run and its byte range in the data file still hashes to it. */
