@@ -6,22 +6,13 @@ import { Option, type Command } from 'commander';
 import { z } from 'zod';
 import type { Dataset } from '../data/dataset.ts';
 import { DrhardInputError, DrhardUsageError } from '../util/errors.ts';
+import { kebab, unwrapSchema } from '../cli/options.ts';
 import { sha256, sha256File } from '../util/hash.ts';
 
-const kebab = (k: string): string => k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
-
+/** unwrapSchema, also looking through transforms: a transform's flag shape is its input's (an array of "k=v"). */
 function unwrap(t: z.ZodType): { inner: z.ZodType; def: unknown } {
-  let inner = t;
-  let def: unknown;
-  for (;;) {
-    if (inner instanceof z.ZodDefault) {
-      def = inner.def.defaultValue;
-      inner = inner.unwrap() as z.ZodType;
-    } else if (inner instanceof z.ZodOptional) inner = inner.unwrap() as z.ZodType;
-    // A transform's flag shape is its input's (e.g. an array of "name=value" strings).
-    else if (inner instanceof z.ZodPipe) inner = inner.in as z.ZodType;
-    else return { inner, def };
-  }
+  const u = unwrapSchema(t);
+  return u.inner instanceof z.ZodPipe ? { inner: unwrapSchema(u.inner.in as z.ZodType).inner, def: u.def } : u;
 }
 
 /**
