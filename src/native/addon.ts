@@ -109,6 +109,11 @@ function locate(): string {
   );
 }
 
+// OpenMP (libtorch, faiss) spins its threads while waiting by default, and on a few shared cores those spinners
+// starve OpenBLAS's threads and each other: measured here, passive waiting made a training step 1.8× and flat faiss
+// search 3–5× faster. It must be set before the addon loads libgomp; a value the user set wins.
+process.env['OMP_WAIT_POLICY'] ??= 'PASSIVE';
+
 const require = createRequire(import.meta.url);
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 const loaded: any = require(locate());
