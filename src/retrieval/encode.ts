@@ -11,6 +11,7 @@ import { DrhardInputError } from '../util/errors.ts';
 import { hashJson } from '../util/hash.ts';
 import { log as rootLog } from '../util/log.ts';
 import { Progress } from '../util/progress.ts';
+import { fsyncPath } from '../util/fsx.ts';
 import {
   EMBEDDINGS_FORMAT,
   bytesPerValue,
@@ -234,7 +235,7 @@ export async function encodeSplit(model: DotModel, store: TokenStore, opts: Enco
     const manifest: EmbeddingsManifest = { ...manifestBase, sha256: h.digest('hex'), bytes: totalBytes };
     // Data first, then its manifest: a crash in between leaves data without a manifest, never the reverse.
     fs.renameSync(dataFile, opts.out);
-    fsyncDir(path.dirname(path.resolve(opts.out)));
+    fsyncPath(path.dirname(path.resolve(opts.out)));
     writeEmbeddingsManifest(opts.out, manifest);
     fs.rmSync(partsDir, { recursive: true, force: true });
     const seconds = (performance.now() - t0) / 1000;
@@ -247,14 +248,6 @@ export async function encodeSplit(model: DotModel, store: TokenStore, opts: Enco
 
 const DATA_FILE = 'data.partial';
 
-function fsyncDir(dir: string): void {
-  const fd = fs.openSync(dir, 'r');
-  try {
-    fs.fsyncSync(fd);
-  } finally {
-    fs.closeSync(fd);
-  }
-}
 
 /**
  * Encodes rows [start, start+count) in length-sorted batches; returns their vectors in offset order as bytes, or

@@ -4,6 +4,7 @@ import * as path from 'node:path';
 import { DrhardInputError } from './errors.ts';
 import { canonicalJson, sha256File } from './hash.ts';
 import { log as rootLog, type Logger } from './log.ts';
+import { fsyncPath } from './fsx.ts';
 
 export const MANIFEST_NAME = 'manifest.json';
 export const CHECKPOINT_FORMAT = 'drhard-checkpoint/1';
@@ -61,14 +62,6 @@ export function stepDirName(step: number): string {
   return `step-${String(step).padStart(8, '0')}`;
 }
 
-function fsyncPath(p: string): void {
-  const fd = fs.openSync(p, 'r');
-  try {
-    fs.fsyncSync(fd);
-  } finally {
-    fs.closeSync(fd);
-  }
-}
 
 function errMsg(e: unknown): string {
   return e instanceof Error ? e.message : String(e);

@@ -2,7 +2,8 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
-function fsyncDir(dir: string): void {
+/** fsyncs a file or directory by path (a rename is durable only once its directory is synced). */
+export function fsyncPath(dir: string): void {
   const fd = fs.openSync(dir, 'r');
   try {
     fs.fsyncSync(fd);
@@ -32,7 +33,7 @@ export function writeFileAtomic(target: string, data: string | Uint8Array): void
   }
   fs.closeSync(fd);
   fs.renameSync(tmp, target);
-  fsyncDir(path.dirname(target));
+  fsyncPath(path.dirname(target));
 }
 
 /**
@@ -62,7 +63,7 @@ export class AtomicWriter {
     fs.fsyncSync(this.fd);
     fs.closeSync(this.fd);
     fs.renameSync(this.tmp, this.target);
-    fsyncDir(path.dirname(this.target));
+    fsyncPath(path.dirname(this.target));
     this.done = true;
   }
   abort(): void {
@@ -90,7 +91,7 @@ export async function publishDir(target: string, build: (tmpDir: string) => Prom
     await build(tmp);
     if (fs.existsSync(target)) fs.rmSync(target, { recursive: true, force: true });
     fs.renameSync(tmp, target);
-    fsyncDir(parent);
+    fsyncPath(parent);
   } catch (e) {
     fs.rmSync(tmp, { recursive: true, force: true });
     throw e;
