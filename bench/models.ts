@@ -3,9 +3,7 @@
 // pairwise loss, backward, clip, LAMB) for a tiny config and a base-size config. Prints seconds and ratios.
 // Usage: node --import tsx bench/models.ts [--quick] [--repeat R] [--only tiny|base]
 // Runs alternate between the two processes and the best of R is reported: the machine is shared.
-import { spawn, type ChildProcessByStdio } from 'node:child_process';
-import type { Readable, Writable } from 'node:stream';
-import * as readline from 'node:readline';
+import { PythonReference } from './pyref.ts';
 import * as path from 'node:path';
 import { getNumThreads, manualSeed, noGrad, ones, randint, tensor, tidy, type Tensor } from '../src/tensor/index.ts';
 import { configToJson, createConfig, type EncoderConfig } from '../src/models/config.ts';
@@ -97,26 +95,6 @@ function caseFn(c: Case, model: DotModel): () => void {
   };
 }
 
-/** The PyTorch process, driven line by line so its runs interleave with ours. */
-class Reference {
-  private readonly child: ChildProcessByStdio<Writable, Readable, null>;
-  private readonly lines: AsyncIterator<string>;
-  constructor(threads: number) {
-    const script = path.join(import.meta.dirname, '..', 'scripts', 'fixtures', 'models_bench.py');
-    this.child = spawn('/usr/bin/python3', [script, String(threads)], { stdio: ['pipe', 'pipe', 'inherit'] });
-    this.lines = readline.createInterface({ input: this.child.stdout })[Symbol.asyncIterator]();
-  }
-  async ask(cmd: string): Promise<string> {
-    this.child.stdin.write(`${cmd}\n`);
-    const r = await this.lines.next();
-    if (r.done) throw new Error('the PyTorch bench process exited');
-    return r.value;
-  }
-  close(): void {
-    this.child.stdin.end();
-  }
-}
-
 /** Wall and CPU seconds (all threads) of one run. CPU time is steadier when other jobs share the cores. */
 function timeOnce(run: () => void): [number, number] {
   const t = process.hrtime.bigint();
@@ -128,7 +106,7 @@ function timeOnce(run: () => void): [number, number] {
 
 const threads = getNumThreads();
 console.error(`bench/models: ${threads} thread(s); drhard and PyTorch runs alternate; best of ${REPEAT} after a warm-up`);
-const ref = new Reference(threads);
+const ref = new PythonReference(path.join(import.meta.dirname, '..', 'scripts', 'fixtures', 'models_bench.py'), threads);
 const rows: Array<[string, number, number, number, number]> = [];
 for (const c of cases) {
   manualSeed(0);

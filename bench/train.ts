@@ -7,9 +7,7 @@
 // LinearSchedule) on an in-memory token store. Prints per-phase wall-clock medians and minima, process CPU seconds,
 // and drhard/pytorch ratios (target <= 1.05).
 // Usage: node --import tsx bench/train.ts [--only star-tiny|star-base|adore-tiny] [--steps N] [--warmup W]
-import { spawn, type ChildProcessByStdio } from 'node:child_process';
-import type { Readable, Writable } from 'node:stream';
-import * as readline from 'node:readline';
+import { PythonReference } from './pyref.ts';
 import * as path from 'node:path';
 import { getNumThreads, manualSeed, randn, type Tensor } from '../src/tensor/index.ts';
 import { createConfig, type EncoderConfig } from '../src/models/config.ts';
@@ -161,25 +159,6 @@ function makeStep(c: Case, model: DotModel, data: TrainData, rng: Rng): { step: 
   };
 }
 
-/** The PyTorch process, driven line by line so its steps interleave with ours. */
-class Reference {
-  private readonly child: ChildProcessByStdio<Writable, Readable, null>;
-  private readonly lines: AsyncIterator<string>;
-  constructor(threads: number) {
-    this.child = spawn('/usr/bin/python3', [path.join(import.meta.dirname, 'train_ref.py'), String(threads)], { stdio: ['pipe', 'pipe', 'inherit'] });
-    this.lines = readline.createInterface({ input: this.child.stdout })[Symbol.asyncIterator]();
-  }
-  async ask(cmd: string): Promise<string> {
-    this.child.stdin.write(`${cmd}\n`);
-    const r = await this.lines.next();
-    if (r.done) throw new Error('the PyTorch bench process exited');
-    return r.value;
-  }
-  close(): void {
-    this.child.stdin.end();
-  }
-}
-
 const median = (xs: number[]): number => {
   const s = [...xs].sort((a, b) => a - b);
   const m = s.length >> 1;
@@ -188,7 +167,7 @@ const median = (xs: number[]): number => {
 
 const threads = getNumThreads();
 console.error(`bench/train: ${threads} thread(s); drhard and PyTorch steps alternate after ${WARMUP} warm-up step(s) each`);
-const ref = new Reference(threads);
+const ref = new PythonReference(path.join(import.meta.dirname, 'train_ref.py'), threads);
 const table: Array<{ name: string; phase: string; ours: number; theirs: number; oursMin: number; theirsMin: number }> = [];
 for (const c of cases) {
   manualSeed(0);
