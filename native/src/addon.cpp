@@ -9,6 +9,7 @@
 #include <mutex>
 
 #include "faiss_core.h"
+#include "search_core.h"
 #include "tensor_core.h"
 
 using drhard::errorMessage;
@@ -441,6 +442,17 @@ FN(topk) {
   return pair(info.Env(), std::get<0>(r), std::get<1>(r));
   GUARD_END
 }
+FN(screenedTopk) {
+  GUARD_BEGIN
+  auto r = drhard::screenedTopk(T(info[0]), T(info[1]), T(info[2]), T(info[3]), T(info[4]), f64(info[5]), i64(info[6]),
+                                i64(info[7]));
+  auto arr = Napi::Array::New(info.Env(), 3);
+  arr.Set(0u, wrap(info.Env(), std::get<0>(r)));
+  arr.Set(1u, wrap(info.Env(), std::get<1>(r)));
+  arr.Set(2u, wrap(info.Env(), std::get<2>(r)));
+  return arr;
+  GUARD_END
+}
 FN(sort) {
   GUARD_BEGIN
   // stable sort so ties keep index order: the same input always gives the same ranking.
@@ -794,7 +806,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   EXPORT(fromBuffer); EXPORT(toBuffer); EXPORT(item); EXPORT(fromFile); EXPORT(create);
   EXPORT(unary); EXPORT(binary); EXPORT(shapeOp); EXPORT(indexSelect); EXPORT(gather); EXPORT(scatter);
   EXPORT(maskedFill); EXPORT(where); EXPORT(cat); EXPORT(stack); EXPORT(reduce); EXPORT(maxDim); EXPORT(minDim);
-  EXPORT(argmax); EXPORT(topk); EXPORT(sort); EXPORT(cumsum); EXPORT(softmax); EXPORT(logSoftmax); EXPORT(clamp);
+  EXPORT(argmax); EXPORT(topk); EXPORT(screenedTopk); EXPORT(sort); EXPORT(cumsum); EXPORT(softmax); EXPORT(logSoftmax); EXPORT(clamp);
   EXPORT(to); EXPORT(embedding); EXPORT(layerNorm); EXPORT(linear); EXPORT(dropout); EXPORT(crossEntropy);
   EXPORT(mseLoss); EXPORT(requiresGrad); EXPORT(setRequiresGrad); EXPORT(backward); EXPORT(grad); EXPORT(setGrad);
   EXPORT(setGradEnabled); EXPORT(inplace); EXPORT(setNumThreads); EXPORT(getNumThreads); EXPORT(manualSeed);

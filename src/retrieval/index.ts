@@ -2,7 +2,8 @@
 export { encodeSplit, encodeTexts, modelChecksum, EncodeStopped, DEFAULT_ENCODE_CHUNK_ROWS, type EncodeOptions, type EncodeResult } from './encode.ts';
 export {
   DenseSearcher,
-  DEFAULT_ENGINE,
+  defaultEngine,
+  SCREEN_QUERY_BATCH,
   DEFAULT_CHUNK_ROWS,
   DEFAULT_QUERY_BATCH,
   DEFAULT_GROUP_SIZE,
@@ -30,3 +31,4 @@ export { mineNegatives, type MineOptions, type MineResult, type MineCounters, ty
 export { readNegatives, writeNegatives, negativesOf, negativesToMap, type Negatives, type NegativesFormat } from './negatives.ts';
 export { RunWriter, searchFileToRun, evaluateHits, type RunFileFormat, type RunWriterOptions } from './runs.ts';
 export { chunkTopK, mergeInto, sortRows, type TopK } from './topk.ts';
+export { ScreenCopy, hasFastBf16 } from './screen.ts';

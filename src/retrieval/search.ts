@@ -1,24 +1,29 @@
-// In-process dense retrieval: exact inner-product top-k by chunked GEMM + topk (in memory or shard by shard
-// from an embeddings file), or through a faiss index; deterministic ties (lower doc offset first).
+// In-process dense retrieval: exact inner-product top-k (bfloat16-screened GEMM with float32 rescoring, float32
+// GEMM + topk, or faiss flat; in memory or shard by shard from an embeddings file), or through a faiss index;
+// deterministic ties (lower doc offset first).
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as T from '../tensor/index.ts';
 import { DrhardInputError } from '../util/errors.ts';
 import { assertFileFinite, assertFinite, layoutOf, readRows, type EmbeddingsLayout } from './embeddings.ts';
+import { ScreenCopy, hasFastBf16 } from './screen.ts';
 import { chunkTopK, emptyTopK, mergeInto, sortRows, type TopK } from './topk.ts';
 
 export type SearchHits = TopK;
 
-/** Exact search engines: libtorch GEMM + topk per block, or faiss IndexFlatIP (BLAS GEMM + per-query heaps). */
-export type ExactEngine = 'torch' | 'faiss';
+/**
+ * Exact search engines: 'bf16' (a bfloat16 GEMM screens, the documents that can still be in the top-k are rescored
+ * in float64 and rounded to float32: src/retrieval/screen.ts), 'torch' (float32 libtorch GEMM + topk per block) or
+ * 'faiss' (IndexFlatIP: float32 BLAS GEMM + per-query heaps). All three return the exact top-k of their scores; the
+ * float32 GEMMs' scores differ from the correctly rounded ones in the last bits (summation order), so documents
+ * within that distance of each other may swap places between engines.
+ */
+export type ExactEngine = 'bf16' | 'torch' | 'faiss';
 
 export interface DenseSearcherOptions {
   /** 'flat' (exact; the default) or a faiss index_factory string ('HNSW32', 'IVF4096,PQ64' …: approximate). */
   index?: string;
-  /**
-   * Exact engine (default DEFAULT_ENGINE, picked by bench/retrieval.ts). Both give the same ids in the same order:
-   * ties go to the lower doc offset.
-   */
+  /** Exact engine (default defaultEngine(), picked by bench/retrieval.ts). Ties go to the lower doc offset. */
   engine?: ExactEngine;
   /** Documents per GEMM block. Together with queryBatch it bounds the score buffer (queryBatch × chunkRows floats). */
   chunkRows?: number;
@@ -41,21 +46,33 @@ export interface FromFileOptions extends DenseSearcherOptions {
 }
 
 /**
- * Defaults from bench/retrieval.ts. Score blocks stay at 16 MiB (256 × 16384 floats): glibc recycles blocks below
- * its 32 MiB mmap threshold, while bigger ones are mapped and page-faulted afresh on every GEMM, which halved the
- * sgemm rate. faiss's flat search (sgemm into cache-sized blocks + a heap that rejects most scores with one
- * comparison) measured faster than GEMM + libtorch topk at both 200k × 768 and 1M × 128.
+ * Defaults from bench/retrieval.ts. Score blocks stay at 16 MiB (256 × 16384 floats, or 512 × 16384 bfloat16):
+ * glibc recycles blocks below its 32 MiB mmap threshold, while bigger ones are mapped and page-faulted afresh on
+ * every GEMM, which halved the sgemm rate. The bfloat16 screen (AMX here) answered 3x the queries/s of faiss's
+ * flat search; without bfloat16 units, faiss (sgemm into cache-sized blocks + a heap that rejects most scores with
+ * one comparison) measured faster than GEMM + libtorch topk at both 200k × 768 and 1M × 128.
  */
-export const DEFAULT_ENGINE: ExactEngine = 'faiss';
+export function defaultEngine(): ExactEngine {
+  return hasFastBf16() ? 'bf16' : 'faiss';
+}
 export const DEFAULT_CHUNK_ROWS = 16384;
 export const DEFAULT_QUERY_BATCH = 256;
+/** Queries per screening GEMM: oneDNN's bfloat16 GEMM ran 40% faster at 512 rows than at 256 (bench/retrieval.ts). */
+export const SCREEN_QUERY_BATCH = 512;
 export const DEFAULT_GROUP_SIZE = 8;
 /** Rows used to train a faiss index that needs training (IVF, PQ), from the front of the collection. */
 export const FAISS_TRAIN_ROWS = 262144;
 
 type Store =
   /** `docs` may be null when the vectors live only in `flat` (faiss engine over a file); then `file` serves docVectors. */
-  | { kind: 'memory'; docs: T.Tensor | null; owned: boolean; flat: T.FaissIndex | null; file: { path: string; layout: EmbeddingsLayout } | null }
+  | {
+      kind: 'memory';
+      docs: T.Tensor | null;
+      owned: boolean;
+      flat: T.FaissIndex | null;
+      screen: ScreenCopy | null;
+      file: { path: string; layout: EmbeddingsLayout } | null;
+    }
   | { kind: 'file'; path: string; layout: EmbeddingsLayout; shardRows: number };
 
 export class DenseSearcher implements Disposable {
@@ -65,17 +82,19 @@ export class DenseSearcher implements Disposable {
   readonly #dim: number;
   readonly #chunkRows: number;
   readonly #queryBatch: number;
+  readonly #screenBatch: number;
   readonly #group: number;
   readonly #engine: ExactEngine;
 
   private constructor(store: Store, count: number, dim: number, faiss: T.FaissIndex | null, opts: DenseSearcherOptions) {
-    this.#engine = opts.engine ?? DEFAULT_ENGINE;
+    this.#engine = opts.engine ?? defaultEngine();
     this.#store = store;
     this.#count = count;
     this.#dim = dim;
     this.#faiss = faiss;
     this.#chunkRows = positiveInt(opts.chunkRows ?? DEFAULT_CHUNK_ROWS, 'chunkRows');
     this.#queryBatch = positiveInt(opts.queryBatch ?? DEFAULT_QUERY_BATCH, 'queryBatch');
+    this.#screenBatch = positiveInt(opts.queryBatch ?? SCREEN_QUERY_BATCH, 'queryBatch');
     this.#group = opts.groupSize ?? DEFAULT_GROUP_SIZE;
     if (!Number.isInteger(this.#group) || this.#group < 0) throw new DrhardInputError(`groupSize must be a non-negative integer, got ${this.#group}`);
   }
@@ -90,14 +109,18 @@ export class DenseSearcher implements Disposable {
     const owned = docs.dtype !== 'float32' || docs.device !== 'cpu';
     const d = owned ? T.keep(docs.to({ dtype: 'float32', device: 'cpu' })) : docs;
     let flat: T.FaissIndex | null = null;
+    let screen: ScreenCopy | null = null;
     try {
       assertFinite(d, 'document embeddings');
       const faiss = isFlat(opts.index) ? null : buildFaiss(opts, D, N, (s, n) => d.narrow(0, s, n));
+      const engine = opts.engine ?? defaultEngine();
       // faiss keeps its own copy of the rows; the tensor stays for docVectors.
-      if (faiss === null && (opts.engine ?? DEFAULT_ENGINE) === 'faiss') flat = flatIndex(D, N, (s, n) => d.narrow(0, s, n));
-      return new DenseSearcher({ kind: 'memory', docs: d, owned, flat, file: null }, N, D, faiss, opts);
+      if (faiss === null && engine === 'faiss') flat = flatIndex(D, N, (s, n) => d.narrow(0, s, n));
+      if (faiss === null && engine === 'bf16') screen = ScreenCopy.build(d);
+      return new DenseSearcher({ kind: 'memory', docs: d, owned, flat, screen, file: null }, N, D, faiss, opts);
     } catch (e) {
       flat?.dispose();
+      screen?.dispose();
       if (owned) d.dispose();
       throw e;
     }
@@ -114,24 +137,29 @@ export class DenseSearcher implements Disposable {
     const budget = opts.maxMemoryBytes ?? Math.floor(os.totalmem() / 2);
     if (!(budget > 0)) throw new DrhardInputError(`maxMemoryBytes must be positive, got ${budget}`);
     const rowBytes = D * 4;
-    const engine = opts.engine ?? DEFAULT_ENGINE;
-    if (N * rowBytes <= budget) {
+    const engine = opts.engine ?? defaultEngine();
+    // The bfloat16 screening copy lives beside the float32 rows.
+    const memRowBytes = rowBytes + (isFlat(opts.index) && engine === 'bf16' ? D * 2 : 0);
+    if (N * memRowBytes <= budget) {
       // faiss holds its own copy of the rows. When a second copy fits the budget too, docVectors gathers from memory
       // (ADORE asks for B × K rows per step); otherwise it reads them from the file.
       if (isFlat(opts.index) && engine === 'faiss' && 2 * N * rowBytes > budget) {
         assertFileFinite(file, layout, LOAD_BLOCK);
         const flat = flatIndex(D, N, (s, n) => readRows(file, layout, s, n));
-        return new DenseSearcher({ kind: 'memory', docs: null, owned: false, flat, file: { path: file, layout } }, N, D, null, opts);
+        return new DenseSearcher({ kind: 'memory', docs: null, owned: false, flat, screen: null, file: { path: file, layout } }, N, D, null, opts);
       }
       const docs = T.keep(N === 0 ? T.zeros([0, D]) : readRows(file, layout, 0, N));
       let flat: T.FaissIndex | null = null;
+      let screen: ScreenCopy | null = null;
       try {
         assertFinite(docs, `${file}: document embeddings`);
         const faiss = isFlat(opts.index) ? null : buildFaiss(opts, D, N, (s, n) => docs.narrow(0, s, n));
         if (faiss === null && engine === 'faiss') flat = flatIndex(D, N, (s, n) => docs.narrow(0, s, n));
-        return new DenseSearcher({ kind: 'memory', docs, owned: true, flat, file: null }, N, D, faiss, opts);
+        if (faiss === null && engine === 'bf16') screen = ScreenCopy.build(docs);
+        return new DenseSearcher({ kind: 'memory', docs, owned: true, flat, screen, file: null }, N, D, faiss, opts);
       } catch (e) {
         flat?.dispose();
+        screen?.dispose();
         docs.dispose();
         throw e;
       }
@@ -143,19 +171,22 @@ export class DenseSearcher implements Disposable {
         { file },
       );
     }
-    // Sharded search defaults to the torch engine: building a faiss index per shard (a copy of the rows plus faiss's
-    // own buffers) left peak RSS 1-2x over budget from run to run (glibc keeps freed blocks), torch stayed under.
-    const shardEngine = opts.engine ?? 'torch';
+    // Sharded search defaults to the bf16 screen where it is fast, else to the torch engine: building a faiss index
+    // per shard (a copy of the rows plus faiss's own buffers) left peak RSS 1-2x over budget from run to run (glibc
+    // keeps freed blocks), torch stayed under.
+    const shardEngine = opts.engine ?? (defaultEngine() === 'bf16' ? 'bf16' : 'torch');
     // A third of the budget holds one shard (plus its float16 source while widening, or faiss's copy of it), a sixth
     // one score block [queryBatch, chunk] with topk's working copy; the rest is headroom for what the allocator
     // keeps. Blocks shrink to fit a small budget.
     const shardBytes = Math.floor(budget / 3);
     const blockBytes = Math.floor(budget / 6);
-    const perRow = rowBytes + (layout.dtype === 'float16' ? D * 2 : 0) + (shardEngine === 'faiss' ? rowBytes : 0);
+    const perRow = rowBytes + (layout.dtype === 'float16' ? D * 2 : 0) + (shardEngine === 'faiss' ? rowBytes : shardEngine === 'bf16' ? D * 2 : 0);
     let shardRows = Math.floor(shardBytes / perRow);
     if (shardRows < 1) throw new DrhardInputError(`memory budget ${budget} bytes is too small for even one ${D}-dim row per shard`);
     const chunkRows = Math.min(opts.chunkRows ?? DEFAULT_CHUNK_ROWS, shardRows);
-    const queryBatch = Math.max(1, Math.min(opts.queryBatch ?? DEFAULT_QUERY_BATCH, Math.floor(blockBytes / (chunkRows * 4 * 2))));
+    // A bfloat16 score block takes half the bytes of a float32 one (and no topk copy): twice the queries fit.
+    const blockQueries = Math.floor(blockBytes / (chunkRows * 4 * 2)) * (shardEngine === 'bf16' ? 4 : 1);
+    const queryBatch = Math.max(1, Math.min(opts.queryBatch ?? (shardEngine === 'bf16' ? SCREEN_QUERY_BATCH : DEFAULT_QUERY_BATCH), blockQueries));
     // Whole GEMM blocks per shard, so block boundaries stay where the in-memory search puts them.
     shardRows -= shardRows % chunkRows;
     // faiss blocks its GEMM by 1024 rows from each index's start: keep shards on those boundaries too.
@@ -170,8 +201,8 @@ export class DenseSearcher implements Disposable {
     const N = index.ntotal;
     const D = index.dim;
     let store: Store;
-    if (docs === undefined) store = { kind: 'memory', docs: null, owned: false, flat: null, file: null };
-    else if (docs instanceof T.Tensor) store = { kind: 'memory', docs, owned: false, flat: null, file: null };
+    if (docs === undefined) store = { kind: 'memory', docs: null, owned: false, flat: null, screen: null, file: null };
+    else if (docs instanceof T.Tensor) store = { kind: 'memory', docs, owned: false, flat: null, screen: null, file: null };
     else store = { kind: 'file', path: docs.file, layout: layoutOf(docs.file, docs.layout), shardRows: 0 };
     return new DenseSearcher(store, N, D, index, {});
   }
@@ -182,7 +213,7 @@ export class DenseSearcher implements Disposable {
   get dim(): number {
     return this.#dim;
   }
-  /** The exact engine in use ('faiss' or 'torch'); null for an approximate faiss index. */
+  /** The exact engine in use; null for an approximate faiss index. */
   get engine(): ExactEngine | null {
     return this.#faiss !== null ? null : this.#engine;
   }
@@ -221,6 +252,7 @@ export class DenseSearcher implements Disposable {
       const store = this.store;
       if (store.kind === 'memory') {
         if (store.flat !== null) mergeFlat(store.flat, qf, 0, acc);
+        else if (store.screen !== null && store.docs !== null) this.searchScreened(qf, store.docs, store.screen, 0, acc);
         else if (store.docs !== null) this.searchBlock(qf, store.docs, 0, acc);
       } else {
         for (let s = 0; s < this.#count; s += store.shardRows) {
@@ -236,7 +268,10 @@ export class DenseSearcher implements Disposable {
           }
           const shard = readRows(store.path, store.layout, s, n);
           try {
-            this.searchBlock(qf, shard, s, acc);
+            if (this.#engine === 'bf16') {
+              using screen = ScreenCopy.build(shard);
+              this.searchScreened(qf, shard, screen, s, acc);
+            } else this.searchBlock(qf, shard, s, acc);
           } finally {
             shard.dispose();
           }
@@ -275,6 +310,23 @@ export class DenseSearcher implements Disposable {
       } finally {
         qv.dispose();
       }
+    }
+  }
+
+  /** Merges the exact top-k of q against `docs` (rows base…base+n) into `acc` through the bfloat16 screen. */
+  private searchScreened(q: T.Tensor, docs: T.Tensor, screen: ScreenCopy, base: number, acc: TopK): void {
+    const B = q.size(0);
+    const k = acc.k;
+    for (let qs = 0; qs < B; qs += this.#screenBatch) {
+      const qb = Math.min(this.#screenBatch, B - qs);
+      const r = T.tidy(() => screen.search(q.narrow(0, qs, qb), docs, k, this.#chunkRows));
+      const ids = new Int32Array(r.ids.length);
+      for (let i = 0; i < ids.length; i++) {
+        const id = Number(r.ids[i]);
+        ids[i] = id < 0 ? -1 : id + base;
+      }
+      const rows: TopK = { scores: acc.scores.subarray(qs * k, (qs + qb) * k), ids: acc.ids.subarray(qs * k, (qs + qb) * k), k };
+      mergeInto(rows, r.scores, ids, qb, k);
     }
   }
 
@@ -326,6 +378,7 @@ export class DenseSearcher implements Disposable {
     if (s !== null && s.kind === 'memory') {
       if (s.owned) s.docs?.dispose();
       s.flat?.dispose();
+      s.screen?.dispose();
     }
     this.#faiss?.dispose();
     this.#faiss = null;

@@ -526,3 +526,27 @@ export const crossEntropy = (
 ): Tensor => wrap(native.crossEntropy(logits.handle, target.handle, REDUCTION[opts.reduction ?? 'mean'], opts.ignoreIndex ?? -100));
 export const mseLoss = (a: Tensor, b: Tensor, reduction: keyof typeof REDUCTION = 'mean'): Tensor =>
   wrap(native.mseLoss(a.handle, b.handle, REDUCTION[reduction]));
+
+/**
+ * Exact top-k of q·docsᵀ by a screened search (native/src/search_core.h): a bfloat16 GEMM qLo·docsLoᵀ scores every
+ * document, and each one whose screen score could still reach the k-th best is rescored (float32 products summed in
+ * float64, rounded to float32) and ranked (ties
+ * to the lower offset). The caller bounds the screening error: |screen − (float32 score − shift_b)| <=
+ * errAbs[b] + errRel·|screen| (docsLo may be docs minus a constant vector; shift_b is then q_b·that vector). With a
+ * valid bound the result is the exact top-k by those scores; src/retrieval/screen.ts derives one.
+ * q [B, D] / docs [N, D] float32, qLo [B, D] / docsLo [N, D] bfloat16, errAbs [B] float32; `chunk` docs per GEMM.
+ * Returns values [B, k] float32, indices [B, k] int64 (-inf / -1 past N) and rescored [B] int64.
+ */
+export function screenedTopk(
+  q: Tensor,
+  docs: Tensor,
+  qLo: Tensor,
+  docsLo: Tensor,
+  errAbs: Tensor,
+  errRel: number,
+  k: number,
+  chunk: number,
+): ValuesIndices & { rescored: Tensor } {
+  const [v, i, r] = native.screenedTopk(q.handle, docs.handle, qLo.handle, docsLo.handle, errAbs.handle, errRel, k, chunk);
+  return { values: wrap(v), indices: wrap(i), rescored: wrap(r) };
+}

@@ -44,18 +44,23 @@ test('encoded corpus equals direct encoding; search scores equal tensor dot prod
 
     const qout = path.join(dir, 'dev.emb');
     await encodeSplit(model, ds.queries('dev'), { out: qout, maxLength: 16, progress: false });
-    using s = DenseSearcher.fromFile(out);
-    T.tidy(() => {
-      const q = readRows(qout, readEmbeddingsManifest(qout), 0, ds.queries('dev').count);
-      const hits = s.search(q, 10);
-      const full = q.matmul(readRows(out, m, 0, m.count).t()).toFloat32Array();
-      for (let b = 0; b < q.size(0); b++) {
-        for (let j = 0; j < 10; j++) {
-          const id = hits.ids[b * 10 + j] as number;
-          assert.equal(hits.scores[b * 10 + j], full[b * m.count + id]);
+    // float32 GEMM engines reproduce q·dᵀ of a float32 matmul bit for bit; the bf16 screen rescores in float64 and
+    // rounds once, so it reproduces the float64 product rounded to float32.
+    for (const engine of ['torch', 'faiss', 'bf16'] as const) {
+      using s = DenseSearcher.fromFile(out, { engine });
+      T.tidy(() => {
+        const q = readRows(qout, readEmbeddingsManifest(qout), 0, ds.queries('dev').count);
+        const hits = s.search(q, 10);
+        const d = readRows(out, m, 0, m.count);
+        const full = (engine === 'bf16' ? q.to('float64').matmul(d.to('float64').t()).to('float32') : q.matmul(d.t())).toFloat32Array();
+        for (let b = 0; b < q.size(0); b++) {
+          for (let j = 0; j < 10; j++) {
+            const id = hits.ids[b * 10 + j] as number;
+            assert.equal(hits.scores[b * 10 + j], full[b * m.count + id], `${engine}: query ${b} rank ${j}`);
+          }
         }
-      }
-    });
+      });
+    }
     // Rerun: the output is complete, nothing is encoded.
     const again = await encodeSplit(model, ds.corpus, { out, maxLength: 32, batchSize: 16, chunkRows: 100, progress: false, dataset: { path: dsDir, checksum: 'x', split: 'corpus' } });
     assert.equal(again.encoded, 0);

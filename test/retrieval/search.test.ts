@@ -55,6 +55,9 @@ test('exact search equals brute force, ties broken by lower offset, for every bl
       { engine: 'torch', chunkRows: 1000, queryBatch: 37, groupSize: 4 },
       { engine: 'torch', chunkRows: 3000, queryBatch: 1, groupSize: 8 },
       { engine: 'torch', chunkRows: 997, queryBatch: 16, groupSize: 2 },
+      { engine: 'bf16' },
+      { engine: 'bf16', chunkRows: 256, queryBatch: 5 },
+      { engine: 'bf16', chunkRows: 997, queryBatch: 1 },
     ] as const) {
       using s = DenseSearcher.fromTensor(docs, opts);
       const got = rowsOf(s.search(q, k), 37);
@@ -92,7 +95,14 @@ test('sharded search of a file over the memory budget equals the in-memory searc
     T.tidy(() => {
       const docs = T.cat([T.randn([4000, 24]), tiedDocs(1000, 24)], 0);
       const q = T.randn([20, 24]);
-      for (const [dtype, engine] of [['float32', 'torch'], ['float16', 'torch'], ['float32', 'faiss'], ['float16', 'faiss']] as const) {
+      for (const [dtype, engine] of [
+        ['float32', 'torch'],
+        ['float16', 'torch'],
+        ['float32', 'faiss'],
+        ['float16', 'faiss'],
+        ['float32', 'bf16'],
+        ['float16', 'bf16'],
+      ] as const) {
         const file = path.join(dir, `d-${dtype}.emb`);
         writeEmbeddingsFile(file, docs, dtype);
         using mem = DenseSearcher.fromFile(file, { chunkRows: 512, engine });
@@ -109,9 +119,10 @@ test('sharded search of a file over the memory budget equals the in-memory searc
         const v1 = mem.docVectors(ids).toFloat32Array();
         const v2 = sh.docVectors(Int32Array.from(ids)).toFloat32Array();
         assert.deepEqual(v2, v1);
-        // Room for faiss's copy but not a second one: rows stay only in faiss and docVectors reads the file.
+        // Room for faiss's copy but not a second one: rows stay only in faiss and docVectors reads the file. The
+        // bf16 engine's screening copy does not fit beside the rows: it goes sharded.
         using tight = DenseSearcher.fromFile(file, { engine, maxMemoryBytes: 5000 * 24 * 4 + 1000 });
-        assert.equal(tight.mode, 'memory');
+        assert.equal(tight.mode, engine === 'bf16' ? 'sharded' : 'memory');
         assert.deepEqual(tight.search(q, 50).ids, a.ids);
         assert.deepEqual(tight.docVectors(ids).toFloat32Array(), v1);
         if (dtype === 'float32') assert.deepEqual(v1, T.tidy(() => docs.indexSelect(0, T.tensor(ids, { dtype: 'int64' })).toFloat32Array()));
