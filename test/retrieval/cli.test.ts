@@ -69,6 +69,22 @@ test('--max-memory below the corpus size: sharded search writes the same bytes a
   assert.equal(b.code, 0, b.stderr);
   assert.ok(a.stdout.length > 0);
   assert.equal(b.stdout, a.stdout);
+  // Every exact engine, in memory and sharded, returns the top 20 by score. This test model's scores agree to ~6
+  // digits, so documents swap places with the last bits of the summation order: compare the score at each rank.
+  const scoresOf = (out: string): number[] => out.trim().split('\n').map((l) => Number(l.split(' ')[4]));
+  const want = scoresOf(a.stdout);
+  for (const engine of ['bf16', 'torch', 'faiss']) {
+    for (const extra of [[], ['--max-memory', '6K']]) {
+      const c = cli(['search', '--queries', dev, '--corpus', corpus, '--k', '20', '--format', 'trec', '--exact', engine, ...extra]);
+      assert.equal(c.code, 0, c.stderr);
+      const got = scoresOf(c.stdout);
+      assert.equal(got.length, want.length);
+      got.forEach((x, i) => assert.ok(Math.abs(x - (want[i] as number)) <= 1e-5 * Math.abs(want[i] as number), `--exact ${engine} ${extra.join(' ')}: rank ${i} ${x} vs ${want[i]}`));
+    }
+  }
+  const bad = cli(['search', '--queries', dev, '--corpus', corpus, '--exact', 'fast']);
+  assert.equal(bad.code, 2);
+  assert.match(bad.stderr, /--exact/);
 });
 
 test('bm25 and mine CLIs equal the library', () => {

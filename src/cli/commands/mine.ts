@@ -25,6 +25,10 @@ const options = z.object({
   index: z.string().default('flat').describe("dense: 'flat' (exact, default) or a faiss index_factory string"),
   param: paramsSchema.optional().describe('dense: faiss runtime parameter name=value (repeatable)'),
   maxMemory: sizeSchema.optional().describe('dense: memory budget for document vectors (a larger corpus is searched shard by shard)'),
+  exact: z
+    .enum(['auto', 'bf16', 'torch', 'faiss'])
+    .default('auto')
+    .describe("exact engine for --index flat: bf16 (bfloat16 screen + exact rescoring; auto picks it on CPUs with AMX/AVX512-BF16), torch (float32 GEMM + topk), faiss (IndexFlatIP); auto (default) otherwise picks faiss in memory and torch when sharded"),
   seed: z.coerce.number().int().default(42).describe('random: seed (default 42)'),
   removeCopies: z.boolean().default(true).describe('also drop candidates whose text equals a positive (duplicate passages)'),
   progress: z.boolean().default(true).describe('progress on stderr'),
@@ -86,7 +90,12 @@ async function run(o: Options): Promise<void> {
           model.dispose();
         }
       }
-      const searcher = DenseSearcher.fromFile(docEmb as string, { index: o.index, params: o.param ?? {}, ...(o.maxMemory !== undefined ? { maxMemoryBytes: o.maxMemory } : {}) });
+      const searcher = DenseSearcher.fromFile(docEmb as string, {
+        index: o.index,
+        params: o.param ?? {},
+        ...(o.exact !== 'auto' ? { engine: o.exact } : {}),
+        ...(o.maxMemory !== undefined ? { maxMemoryBytes: o.maxMemory } : {}),
+      });
       cleanup.push(() => searcher.dispose());
       if (searcher.count !== ds.corpus.count) throw new DrhardUsageError(`${docEmb}: ${searcher.count} rows, but the corpus has ${ds.corpus.count} documents`);
       source = { kind: 'dense', searcher, queryEmbeddings: qEmb as string };
