@@ -5,6 +5,9 @@
 #include <napi.h>
 
 #include <atomic>
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
 #include <cmath>
 #include <mutex>
 
@@ -184,6 +187,12 @@ FN(fromFile) {
   GUARD_BEGIN
   return wrap(info.Env(), drhard::fromFile(info[0].As<Napi::String>().Utf8Value(), i64(info[1]), ints(info[2]),
                                            drhard::dtypeFromCode(static_cast<int>(i64(info[3])))));
+  GUARD_END
+}
+FN(readFileInto) {
+  GUARD_BEGIN
+  drhard::readFileInto(info[0].As<Napi::String>().Utf8Value(), i64(info[1]), T(info[2]));
+  return info.Env().Undefined();
   GUARD_END
 }
 
@@ -630,6 +639,15 @@ FN(setNumThreads) {
   GUARD_END
 }
 FN(getNumThreads) { return Napi::Number::New(info.Env(), at::get_num_threads()); }
+FN(setMmapThreshold) {
+  GUARD_BEGIN
+#if defined(__GLIBC__)
+  return Napi::Boolean::New(info.Env(), mallopt(M_MMAP_THRESHOLD, static_cast<int>(i64(info[0]))) == 1);
+#else
+  return Napi::Boolean::New(info.Env(), false);
+#endif
+  GUARD_END
+}
 FN(manualSeed) {
   GUARD_BEGIN
   torch::manual_seed(static_cast<uint64_t>(i64(info[0])));
@@ -803,13 +821,13 @@ FN(faissDispose) {
 #define EXPORT(name) exports.Set(#name, Napi::Function::New(env, name, #name))
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   EXPORT(dispose); EXPORT(liveTensors); EXPORT(shape); EXPORT(dtype); EXPORT(device);
-  EXPORT(fromBuffer); EXPORT(toBuffer); EXPORT(item); EXPORT(fromFile); EXPORT(create);
+  EXPORT(fromBuffer); EXPORT(toBuffer); EXPORT(item); EXPORT(fromFile); EXPORT(readFileInto); EXPORT(create);
   EXPORT(unary); EXPORT(binary); EXPORT(shapeOp); EXPORT(indexSelect); EXPORT(gather); EXPORT(scatter);
   EXPORT(maskedFill); EXPORT(where); EXPORT(cat); EXPORT(stack); EXPORT(reduce); EXPORT(maxDim); EXPORT(minDim);
   EXPORT(argmax); EXPORT(topk); EXPORT(screenedTopk); EXPORT(sort); EXPORT(cumsum); EXPORT(softmax); EXPORT(logSoftmax); EXPORT(clamp);
   EXPORT(to); EXPORT(embedding); EXPORT(layerNorm); EXPORT(linear); EXPORT(dropout); EXPORT(crossEntropy);
   EXPORT(mseLoss); EXPORT(requiresGrad); EXPORT(setRequiresGrad); EXPORT(backward); EXPORT(grad); EXPORT(setGrad);
-  EXPORT(setGradEnabled); EXPORT(inplace); EXPORT(setNumThreads); EXPORT(getNumThreads); EXPORT(manualSeed);
+  EXPORT(setGradEnabled); EXPORT(inplace); EXPORT(setNumThreads); EXPORT(getNumThreads); EXPORT(setMmapThreshold); EXPORT(manualSeed);
   EXPORT(getRngState); EXPORT(setRngState); EXPORT(cudaAvailable); EXPORT(cudaDeviceCount); EXPORT(version);
   EXPORT(saveTensors); EXPORT(loadTensors);
   EXPORT(faissCreate); EXPORT(faissAdd); EXPORT(faissTrain); EXPORT(faissSearch); EXPORT(faissWrite);

@@ -178,10 +178,15 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> screenedTopk(const at::Tensor& qI
   if (B == 0 || N == 0) return {scores, ids, rescored};
 
   std::vector<Row> rows(static_cast<size_t>(B));
-  for (auto& r : rows) r.cap = static_cast<size_t>(std::max<int64_t>(4 * k, 4096));
+  for (auto& r : rows) r.cap = static_cast<size_t>(std::max<int64_t>(4 * k, 1024));
+  // One score buffer for every chunk: a fresh 10-30 MB block per GEMM is page-faulted in each time or, once glibc
+  // raises its mmap threshold, fragments the heap (peak RSS of sharded search varied by 80 MB from run to run).
+  at::Tensor block = at::empty({B * std::min(chunk, N)}, qLo.options());
   for (int64_t c0 = 0; c0 < N; c0 += chunk) {
     const int64_t cn = std::min(chunk, N - c0);
-    const at::Tensor s = at::mm(qLo, docsLo.narrow(0, c0, cn).t()).contiguous();  // [B, cn] bfloat16
+    at::Tensor s = block.narrow(0, 0, B * cn).view({B, cn});  // [B, cn] bfloat16, contiguous
+    at::mm_out(s, qLo, docsLo.narrow(0, c0, cn).t());
+    TORCH_CHECK(s.is_contiguous() && s.data_ptr() == block.data_ptr(), "screenedTopk: mm_out moved its output");
     const int16_t* sp = reinterpret_cast<const int16_t*>(s.data_ptr());
     at::parallel_for(0, B, 1, [&](int64_t b0, int64_t b1) {
       std::vector<float> tmp;

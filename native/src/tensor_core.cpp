@@ -54,11 +54,10 @@ void copyToBytes(const at::Tensor& t, void* dst, size_t dstBytes) {
   if (nbytes) std::memcpy(dst, c.data_ptr(), nbytes);
 }
 
-at::Tensor fromFile(const std::string& path, int64_t byteOffset, const std::vector<int64_t>& shape,
-                    at::ScalarType dtype) {
-  const int64_t n = numelOf(shape);
-  at::Tensor t = at::empty(shape, at::TensorOptions().dtype(dtype));
-  const size_t nbytes = static_cast<size_t>(n) * c10::elementSize(dtype);
+void readFileInto(const std::string& path, int64_t byteOffset, at::Tensor& t) {
+  if (!t.device().is_cpu() || !t.is_contiguous())
+    throw std::invalid_argument("readFileInto: the target must be a contiguous CPU tensor");
+  const size_t nbytes = static_cast<size_t>(t.numel()) * t.element_size();
   int fd = ::open(path.c_str(), O_RDONLY);
   if (fd < 0) throw std::runtime_error(path + ": " + std::strerror(errno));
   char* dst = static_cast<char*>(t.data_ptr());
@@ -79,6 +78,13 @@ at::Tensor fromFile(const std::string& path, int64_t byteOffset, const std::vect
     done += static_cast<size_t>(r);
   }
   ::close(fd);
+}
+
+at::Tensor fromFile(const std::string& path, int64_t byteOffset, const std::vector<int64_t>& shape,
+                    at::ScalarType dtype) {
+  numelOf(shape);  // validates the shape
+  at::Tensor t = at::empty(shape, at::TensorOptions().dtype(dtype));
+  readFileInto(path, byteOffset, t);
   return t;
 }
 

@@ -18,6 +18,8 @@ at::Tensor fromBytes(const void* data, size_t nbytes, const std::vector<int64_t>
 void copyToBytes(const at::Tensor& t, void* dst, size_t dstBytes);
 // Reads shape-many elements of dtype from `path` at `byteOffset` straight into tensor storage (pread, no JS copy).
 at::Tensor fromFile(const std::string& path, int64_t byteOffset, const std::vector<int64_t>& shape, at::ScalarType dtype);
+// The same into an existing contiguous CPU tensor (its numel × element size bytes): a reused buffer, no allocation.
+void readFileInto(const std::string& path, int64_t byteOffset, at::Tensor& t);
 
 // Python torch.save-compatible zip bytes for {name: tensor}; and the reverse for torch.save'd state dicts.
 std::vector<char> saveTensorMap(const std::vector<std::string>& names, const std::vector<at::Tensor>& tensors);

@@ -41,6 +41,7 @@ export interface NativeAddon {
   toBuffer(h: Handle): ArrayBuffer;
   item(h: Handle): number;
   fromFile(path: string, byteOffset: number, shape: number[], dtype: number): Handle;
+  readFileInto(path: string, byteOffset: number, target: Handle): void;
   create(kind: number, shape: number[], dtype: number | null, device: string | null, a?: number, b?: number, c?: number): Handle;
   unary(op: number, a: Handle): Handle;
   binary(op: number, a: Handle, b: Handle | number, alpha?: Num): Handle;
@@ -79,6 +80,8 @@ export interface NativeAddon {
   setGradEnabled(v: boolean): boolean;
   inplace(op: number, a: Handle, x?: Handle | number | null, y?: Handle | number | null, z?: number | null): void;
   setNumThreads(n: number): void;
+  /** glibc mallopt(M_MMAP_THRESHOLD); false where unsupported. */
+  setMmapThreshold(bytes: number): boolean;
   getNumThreads(): number;
   manualSeed(seed: number): void;
   getRngState(): Handle;

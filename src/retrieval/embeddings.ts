@@ -91,6 +91,24 @@ export function readRows(file: string, layout: EmbeddingsLayout, start: number, 
   return f;
 }
 
+/**
+ * Rows [start, start + target.size(0)) of an embeddings file into `target` (a contiguous float32 [n, D] tensor,
+ * reused across calls). float16 files go through `staging` (float16, at least n rows) when given.
+ */
+export function readRowsInto(file: string, layout: EmbeddingsLayout, start: number, target: T.Tensor, staging?: T.Tensor): void {
+  const n = target.size(0);
+  const offset = start * layout.dim * bytesPerValue(layout.dtype);
+  if (layout.dtype === 'float32') {
+    T.readFileInto(file, offset, target);
+    return;
+  }
+  T.tidy(() => {
+    const half = staging !== undefined ? staging.narrow(0, 0, n) : T.empty([n, layout.dim], { dtype: 'float16' });
+    T.readFileInto(file, offset, half);
+    target.copy_(half);
+  });
+}
+
 /** Offsets (plus `base`) of the rows of `x` [N, D] holding NaN or ±Inf. */
 export function nonFiniteRows(x: T.Tensor, base = 0): number[] {
   // A finite sum means every value is finite (NaN and ±Inf propagate), at the memory cost of a reduction; only a
@@ -119,15 +137,24 @@ export function assertFinite(x: T.Tensor, what: string, base = 0): void {
 
 /** The same check over a whole embeddings file, at most `blockRows` rows (and 8 MiB) in memory at a time. */
 export function assertFileFinite(file: string, layout: EmbeddingsLayout, blockRows: number): void {
-  blockRows = Math.max(1, Math.min(blockRows, Math.floor((8 << 20) / (layout.dim * 4))));
+  blockRows = Math.max(1, Math.min(blockRows, layout.count, Math.floor((8 << 20) / (layout.dim * 4))));
   const bad: number[] = [];
-  for (let s = 0; s < layout.count; s += blockRows) {
-    const x = readRows(file, layout, s, Math.min(blockRows, layout.count - s));
-    try {
-      bad.push(...nonFiniteRows(x, s));
-    } finally {
-      x.dispose();
+  // One block buffer for the whole file: a fresh one per block left ~40 MB of freed blocks behind in the
+  // allocator, on top of which sharded search then built its own buffers.
+  const buf = T.keep(T.empty([blockRows, layout.dim]));
+  const staging = layout.dtype === 'float16' ? T.keep(T.empty([blockRows, layout.dim], { dtype: 'float16' })) : undefined;
+  try {
+    for (let s = 0; s < layout.count; s += blockRows) {
+      const n = Math.min(blockRows, layout.count - s);
+      T.tidy(() => {
+        const x = n === blockRows ? buf : buf.narrow(0, 0, n);
+        readRowsInto(file, layout, s, x, staging);
+        bad.push(...nonFiniteRows(x, s));
+      });
     }
+  } finally {
+    buf.dispose();
+    staging?.dispose();
   }
   if (bad.length > 0) throw nonFiniteError(bad, `${file}: document embeddings`);
 }

@@ -26,7 +26,8 @@ const U32 = 2 ** -24;
 /** bfloat16 output may be truncated rather than rounded by some kernels: a full unit in the last place. */
 const REL = 2 ** -7 / (1 - 2 ** -7);
 const SLACK = 1.01;
-const BUILD_BLOCK = 65536;
+/** Rows per block while building: a few float32 temporaries of this size exist at once (bounded for sharded search). */
+const BUILD_BLOCK_BYTES = 4 << 20;
 
 /** True when this CPU has bfloat16 dot-product instructions (AMX or AVX512-BF16), where screening pays off. */
 export function hasFastBf16(): boolean {
@@ -54,10 +55,17 @@ export class ScreenCopy implements Disposable {
     readonly maxNorm: number,
   ) {}
 
-  /** Builds the copy of float32 `docs` [N, D] block by block (the float32 temporaries stay one block large). */
-  static build(docs: T.Tensor): ScreenCopy {
+  /**
+   * Builds the copy of float32 `docs` [N, D] block by block (the float32 temporaries stay one block large). `into`, a
+   * bfloat16 tensor of at least N rows, receives the copy instead of a new allocation (sharded search reuses one
+   * buffer for every shard); the copy then borrows it.
+   */
+  static build(docs: T.Tensor, into?: T.Tensor): ScreenCopy {
     const [N, D] = docs.shape as [number, number];
-    const lo = T.keep(T.empty([N, D], { dtype: 'bfloat16' }));
+    if (into !== undefined && (into.dtype !== 'bfloat16' || into.ndim !== 2 || into.size(0) < N || into.size(1) !== D)) {
+      throw new Error(`ScreenCopy.build: 'into' must be bfloat16 [>= ${N}, ${D}], got ${into.dtype} [${into.shape.join(', ')}]`);
+    }
+    const lo = T.keep(into !== undefined ? into.narrow(0, 0, N) : T.empty([N, D], { dtype: 'bfloat16' }));
     try {
       const mu = T.tidy(() => (N > 0 ? docs.mean(0) : T.zeros([D])));
       let maxLo = 0;
@@ -65,8 +73,9 @@ export class ScreenCopy implements Disposable {
       let maxCentered = 0;
       let maxNorm = 0;
       try {
-        for (let s = 0; s < N; s += BUILD_BLOCK) {
-          const n = Math.min(BUILD_BLOCK, N - s);
+        const block = Math.max(1, Math.floor(BUILD_BLOCK_BYTES / (4 * Math.max(1, D))));
+        for (let s = 0; s < N; s += block) {
+          const n = Math.min(block, N - s);
           const m = T.tidy(() => {
             const d = docs.narrow(0, s, n);
             const c = d.sub(mu); // fl(d − μ)

@@ -11,6 +11,16 @@ export function setNumThreads(n: number): void {
 export function getNumThreads(): number {
   return native.getNumThreads();
 }
+/**
+ * Makes the C allocator (glibc) serve every block of at least `bytes` with its own mapping, returned to the system
+ * on free. By default glibc raises this threshold as large blocks are freed and then serves them from its heap,
+ * where freed space is kept: fast for reuse, but peak memory then depends on the allocation history. Memory-bounded
+ * work (sharded search under a budget) sets it; it stays set for the process. Returns false where unsupported.
+ */
+export function setMallocMmapThreshold(bytes: number): boolean {
+  if (!Number.isInteger(bytes) || bytes < 0 || bytes > 2 ** 31 - 1) throw new RangeError(`threshold must be an integer byte count, got ${bytes}`);
+  return native.setMmapThreshold(bytes);
+}
 /** Seeds libtorch's default generators (randn, dropout, randperm …). */
 export function manualSeed(seed: number): void {
   native.manualSeed(seed);

@@ -476,6 +476,10 @@ export function fromBuffer(buf: ArrayBufferView | ArrayBuffer, shape: number[], 
 export function fromFile(path: string, byteOffset: number, shape: number[], dtype: DType): Tensor {
   return wrap(native.fromFile(path, byteOffset, shape, dtypeCode(dtype)));
 }
+/** Fills the contiguous CPU tensor `target` with its byte size from `path` at `byteOffset` (a reused buffer). */
+export function readFileInto(path: string, byteOffset: number, target: Tensor): void {
+  native.readFileInto(path, byteOffset, target.handle);
+}
 
 function make(kind: number, shape: number[], opts: CreateOptions, a?: number, b?: number, c?: number): Tensor {
   const t = wrap(native.create(kind, shape, opts.dtype ? dtypeCode(opts.dtype) : null, opts.device ?? null, a, b, c));

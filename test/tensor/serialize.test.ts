@@ -34,8 +34,24 @@ test('fromFile preads a region straight into a tensor and reports short files', 
     assert.deepEqual(T.fromFile(p, 8, [2, 3], 'float32').toArray(), [2, 3, 4, 5, 6, 7]);
     assert.throws(() => T.fromFile(p, 16, [2, 3], 'float32'), /file too short/);
     assert.throws(() => T.fromFile(path.join(dir, 'nope'), 0, [1], 'float32'), /No such file/);
+    // readFileInto refills an existing buffer in place (same storage), and refuses views it cannot fill linearly.
+    const buf = T.zeros([2, 2]);
+    const ptrBefore = buf.narrow(0, 0, 1);
+    T.readFileInto(p, 4, buf);
+    assert.deepEqual(buf.toArray(), [1, 2, 3, 4]);
+    assert.deepEqual(ptrBefore.toArray(), [1, 2]);
+    T.readFileInto(p, 16, buf.narrow(0, 1, 1));
+    assert.deepEqual(buf.toArray(), [1, 2, 4, 5]);
+    assert.throws(() => T.readFileInto(p, 0, buf.t()), /contiguous CPU tensor/);
+    assert.throws(() => T.readFileInto(p, 24, buf), /file too short/);
   });
   fs.rmSync(dir, { recursive: true });
+});
+
+test('setMallocMmapThreshold takes a byte count (glibc here) and refuses nonsense', () => {
+  assert.equal(T.setMallocMmapThreshold(1 << 20), process.platform === 'linux');
+  assert.throws(() => T.setMallocMmapThreshold(-1), RangeError);
+  assert.throws(() => T.setMallocMmapThreshold(1.5), RangeError);
 });
 
 test('threads, manual seed and RNG state save/restore', () => {
