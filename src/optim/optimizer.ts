@@ -93,7 +93,9 @@ export abstract class AdamLike {
               this.state.set(name, st);
             }
             st.step += 1;
-            this.update(p, grad, st, g);
+            // One scope per parameter: a single scope over the whole step kept every temporary of every
+            // parameter alive to the end (several model-sized copies at base size, all freshly page-faulted).
+            tidy(() => this.update(p, grad, st, g));
           });
         }
       }),
