@@ -46,9 +46,14 @@ export class DotModel extends Module {
   /** ids [B, L] int64, mask [B, L] → embeddings [B, D]. Queries and documents use the same tower. */
   encode(ids: Tensor, mask: Tensor): Tensor {
     return tidy(() => {
-      const h = this.backbone.forward(ids, mask); // [B, L, H]
+      // First-token pooling reads one position of the last layer, which then computes only that position (its
+      // keys and values still see every token): the same embedding to float rounding, 1/L of that layer's work.
+      // Only in eval mode: in training, dropout over fewer elements would draw a different random stream than
+      // PyTorch's (tests match PyTorch's dropout masks draw for draw).
+      const first = this.config.pooling !== 'mean';
+      const h = this.backbone.forward(ids, mask, { firstTokenOnly: first && !this.training }); // [B, L or 1, H]
       let pooled: Tensor;
-      if (this.config.pooling === 'mean') {
+      if (!first) {
         const m = mask.to(h.dtype);
         pooled = h.mul(m.unsqueeze(-1)).sum(1).div(m.sum(1, true)); // [B, H]
       } else {

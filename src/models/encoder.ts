@@ -89,10 +89,13 @@ export class SelfAttention extends Module {
     return x.view([b, l, this.heads, this.headSize]).permute([0, 2, 1, 3]);
   }
 
-  /** x [B, L, H], extMask [B, 1, 1, L] additive → [B, L, H] */
-  forward(x: Tensor, extMask: Tensor): Tensor {
-    const [b, l, hidden] = x.shape as [number, number, number];
-    const q = this.split(this.query.forward(x));
+  /**
+   * x [B, L, H], extMask [B, 1, 1, L] additive → [B, Lq, H]: the outputs at the positions of `rows` [B, Lq, H]
+   * (default: all of x; keys and values always come from all of x).
+   */
+  forward(x: Tensor, extMask: Tensor, rows: Tensor = x): Tensor {
+    const [b, lq, hidden] = rows.shape as [number, number, number];
+    const q = this.split(this.query.forward(rows));
     const k = this.split(this.key.forward(x));
     const v = this.split(this.value.forward(x));
     const mp = this.mixedPrecision;
@@ -101,7 +104,7 @@ export class SelfAttention extends Module {
     // Same op order as HF (scale after the product) so results agree to float rounding.
     const scores = mm(q, k.transpose(2, 3)).div(Math.sqrt(this.headSize)).add(extMask); // [B, heads, L, L]
     const probs = this.dropout.forward(scores.softmax(-1));
-    return mm(probs, v).permute([0, 2, 1, 3]).contiguous().view([b, l, hidden]);
+    return mm(probs, v).permute([0, 2, 1, 3]).contiguous().view([b, lq, hidden]);
   }
 }
 
@@ -131,8 +134,10 @@ export class Attention extends Module {
     this.self = this.registerModule('self', new SelfAttention(c));
     this.output = this.registerModule('output', new ResidualOutput(c, c.hiddenSize));
   }
-  forward(x: Tensor, extMask: Tensor): Tensor {
-    return this.output.forward(this.self.forward(x, extMask), x);
+  /** firstOnly: only position 0's output [B, 1, H] (what first-token pooling reads from the last layer). */
+  forward(x: Tensor, extMask: Tensor, firstOnly = false): Tensor {
+    const rows = firstOnly ? x.narrow(1, 0, 1) : x;
+    return this.output.forward(this.self.forward(x, extMask, rows), rows);
   }
 }
 
@@ -157,10 +162,10 @@ export class Layer extends Module {
     this.intermediate = this.registerModule('intermediate', new Intermediate(c));
     this.output = this.registerModule('output', new ResidualOutput(c, c.intermediateSize));
   }
-  forward(x: Tensor, extMask: Tensor): Tensor {
+  forward(x: Tensor, extMask: Tensor, firstOnly = false): Tensor {
     // One scope per layer keeps peak memory near PyTorch's, which frees intermediates by refcount.
     return tidy(() => {
-      const a = this.attention.forward(x, extMask);
+      const a = this.attention.forward(x, extMask, firstOnly);
       return this.output.forward(this.intermediate.forward(a), a);
     });
   }
@@ -172,10 +177,12 @@ export class Encoder extends Module {
     super();
     this.layer = this.registerModule('layer', new ModuleList(Array.from({ length: c.numHiddenLayers }, () => new Layer(c))));
   }
-  forward(x: Tensor, extMask: Tensor): Tensor {
+  /** firstTokenOnly: the last layer computes position 0 only ([B, 1, H] out); the others need every position. */
+  forward(x: Tensor, extMask: Tensor, firstTokenOnly = false): Tensor {
     let h = x;
-    for (const layer of this.layer.items) {
-      const next = layer.forward(h, extMask);
+    const layers = this.layer.items;
+    for (const [i, layer] of layers.entries()) {
+      const next = layer.forward(h, extMask, firstTokenOnly && i === layers.length - 1);
       if (h !== x) h.dispose();
       h = next;
     }
@@ -196,15 +203,18 @@ export class TransformerModel extends Module {
     this.encoder = this.registerModule('encoder', new Encoder(c));
   }
 
-  /** ids [B, L] int64, mask [B, L] (1 = token, 0 = pad; any numeric dtype) → [B, L, H] */
-  forward(ids: Tensor, mask: Tensor): Tensor {
+  /**
+   * ids [B, L] int64, mask [B, L] (1 = token, 0 = pad; any numeric dtype) → [B, L, H], or [B, 1, H] (position 0)
+   * with firstTokenOnly.
+   */
+  forward(ids: Tensor, mask: Tensor, opts: { firstTokenOnly?: boolean } = {}): Tensor {
     return tidy(() => {
       const x = this.embeddings.forward(ids);
       // get_extended_attention_mask: (1 - mask) * finfo(dtype).min, broadcast over heads and query positions.
       const dt = x.dtype;
       const min = FINFO_MIN[dt] ?? FINFO_MIN.float32!;
       const ext = mask.to(dt).neg().add(1).mul(min).unsqueeze(1).unsqueeze(2); // [B, 1, 1, L]
-      return this.encoder.forward(x, ext);
+      return this.encoder.forward(x, ext, opts.firstTokenOnly ?? false);
     });
   }
 }

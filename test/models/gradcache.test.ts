@@ -74,11 +74,18 @@ function compare(c: Case): void {
   ob.step();
   const pb = b.stateDict();
   let worst = 0;
+  let worstName = '';
   let moved = 0;
-  for (const [n, p] of a.stateDict()) worst = Math.max(worst, maxAbsDiff(p, pb.get(n)!));
+  for (const [n, p] of a.stateDict()) {
+    // A key bias adds q·b to every score of a query's row, which softmax ignores: its gradient is zero up to
+    // rounding, and Adam/LAMB normalize that rounding noise into a full-size step whose sign is arbitrary.
+    if (n.endsWith('attention.self.key.bias')) continue;
+    const d = maxAbsDiff(p, pb.get(n)!);
+    if (d > worst) [worst, worstName] = [d, n];
+  }
   const fresh = loadModel(DIR).model.to(c.dtype);
   for (const [n, p] of fresh.stateDict()) moved = Math.max(moved, maxAbsDiff(p, pb.get(n)!));
-  assert.ok(worst <= 1e-5, `parameters differ by ${worst} after one step`);
+  assert.ok(worst <= 1e-5, `parameters differ by ${worst} after one step (${worstName})`);
   assert.ok(moved > 1e-5, 'the step did not move the parameters');
   for (const g of [...ga.values(), ...gb.values()]) g.dispose();
   for (const m of [a, b, fresh]) m.dispose();
