@@ -21,6 +21,7 @@
 // change a score by < D·2^-126, far inside the slack.
 import * as fs from 'node:fs';
 import * as T from '../tensor/index.ts';
+import { DrhardInputError } from '../util/errors.ts';
 
 const U32 = 2 ** -24;
 /** bfloat16 output may be truncated rather than rounded by some kernels: a full unit in the last place. */
@@ -121,6 +122,9 @@ export class ScreenCopy implements Disposable {
         .add(qLoF.norm(2, 1).mul(gamma * this.maxLo))
         .mul(SLACK)
         .contiguous();
+      if (!abs.isFinite().all().item()) {
+        throw new DrhardInputError("vector norms overflow float32 in the bf16 engine's error bound; search with the 'torch' or 'faiss' exact engine");
+      }
       const r = T.screenedTopk(q, docs, qLo, this.lo, abs, REL, k, chunk);
       return { scores: r.values.toFloat32Array(), ids: r.indices.toBigInt64Array(), rescored: r.rescored.toBigInt64Array() };
     });

@@ -120,6 +120,12 @@ test('bad arguments are clear errors; searching leaks no tensors', () => {
     assert.throws(() => T.screenedTopk(q, docs, q.to('bfloat16'), lo, e, 0.7, 5, 16), /errRel/);
     assert.throws(() => T.screenedTopk(q, docs, q.to('bfloat16'), lo, e, 0, 0, 16), /k must be >= 1/);
   });
+  // Norms beyond float32 make the bound infinite: a clear error instead of a silently useless screen.
+  T.tidy(() => {
+    const huge = T.full([4, 8], 1e20);
+    using screen = ScreenCopy.build(huge);
+    assert.throws(() => screen.search(T.full([1, 8], 1e20), huge, 2, 4), /overflow float32.*'torch' or 'faiss'/);
+  });
   const before = T.liveTensors();
   T.tidy(() => {
     const docs = T.randn([300, 8]);
