@@ -4,6 +4,7 @@
 #include <ATen/Parallel.h>
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
@@ -135,6 +136,35 @@ __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default"))) fl
   return static_cast<float>(acc[0]);
 }
 
+// Whether at::mm of bfloat16 matrices of this size accumulates in float32 (the bound's assumption). libtorch 1.13
+// sends a bfloat16 GEMM to oneDNN (float32 accumulation, AMX here) only when m·k·n > 16³, mkldnn is enabled and the
+// CPU has AVX512-BW/VL/DQ; anything else goes to a fallback measured to err far beyond float32 accumulation (partial
+// sums rounded to bfloat16). A one-time check against float64 guards against other libtorch versions.
+bool bf16GemmIsFloat32Accumulating(int64_t m, int64_t k, int64_t n) {
+  if (m * k * n <= 16 * 16 * 16) return false;
+  static const bool ok = [] {
+    if (!at::hasMKLDNN() || !at::globalContext().userEnabledMkldnn()) return false;
+    if (!__builtin_cpu_supports("avx512bw") || !__builtin_cpu_supports("avx512vl") ||
+        !__builtin_cpu_supports("avx512dq"))
+      return false;
+    at::NoGradGuard noGrad;
+    const auto gen = at::make_generator<at::CPUGeneratorImpl>(12345);
+    for (const auto& shape : {std::array<int64_t, 3>{1, 768, 8}, std::array<int64_t, 3>{64, 4096, 24}}) {
+      const at::Tensor a = at::randn({shape[0], shape[1]}, gen, at::kFloat).to(at::kBFloat16);
+      const at::Tensor b = at::randn({shape[2], shape[1]}, gen, at::kFloat).to(at::kBFloat16);
+      const at::Tensor got = at::mm(a, b.t()).to(at::kDouble);
+      const at::Tensor exact = at::mm(a.to(at::kDouble), b.to(at::kDouble).t());
+      const at::Tensor scale = at::mm(a.to(at::kDouble).abs(), b.to(at::kDouble).abs().t());
+      // Allowed: a bfloat16 ulp of the output plus float32 accumulation (with room to spare).
+      const double gamma = 4.0 * static_cast<double>(shape[1]) * std::ldexp(1.0, -24);
+      const at::Tensor excess = (got - exact).abs() - exact.abs() * std::ldexp(1.0, -7) - scale * gamma;
+      if (excess.max().item<double>() > 0) return false;
+    }
+    return true;
+  }();
+  return ok;
+}
+
 void checkMatrix(const at::Tensor& t, at::ScalarType type, const char* name) {
   if (!t.device().is_cpu()) throw std::invalid_argument(std::string(name) + " must be a CPU tensor");
   if (t.dim() != 2) throw std::invalid_argument(std::string(name) + " must be 2-dimensional");
@@ -182,10 +212,18 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> screenedTopk(const at::Tensor& qI
   // One score buffer for every chunk: a fresh 10-30 MB block per GEMM is page-faulted in each time or, once glibc
   // raises its mmap threshold, fragments the heap (peak RSS of sharded search varied by 80 MB from run to run).
   at::Tensor block = at::empty({B * std::min(chunk, N)}, qLo.options());
+  at::Tensor qLoF;  // float32 copy of qLo, made only if a chunk needs the float32 path
   for (int64_t c0 = 0; c0 < N; c0 += chunk) {
     const int64_t cn = std::min(chunk, N - c0);
     at::Tensor s = block.narrow(0, 0, B * cn).view({B, cn});  // [B, cn] bfloat16, contiguous
-    at::mm_out(s, qLo, docsLo.narrow(0, c0, cn).t());
+    const at::Tensor chunkLo = docsLo.narrow(0, c0, cn);
+    if (bf16GemmIsFloat32Accumulating(B, D, cn)) {
+      at::mm_out(s, qLo, chunkLo.t());
+    } else {
+      // The same products (exact in float32) summed in float32 by sgemm, rounded to bfloat16 on the copy.
+      if (!qLoF.defined()) qLoF = qLo.to(at::kFloat);
+      s.copy_(at::mm(qLoF, chunkLo.to(at::kFloat).t()));
+    }
     TORCH_CHECK(s.is_contiguous() && s.data_ptr() == block.data_ptr(), "screenedTopk: mm_out moved its output");
     const int16_t* sp = reinterpret_cast<const int16_t*>(s.data_ptr());
     at::parallel_for(0, B, 1, [&](int64_t b0, int64_t b1) {

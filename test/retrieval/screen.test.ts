@@ -65,10 +65,32 @@ test('near ties below bfloat16 resolution are ranked exactly; with no error boun
     assert.deepEqual(rows(r.ids, 6, k), ref.ids);
     assert.deepEqual(rows(r.scores, 6, k), ref.scores);
 
+    // Small GEMMs (one query against 8 documents): libtorch would send bfloat16 products this small to a kernel
+    // that rounds partial sums to bfloat16 (outside the bound), so the kernel sums them in float32 instead.
+    for (let b = 0; b < 6; b++) {
+      const r1 = screen.search(q.narrow(0, b, 1), docs, k, 8);
+      assert.deepEqual(rows(r1.ids, 1, k)[0], ref.ids[b], `query ${b} alone, chunks of 8`);
+    }
+
     // The same kernel with a zero error bound keeps only what the coarse screen ranks first: wrong answers.
     const noBound = T.screenedTopk(q, docs, q.to('bfloat16'), docs.to('bfloat16'), T.zeros([6]), 0, k, 512);
     const wrong = rows(noBound.indices.toBigInt64Array(), 6, k);
     assert.notDeepEqual(wrong, ref.ids, 'a zero bound should lose documents here; the test data is too easy');
+  });
+});
+
+test('small GEMMs (one query × five documents, under libtorch\'s oneDNN size threshold) are exact too', () => {
+  T.manualSeed(25);
+  T.tidy(() => {
+    const docs = T.randn([3000, 768]);
+    const q = T.randn([4, 768]);
+    const ref = reference64(q, docs, 50);
+    using screen = ScreenCopy.build(docs);
+    for (let b = 0; b < 4; b++) {
+      // 1 × 768 × 5 = 3840 multiply-adds per GEMM: under libtorch 1.13's 16³ threshold for oneDNN.
+      const r = screen.search(q.narrow(0, b, 1), docs, 50, 5);
+      assert.deepEqual(rows(r.ids, 1, 50)[0], ref.ids[b], `query ${b}`);
+    }
   });
 });
 
