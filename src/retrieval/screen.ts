@@ -18,7 +18,8 @@
 //   |s − P'|           <= 2^-7·|P'| <= rel·|s|, rel = 2^-7/(1 − 2^-7)   (bfloat16 output, even if truncated)
 // so |s − (f − q·μ)| <= abs_b + rel·|s| with abs_b the sum of the first four terms at the largest document norms,
 // times 1.01 for the rounding of the norms themselves. u = 2^-24 (float32). Denormals flushed by the bf16 units
-// change a score by < D·2^-126, far inside the slack.
+// change a score by < D·2^-126, far inside the slack. The float32 accumulation of P' is the kernel's to ensure
+// (it avoids libtorch's small-GEMM bf16 fallback, which rounds partial sums to bfloat16).
 import * as fs from 'node:fs';
 import * as T from '../tensor/index.ts';
 import { DrhardInputError } from '../util/errors.ts';
