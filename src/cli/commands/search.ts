@@ -112,7 +112,7 @@ async function run(o: Options): Promise<void> {
       throw e;
     }
     const seconds = (performance.now() - t1) / 1000;
-    log.info({ queries: nq, k: o.k, mode: searcher.mode, shards: searcher.shards, docs: searcher.count, loadSeconds: Number(loadSeconds.toFixed(3)), searchSeconds: Number(seconds.toFixed(3)), qps: Number((nq / seconds).toFixed(1)) }, 'search done');
+    log.info({ queries: nq, k: o.k, mode: searcher.mode, engine: searcher.engine ?? o.index, shards: searcher.shards, docs: searcher.count, loadSeconds: Number(loadSeconds.toFixed(3)), searchSeconds: Number(seconds.toFixed(3)), qps: Number((nq / seconds).toFixed(1)) }, 'search done');
   } finally {
     searcher.dispose();
     ds?.close();
