@@ -462,6 +462,11 @@ FN(screenedTopk) {
   return arr;
   GUARD_END
 }
+FN(bf16GemmIsFloat32Accumulating) {
+  GUARD_BEGIN
+  return Napi::Boolean::New(info.Env(), drhard::bf16GemmIsFloat32Accumulating(i64(info[0]), i64(info[1]), i64(info[2])));
+  GUARD_END
+}
 FN(sort) {
   GUARD_BEGIN
   // stable sort so ties keep index order: the same input always gives the same ranking.
@@ -824,7 +829,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   EXPORT(fromBuffer); EXPORT(toBuffer); EXPORT(item); EXPORT(fromFile); EXPORT(readFileInto); EXPORT(create);
   EXPORT(unary); EXPORT(binary); EXPORT(shapeOp); EXPORT(indexSelect); EXPORT(gather); EXPORT(scatter);
   EXPORT(maskedFill); EXPORT(where); EXPORT(cat); EXPORT(stack); EXPORT(reduce); EXPORT(maxDim); EXPORT(minDim);
-  EXPORT(argmax); EXPORT(topk); EXPORT(screenedTopk); EXPORT(sort); EXPORT(cumsum); EXPORT(softmax); EXPORT(logSoftmax); EXPORT(clamp);
+  EXPORT(argmax); EXPORT(topk); EXPORT(screenedTopk); EXPORT(bf16GemmIsFloat32Accumulating); EXPORT(sort); EXPORT(cumsum); EXPORT(softmax); EXPORT(logSoftmax); EXPORT(clamp);
   EXPORT(to); EXPORT(embedding); EXPORT(layerNorm); EXPORT(linear); EXPORT(dropout); EXPORT(crossEntropy);
   EXPORT(mseLoss); EXPORT(requiresGrad); EXPORT(setRequiresGrad); EXPORT(backward); EXPORT(grad); EXPORT(setGrad);
   EXPORT(setGradEnabled); EXPORT(inplace); EXPORT(setNumThreads); EXPORT(getNumThreads); EXPORT(setMmapThreshold); EXPORT(manualSeed);

@@ -23,4 +23,8 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> screenedTopk(const at::Tensor& q,
                                                            const at::Tensor& errAbs, double errRel, int64_t k,
                                                            int64_t chunk);
 
+// Whether this libtorch's bfloat16 GEMM of an m×k by k×n product accumulates in float32 here (oneDNN path, checked
+// once against float64); screenedTopk screens through sgemm where it does not.
+bool bf16GemmIsFloat32Accumulating(int64_t m, int64_t k, int64_t n);
+
 }  // namespace drhard

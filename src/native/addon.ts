@@ -58,6 +58,8 @@ export interface NativeAddon {
   minDim(a: Handle, dim: number, keepdim: boolean): [Handle, Handle];
   argmax(a: Handle, dim: number | null, keepdim: boolean): Handle;
   topk(a: Handle, k: number, dim: number, largest: boolean, sorted: boolean): [Handle, Handle];
+  /** native/src/search_core.h. */
+  bf16GemmIsFloat32Accumulating(m: number, k: number, n: number): boolean;
   /** native/src/search_core.h: [scores [B,k], ids [B,k], rescored [B]]. */
   screenedTopk(q: Handle, docs: Handle, qLo: Handle, docsLo: Handle, errAbs: Handle, errRel: number, k: number, chunk: number): [Handle, Handle, Handle];
   sort(a: Handle, dim: number, descending: boolean): [Handle, Handle];

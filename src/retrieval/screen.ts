@@ -31,9 +31,12 @@ const SLACK = 1.01;
 /** Rows per block while building: a few float32 temporaries of this size exist at once (bounded for sharded search). */
 const BUILD_BLOCK_BYTES = 4 << 20;
 
-/** True when this CPU has bfloat16 dot-product instructions (AMX or AVX512-BF16), where screening pays off. */
+/**
+ * True when this CPU has bfloat16 dot-product instructions (AMX or AVX512-BF16), where screening pays off, and this
+ * libtorch's bfloat16 GEMM accumulates in float32 (else the kernel screens through sgemm, slower than faiss).
+ */
 export function hasFastBf16(): boolean {
-  fastBf16 ??= detectFastBf16();
+  fastBf16 ??= detectFastBf16() && T.bf16GemmIsFloat32Accumulating(512, 768, 4096);
   return fastBf16;
 }
 let fastBf16: boolean | undefined;

@@ -532,12 +532,20 @@ export const mseLoss = (a: Tensor, b: Tensor, reduction: keyof typeof REDUCTION 
   wrap(native.mseLoss(a.handle, b.handle, REDUCTION[reduction]));
 
 /**
+ * Whether a bfloat16 GEMM of m×k by k×n accumulates in float32 on this machine and libtorch (oneDNN's path, checked
+ * once against float64). screenedTopk falls back to sgemm where it does not; callers use this to pick an engine.
+ */
+export function bf16GemmIsFloat32Accumulating(m: number, k: number, n: number): boolean {
+  return native.bf16GemmIsFloat32Accumulating(m, k, n);
+}
+
+/**
  * Exact top-k of q·docsᵀ by a screened search (native/src/search_core.h): a bfloat16 GEMM qLo·docsLoᵀ scores every
  * document, and each one whose screen score could still reach the k-th best is rescored (float32 products summed in
- * float64, rounded to float32) and ranked (ties
- * to the lower offset). The caller bounds the screening error: |screen − (float32 score − shift_b)| <=
- * errAbs[b] + errRel·|screen| (docsLo may be docs minus a constant vector; shift_b is then q_b·that vector). With a
- * valid bound the result is the exact top-k by those scores; src/retrieval/screen.ts derives one.
+ * float64, rounded to float32) and ranked (ties to the lower offset). The caller bounds the screening error:
+ * |screen − (float32 score − shift_b)| <= errAbs[b] + errRel·|screen| (docsLo may be docs minus a constant vector;
+ * shift_b is then q_b·that vector). With a valid bound the result is the exact top-k by those scores;
+ * src/retrieval/screen.ts derives one.
  * q [B, D] / docs [N, D] float32, qLo [B, D] / docsLo [N, D] bfloat16, errAbs [B] float32; `chunk` docs per GEMM.
  * Returns values [B, k] float32, indices [B, k] int64 (-inf / -1 past N) and rescored [B] int64.
  */

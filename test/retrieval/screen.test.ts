@@ -4,8 +4,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as T from '../../src/tensor/index.ts';
-import { ScreenCopy } from '../../src/retrieval/screen.ts';
-import { DenseSearcher } from '../../src/retrieval/search.ts';
+import { ScreenCopy, hasFastBf16 } from '../../src/retrieval/screen.ts';
+import { DenseSearcher, defaultEngine } from '../../src/retrieval/search.ts';
 
 /** Brute force in float64: scores rounded once to float32, per row sorted by score desc then id asc. */
 function reference64(q: T.Tensor, docs: T.Tensor, k: number): { scores: number[][]; ids: number[][] } {
@@ -155,4 +155,12 @@ test('bad arguments are clear errors; searching leaks no tensors', () => {
     for (let i = 0; i < 5; i++) screen.search(T.randn([4, 8]), docs, 7, 64);
   });
   assert.equal(T.liveTensors(), before);
+});
+
+test('the bf16 GEMM check: small products never count as float32-accumulating; the default engine agrees with it', () => {
+  // libtorch sends bfloat16 GEMMs of at most 16³ multiply-adds to its rounding fallback, whatever the CPU.
+  assert.equal(T.bf16GemmIsFloat32Accumulating(16, 16, 16), false);
+  assert.equal(T.bf16GemmIsFloat32Accumulating(1, 768, 5), false);
+  if (hasFastBf16()) assert.equal(T.bf16GemmIsFloat32Accumulating(512, 768, 4096), true);
+  assert.equal(defaultEngine(), hasFastBf16() ? 'bf16' : 'faiss');
 });
