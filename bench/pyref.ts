@@ -14,8 +14,12 @@ export class PythonReference {
   async ask(cmd: string): Promise<string> {
     this.child.stdin.write(`${cmd}\n`);
     const r = await this.lines.next();
-    if (r.done) throw new Error('the PyTorch bench process exited');
+    if (r.done) throw new Error('the Python reference process exited');
     return r.value;
+  }
+  /** A command the script answers with a number of seconds. */
+  async time(cmd: string): Promise<number> {
+    return Number(await this.ask(cmd));
   }
   close(): void {
     this.child.stdin.end();

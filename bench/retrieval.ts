@@ -5,14 +5,13 @@
 // and BM25 on the bundled demo corpus (index time, dev/train search time, MRR@10).
 // Usage: node --import tsx bench/retrieval.ts [--quick] [--repeat R] [--only search|encode|shard|bm25] [--spin]
 // Runs alternate between the processes and the best of R is reported: the machine is shared.
-import { spawn, spawnSync, type ChildProcessByStdio } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import * as readline from 'node:readline';
-import type { Readable, Writable } from 'node:stream';
 import * as zlib from 'node:zlib';
 import * as T from '../src/tensor/index.ts';
+import { PythonReference } from './pyref.ts';
 import { configToJson, createConfig, type EncoderConfig } from '../src/models/config.ts';
 import { createModel } from '../src/models/dual.ts';
 import { TokenStoreWriter, openTokenStore } from '../src/data/tokenstore.ts';
@@ -68,28 +67,6 @@ const ONLY = onlyArg >= 0 ? argv[onlyArg + 1] : undefined;
 const want = (s: string): boolean => ONLY === undefined || ONLY === s;
 const threads = T.getNumThreads();
 
-/** The Python process, driven line by line so its runs interleave with ours. */
-class Reference {
-  private readonly child: ChildProcessByStdio<Writable, Readable, null>;
-  private readonly lines: AsyncIterator<string>;
-  constructor() {
-    this.child = spawn('/usr/bin/python3', [path.join(import.meta.dirname, 'retrieval_ref.py'), String(threads)], { stdio: ['pipe', 'pipe', 'inherit'] });
-    this.lines = readline.createInterface({ input: this.child.stdout })[Symbol.asyncIterator]();
-  }
-  async ask(cmd: string): Promise<string> {
-    this.child.stdin.write(`${cmd}\n`);
-    const r = await this.lines.next();
-    if (r.done) throw new Error('the Python bench process exited');
-    return r.value;
-  }
-  async time(cmd: string): Promise<number> {
-    return Number(await this.ask(cmd));
-  }
-  close(): void {
-    this.child.stdin.end();
-  }
-}
-
 function timeOnce(run: () => void): number {
   const t = process.hrtime.bigint();
   run();
@@ -102,7 +79,7 @@ const table = (rows: string[][]): void => {
 };
 
 console.error(`bench/retrieval: ${threads} thread(s), OMP_WAIT_POLICY=${process.env['OMP_WAIT_POLICY'] ?? '(default: spin)'}, best of ${REPEAT} after a warm-up; drhard and Python runs alternate`);
-const ref = new Reference();
+const ref = new PythonReference(path.join(import.meta.dirname, 'retrieval_ref.py'), threads);
 
 // ---- exact search ----
 if (want('search')) {
