@@ -5,6 +5,7 @@ import * as path from 'node:path';
 import { Option, type Command } from 'commander';
 import { z } from 'zod';
 import type { Dataset } from '../data/dataset.ts';
+import type { FromFileOptions } from './search.ts';
 import { DrhardInputError, DrhardUsageError } from '../util/errors.ts';
 import { kebab, unwrapSchema } from '../cli/options.ts';
 import { sha256, sha256File } from '../util/hash.ts';
@@ -84,6 +85,25 @@ export const paramsSchema = z.array(z.string()).transform((list, ctx) => {
   }
   return out;
 });
+
+/** `--exact`: the exact engine of a flat search (search, mine). */
+export const exactSchema = z
+  .enum(['auto', 'bf16', 'torch', 'faiss'])
+  .default('auto')
+  .describe(
+    'exact engine for --index flat: bf16 (bfloat16 screen + exact rescoring; auto picks it on CPUs with AMX/AVX512-BF16), ' +
+      'torch (float32 GEMM + topk), faiss (IndexFlatIP); auto (default) otherwise picks faiss in memory and torch when sharded',
+  );
+
+/** DenseSearcher.fromFile options from the shared --index/--param/--exact/--max-memory flags. */
+export function searcherOptions(o: { index: string; param?: Record<string, number> | undefined; exact: z.infer<typeof exactSchema>; maxMemory?: number | undefined }): FromFileOptions {
+  return {
+    index: o.index,
+    params: o.param ?? {},
+    ...(o.exact !== 'auto' ? { engine: o.exact } : {}),
+    ...(o.maxMemory !== undefined ? { maxMemoryBytes: o.maxMemory } : {}),
+  };
+}
 
 /** Identity of a dataset: sha256 of its manifest (which holds the source files' sha256s and the tokenizer). */
 export function datasetChecksum(ds: Dataset): string {

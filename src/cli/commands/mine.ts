@@ -4,7 +4,7 @@ import * as path from 'node:path';
 import type { Command } from 'commander';
 import { z } from 'zod';
 import { DrhardUsageError } from '../../util/errors.ts';
-import { paramsSchema, registerCommand, sizeSchema } from '../../retrieval/cli.ts';
+import { exactSchema, paramsSchema, registerCommand, sizeSchema } from '../../retrieval/cli.ts';
 
 const options = z.object({
   dataset: z.string().describe('dataset directory written by drhard preprocess'),
@@ -25,10 +25,7 @@ const options = z.object({
   index: z.string().default('flat').describe("dense: 'flat' (exact, default) or a faiss index_factory string"),
   param: paramsSchema.optional().describe('dense: faiss runtime parameter name=value (repeatable)'),
   maxMemory: sizeSchema.optional().describe('dense: memory budget for document vectors (a larger corpus is searched shard by shard)'),
-  exact: z
-    .enum(['auto', 'bf16', 'torch', 'faiss'])
-    .default('auto')
-    .describe("exact engine for --index flat: bf16 (bfloat16 screen + exact rescoring; auto picks it on CPUs with AMX/AVX512-BF16), torch (float32 GEMM + topk), faiss (IndexFlatIP); auto (default) otherwise picks faiss in memory and torch when sharded"),
+  exact: exactSchema,
   seed: z.coerce.number().int().default(42).describe('random: seed (default 42)'),
   removeCopies: z.boolean().default(true).describe('also drop candidates whose text equals a positive (duplicate passages)'),
   progress: z.boolean().default(true).describe('progress on stderr'),
@@ -48,7 +45,7 @@ async function run(o: Options): Promise<void> {
   const { DenseSearcher } = await import('../../retrieval/search.ts');
   const { Bm25Index } = await import('../../retrieval/bm25.ts');
   const { embeddingsSha256 } = await import('../../retrieval/ann.ts');
-  const { datasetChecksum, modelDirChecksum } = await import('../../retrieval/cli.ts');
+  const { datasetChecksum, idWriters, modelDirChecksum, searcherOptions } = await import('../../retrieval/cli.ts');
   const { Progress } = await import('../../util/progress.ts');
   const { log } = await import('../../util/log.ts');
   const ds = openDataset(o.dataset);
@@ -90,12 +87,7 @@ async function run(o: Options): Promise<void> {
           model.dispose();
         }
       }
-      const searcher = DenseSearcher.fromFile(docEmb as string, {
-        index: o.index,
-        params: o.param ?? {},
-        ...(o.exact !== 'auto' ? { engine: o.exact } : {}),
-        ...(o.maxMemory !== undefined ? { maxMemoryBytes: o.maxMemory } : {}),
-      });
+      const searcher = DenseSearcher.fromFile(docEmb as string, searcherOptions(o));
       cleanup.push(() => searcher.dispose());
       if (searcher.count !== ds.corpus.count) throw new DrhardUsageError(`${docEmb}: ${searcher.count} rows, but the corpus has ${ds.corpus.count} documents`);
       source = { kind: 'dense', searcher, queryEmbeddings: qEmb as string };
@@ -113,9 +105,8 @@ async function run(o: Options): Promise<void> {
     });
     progress.stop();
     const seconds = (performance.now() - t1) / 1000;
-    const qids = o.format === 'tsv' ? ds.queryIds(o.split) : [];
-    const dids = o.format === 'tsv' ? ds.docIds() : [];
-    writeNegatives(o.out, r.negatives, o.format, { ...meta, counters: r.counters, seconds }, { qid: (q) => qids[q] as string, docid: (d) => dids[d] as string });
+    const { qid, docid } = o.format === 'tsv' ? idWriters('original', ds, o.split) : {};
+    writeNegatives(o.out, r.negatives, o.format, { ...meta, counters: r.counters, seconds }, qid && docid ? { qid, docid } : undefined);
     if (r.counters.queriesShort > 0) log.warn({ queriesShort: r.counters.queriesShort, minNegatives: r.counters.minNegatives }, `some queries have fewer than ${o.topk} negatives`);
     process.stdout.write(`${JSON.stringify({ out: o.out, ...r.counters, seconds: Number(seconds.toFixed(3)) })}\n`);
   } finally {

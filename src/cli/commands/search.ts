@@ -4,7 +4,7 @@ import type { Command } from 'commander';
 import { z } from 'zod';
 import { DrhardUsageError } from '../../util/errors.ts';
 import type { DenseSearcher } from '../../retrieval/search.ts';
-import { paramsSchema, registerCommand, sizeSchema } from '../../retrieval/cli.ts';
+import { exactSchema, paramsSchema, registerCommand, sizeSchema } from '../../retrieval/cli.ts';
 
 const options = z.object({
   queries: z.string().optional().describe('query embeddings file (drhard encode --split <split>); row = query offset'),
@@ -17,10 +17,7 @@ const options = z.object({
   saveIndex: z.string().optional().describe('build the --index over --corpus and save it here (+ .json manifest), then search it'),
   loadIndex: z.string().optional().describe('search a saved index (its manifest is verified; with --corpus, also that it was built from it)'),
   maxMemory: sizeSchema.optional().describe('memory budget for document vectors, e.g. 4G; a larger corpus is searched shard by shard (exact)'),
-  exact: z
-    .enum(['auto', 'bf16', 'torch', 'faiss'])
-    .default('auto')
-    .describe("exact engine for --index flat: bf16 (bfloat16 screen + exact rescoring; auto picks it on CPUs with AMX/AVX512-BF16), torch (float32 GEMM + topk), faiss (IndexFlatIP); auto (default) otherwise picks faiss in memory and torch when sharded"),
+  exact: exactSchema,
   out: z.string().optional().describe('run file to write (atomically); default stdout'),
   format: z.enum(['trec', 'msmarco']).default('trec').describe('trec: "qid Q0 docid rank score tag" (default); msmarco: "qid<TAB>docid<TAB>rank"'),
   ids: z.enum(['original', 'offsets']).optional().describe('ids in the run: original (needs --dataset/--split; default when --dataset is given) or offsets'),
@@ -41,7 +38,7 @@ async function run(o: Options): Promise<void> {
   const { DenseSearcher: Searcher } = await import('../../retrieval/search.ts');
   const { buildIndex, searcherFromIndex } = await import('../../retrieval/ann.ts');
   const { RunWriter, searchFileToRun } = await import('../../retrieval/runs.ts');
-  const { idWriters } = await import('../../retrieval/cli.ts');
+  const { idWriters, searcherOptions } = await import('../../retrieval/cli.ts');
   const { openDataset } = await import('../../data/index.ts');
   const { log } = await import('../../util/log.ts');
 
@@ -57,12 +54,7 @@ async function run(o: Options): Promise<void> {
     log.info({ index: o.saveIndex, factory: m.factory, ntotal: m.ntotal, seconds: m.buildSeconds }, 'index built and saved');
     searcher = searcherFromIndex(o.saveIndex, { embeddings: o.corpus as string });
   } else {
-    searcher = Searcher.fromFile(o.corpus as string, {
-      index: o.index,
-      params,
-      ...(o.exact !== 'auto' ? { engine: o.exact } : {}),
-      ...(o.maxMemory !== undefined ? { maxMemoryBytes: o.maxMemory } : {}),
-    });
+    searcher = Searcher.fromFile(o.corpus as string, searcherOptions(o));
   }
   const loadSeconds = (performance.now() - t0) / 1000;
   try {
