@@ -105,20 +105,29 @@ export class DenseSearcher implements Disposable {
    */
   static fromTensor(docs: T.Tensor, opts: DenseSearcherOptions = {}): DenseSearcher {
     if (docs.ndim !== 2) throw new DrhardInputError(`document embeddings must be [N, D], got [${docs.shape.join(', ')}]`);
-    const [N, D] = docs.shape as [number, number];
     const owned = docs.dtype !== 'float32' || docs.device !== 'cpu';
     const d = owned ? T.keep(docs.to({ dtype: 'float32', device: 'cpu' })) : docs;
+    return DenseSearcher.inMemory(d, owned, 'document embeddings', opts);
+  }
+
+  /**
+   * A searcher over float32 rows held in memory: checks them, then builds what the index or exact engine searches
+   * (faiss keeps its own copy of the rows; the tensor stays for docVectors). `owned` rows are disposed on failure.
+   */
+  private static inMemory(d: T.Tensor, owned: boolean, what: string, opts: DenseSearcherOptions): DenseSearcher {
+    const [N, D] = d.shape as [number, number];
+    let faiss: T.FaissIndex | null = null;
     let flat: T.FaissIndex | null = null;
     let screen: ScreenCopy | null = null;
     try {
-      assertFinite(d, 'document embeddings');
-      const faiss = isFlat(opts.index) ? null : buildFaiss(opts, D, N, (s, n) => d.narrow(0, s, n));
+      assertFinite(d, what);
       const engine = opts.engine ?? defaultEngine();
-      // faiss keeps its own copy of the rows; the tensor stays for docVectors.
-      if (faiss === null && engine === 'faiss') flat = flatIndex(D, N, (s, n) => d.narrow(0, s, n));
-      if (faiss === null && engine === 'bf16') screen = ScreenCopy.build(d);
-      return new DenseSearcher({ kind: 'memory', docs: d, owned, flat, screen, file: null }, N, D, faiss, opts);
+      if (!isFlat(opts.index)) faiss = buildFaiss(opts, D, N, (s, n) => d.narrow(0, s, n));
+      else if (engine === 'faiss') flat = flatIndex(D, N, (s, n) => d.narrow(0, s, n));
+      else if (engine === 'bf16') screen = ScreenCopy.build(d);
+      return new DenseSearcher({ kind: 'memory', docs: d, owned, flat, screen, file: null }, N, D, faiss, { ...opts, engine });
     } catch (e) {
+      faiss?.dispose();
       flat?.dispose();
       screen?.dispose();
       if (owned) d.dispose();
@@ -149,20 +158,7 @@ export class DenseSearcher implements Disposable {
         return new DenseSearcher({ kind: 'memory', docs: null, owned: false, flat, screen: null, file: { path: file, layout } }, N, D, null, opts);
       }
       const docs = T.keep(N === 0 ? T.zeros([0, D]) : readRows(file, layout, 0, N));
-      let flat: T.FaissIndex | null = null;
-      let screen: ScreenCopy | null = null;
-      try {
-        assertFinite(docs, `${file}: document embeddings`);
-        const faiss = isFlat(opts.index) ? null : buildFaiss(opts, D, N, (s, n) => docs.narrow(0, s, n));
-        if (faiss === null && engine === 'faiss') flat = flatIndex(D, N, (s, n) => docs.narrow(0, s, n));
-        if (faiss === null && engine === 'bf16') screen = ScreenCopy.build(docs);
-        return new DenseSearcher({ kind: 'memory', docs, owned: true, flat, screen, file: null }, N, D, faiss, opts);
-      } catch (e) {
-        flat?.dispose();
-        screen?.dispose();
-        docs.dispose();
-        throw e;
-      }
+      return DenseSearcher.inMemory(docs, true, `${file}: document embeddings`, { ...opts, engine });
     }
     if (!isFlat(opts.index)) {
       throw new DrhardInputError(
