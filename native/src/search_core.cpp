@@ -136,11 +136,21 @@ __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default"))) fl
   return static_cast<float>(acc[0]);
 }
 
+void checkMatrix(const at::Tensor& t, at::ScalarType type, const char* name) {
+  if (!t.device().is_cpu()) throw std::invalid_argument(std::string(name) + " must be a CPU tensor");
+  if (t.dim() != 2) throw std::invalid_argument(std::string(name) + " must be 2-dimensional");
+  if (t.scalar_type() != type)
+    throw std::invalid_argument(std::string(name) + " must be " + c10::toString(type) + ", got " +
+                                c10::toString(t.scalar_type()));
+}
+
+}  // namespace
+
 // Whether at::mm of bfloat16 matrices of this size accumulates in float32 (the bound's assumption). libtorch 1.13
 // sends a bfloat16 GEMM to oneDNN (float32 accumulation, AMX here) only when m·k·n > 16³, mkldnn is enabled and the
 // CPU has AVX512-BW/VL/DQ; anything else goes to a fallback measured to err far beyond float32 accumulation (partial
 // sums rounded to bfloat16). A one-time check against float64 guards against other libtorch versions.
-bool bf16GemmAccumulates(int64_t m, int64_t k, int64_t n) {
+bool bf16GemmIsFloat32Accumulating(int64_t m, int64_t k, int64_t n) {
   if (m * k * n <= 16 * 16 * 16) return false;
   static const bool ok = [] {
     if (!at::hasMKLDNN() || !at::globalContext().userEnabledMkldnn()) return false;
@@ -164,18 +174,6 @@ bool bf16GemmAccumulates(int64_t m, int64_t k, int64_t n) {
   }();
   return ok;
 }
-
-void checkMatrix(const at::Tensor& t, at::ScalarType type, const char* name) {
-  if (!t.device().is_cpu()) throw std::invalid_argument(std::string(name) + " must be a CPU tensor");
-  if (t.dim() != 2) throw std::invalid_argument(std::string(name) + " must be 2-dimensional");
-  if (t.scalar_type() != type)
-    throw std::invalid_argument(std::string(name) + " must be " + c10::toString(type) + ", got " +
-                                c10::toString(t.scalar_type()));
-}
-
-}  // namespace
-
-bool bf16GemmIsFloat32Accumulating(int64_t m, int64_t k, int64_t n) { return bf16GemmAccumulates(m, k, n); }
 
 std::tuple<at::Tensor, at::Tensor, at::Tensor> screenedTopk(const at::Tensor& qIn, const at::Tensor& docsIn,
                                                            const at::Tensor& qLo, const at::Tensor& docsLo,
@@ -219,7 +217,7 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> screenedTopk(const at::Tensor& qI
     const int64_t cn = std::min(chunk, N - c0);
     at::Tensor s = block.narrow(0, 0, B * cn).view({B, cn});  // [B, cn] bfloat16, contiguous
     const at::Tensor chunkLo = docsLo.narrow(0, c0, cn);
-    if (bf16GemmAccumulates(B, D, cn)) {
+    if (bf16GemmIsFloat32Accumulating(B, D, cn)) {
       at::mm_out(s, qLo, chunkLo.t());
     } else {
       // The same products (exact in float32) summed in float32 by sgemm, rounded to bfloat16 on the copy.
