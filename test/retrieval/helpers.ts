@@ -107,3 +107,30 @@ export function memoryStore(rows: number[][], maxLength = 512): import('../../sr
     close: () => undefined,
   };
 }
+
+/**
+ * Brute-force top-k of q·docsᵀ, each row sorted by score desc then id asc. 'float32': a float32 matmul (the scores
+ * of the float32 engines); 'float64': the float64 product rounded once to float32 (the bf16 engine's rescoring).
+ */
+export function bruteForceTopK(q: T.Tensor, docs: T.Tensor, k: number, precision: 'float32' | 'float64' = 'float32'): { scores: number[][]; ids: number[][] } {
+  const s = T.tidy(() => (precision === 'float64' ? q.to('float64').matmul(docs.to('float64').t()).toFloat64Array() : q.matmul(docs.t()).toFloat32Array()));
+  const N = docs.size(0);
+  const out = { scores: [] as number[][], ids: [] as number[][] };
+  for (let b = 0; b < q.size(0); b++) {
+    const row = Array.from(s.subarray(b * N, (b + 1) * N), (x) => Math.fround(x));
+    const order = Array.from(row.keys()).sort((x, y) => (row[y] as number) - (row[x] as number) || x - y).slice(0, k);
+    out.ids.push(order);
+    out.scores.push(order.map((i) => row[i] as number));
+  }
+  return out;
+}
+
+/** Row-major [B, k] values as B lists of numbers. */
+export function rowLists(a: ArrayLike<number | bigint>, B: number, k: number): number[][] {
+  return Array.from({ length: B }, (_, b) => Array.from({ length: k }, (_, j) => Number(a[b * k + j])));
+}
+
+/** Search hits ([B, k] scores and ids) as per-row lists, the shape bruteForceTopK returns. */
+export function hitRows(r: { scores: Float32Array; ids: Int32Array; k: number }, B: number): { scores: number[][]; ids: number[][] } {
+  return { scores: rowLists(r.scores, B, r.k), ids: rowLists(r.ids, B, r.k) };
+}

@@ -6,24 +6,7 @@ import assert from 'node:assert/strict';
 import * as T from '../../src/tensor/index.ts';
 import { ScreenCopy, hasFastBf16 } from '../../src/retrieval/screen.ts';
 import { DenseSearcher, defaultEngine } from '../../src/retrieval/search.ts';
-
-/** Brute force in float64: scores rounded once to float32, per row sorted by score desc then id asc. */
-function reference64(q: T.Tensor, docs: T.Tensor, k: number): { scores: number[][]; ids: number[][] } {
-  const s = T.tidy(() => q.to('float64').matmul(docs.to('float64').t()).toFloat64Array());
-  const N = docs.size(0);
-  const out = { scores: [] as number[][], ids: [] as number[][] };
-  for (let b = 0; b < q.size(0); b++) {
-    const row = Array.from(s.subarray(b * N, (b + 1) * N), (x) => Math.fround(x));
-    const order = Array.from(row.keys()).sort((x, y) => (row[y] as number) - (row[x] as number) || x - y).slice(0, k);
-    out.ids.push(order);
-    out.scores.push(order.map((i) => row[i] as number));
-  }
-  return out;
-}
-
-function rows<A extends ArrayLike<number | bigint>>(a: A, B: number, k: number): number[][] {
-  return Array.from({ length: B }, (_, b) => Array.from({ length: k }, (_, j) => Number(a[b * k + j])));
-}
+import { bruteForceTopK, rowLists } from './helpers.ts';
 
 test('screened search equals the float64 brute force on random, shifted and norm-skewed data', () => {
   T.manualSeed(21);
@@ -36,11 +19,11 @@ test('screened search equals the float64 brute force on random, shifted and norm
       // Row norms spread over two orders of magnitude, plus the shared offset.
       const docs = T.randn([N, D]).mul(T.rand([N, 1]).mul(4).exp()).add(shift);
       const q = T.randn([B, D]).add(shift / 2);
-      const ref = reference64(q, docs, k);
+      const ref = bruteForceTopK(q, docs, k, 'float64');
       using screen = ScreenCopy.build(docs);
       const r = screen.search(q, docs, k, 1000);
-      assert.deepEqual(rows(r.ids, B, k), ref.ids, `N=${N} D=${D}`);
-      assert.deepEqual(rows(r.scores, B, k), ref.scores, `N=${N} D=${D}`);
+      assert.deepEqual(rowLists(r.ids, B, k), ref.ids, `N=${N} D=${D}`);
+      assert.deepEqual(rowLists(r.scores, B, k), ref.scores, `N=${N} D=${D}`);
       // The screen did its job: far fewer rescored than searched.
       const mean = Array.from(r.rescored, Number).reduce((a, b) => a + b, 0) / B;
       assert.ok(mean >= k && mean < N / 2, `rescored ${mean} of ${N}`);
@@ -59,22 +42,22 @@ test('near ties below bfloat16 resolution are ranked exactly; with no error boun
     const base = T.randn([1, D]);
     const docs = base.add(T.randn([N, D]).mul(1e-4)).contiguous();
     const q = base.add(T.randn([6, D]).mul(0.1)).contiguous();
-    const ref = reference64(q, docs, k);
+    const ref = bruteForceTopK(q, docs, k, 'float64');
     using screen = ScreenCopy.build(docs);
     const r = screen.search(q, docs, k, 512);
-    assert.deepEqual(rows(r.ids, 6, k), ref.ids);
-    assert.deepEqual(rows(r.scores, 6, k), ref.scores);
+    assert.deepEqual(rowLists(r.ids, 6, k), ref.ids);
+    assert.deepEqual(rowLists(r.scores, 6, k), ref.scores);
 
     // Small GEMMs (one query against 8 documents): libtorch would send bfloat16 products this small to a kernel
     // that rounds partial sums to bfloat16 (outside the bound), so the kernel sums them in float32 instead.
     for (let b = 0; b < 6; b++) {
       const r1 = screen.search(q.narrow(0, b, 1), docs, k, 8);
-      assert.deepEqual(rows(r1.ids, 1, k)[0], ref.ids[b], `query ${b} alone, chunks of 8`);
+      assert.deepEqual(rowLists(r1.ids, 1, k)[0], ref.ids[b], `query ${b} alone, chunks of 8`);
     }
 
     // The same kernel with a zero error bound keeps only what the coarse screen ranks first: wrong answers.
     const noBound = T.screenedTopk(q, docs, q.to('bfloat16'), docs.to('bfloat16'), T.zeros([6]), 0, k, 512);
-    const wrong = rows(noBound.indices.toBigInt64Array(), 6, k);
+    const wrong = rowLists(noBound.indices.toBigInt64Array(), 6, k);
     assert.notDeepEqual(wrong, ref.ids, 'a zero bound should lose documents here; the test data is too easy');
   });
 });
@@ -84,12 +67,12 @@ test('small GEMMs (one query × five documents, under libtorch\'s oneDNN size th
   T.tidy(() => {
     const docs = T.randn([3000, 768]);
     const q = T.randn([4, 768]);
-    const ref = reference64(q, docs, 50);
+    const ref = bruteForceTopK(q, docs, 50, 'float64');
     using screen = ScreenCopy.build(docs);
     for (let b = 0; b < 4; b++) {
       // 1 × 768 × 5 = 3840 multiply-adds per GEMM: under libtorch 1.13's 16³ threshold for oneDNN.
       const r = screen.search(q.narrow(0, b, 1), docs, 50, 5);
-      assert.deepEqual(rows(r.ids, 1, 50)[0], ref.ids[b], `query ${b}`);
+      assert.deepEqual(rowLists(r.ids, 1, 50)[0], ref.ids[b], `query ${b}`);
     }
   });
 });
@@ -101,16 +84,16 @@ test('ties go to the lower offset across chunks; k beyond N pads with -1 and -In
     const base = T.randint(-2, 3, [400, 16]).to('float32');
     const docs = T.cat([base, base, base], 0).contiguous();
     const q = T.randint(-2, 3, [9, 16]).to('float32');
-    const ref = reference64(q, docs, 30);
+    const ref = bruteForceTopK(q, docs, 30, 'float64');
     using screen = ScreenCopy.build(docs);
     for (const chunk of [1, 7, 400, 5000]) {
       const r = screen.search(q, docs, 30, chunk);
-      assert.deepEqual(rows(r.ids, 9, 30), ref.ids, `chunk ${chunk}`);
+      assert.deepEqual(rowLists(r.ids, 9, 30), ref.ids, `chunk ${chunk}`);
     }
     const small = docs.narrow(0, 0, 3).contiguous();
     using s3 = ScreenCopy.build(small);
     const r = s3.search(q.narrow(0, 0, 2), small, 5, 16);
-    assert.deepEqual(rows(r.ids, 2, 5).map((x) => x.slice(3)), [[-1, -1], [-1, -1]]);
+    assert.deepEqual(rowLists(r.ids, 2, 5).map((x) => x.slice(3)), [[-1, -1], [-1, -1]]);
     assert.equal(r.scores[4], -Infinity);
   });
 });
@@ -120,12 +103,12 @@ test('DenseSearcher bf16 engine: same run as the float64 brute force on a search
   T.tidy(() => {
     const docs = T.randn([6000, 48]);
     const q = T.randn([700, 48]); // more than one screening batch of queries
-    const ref = reference64(q, docs, 25);
+    const ref = bruteForceTopK(q, docs, 25, 'float64');
     using s = DenseSearcher.fromTensor(docs, { engine: 'bf16', chunkRows: 2048 });
     assert.equal(s.engine, 'bf16');
     const got = s.search(q, 25);
-    assert.deepEqual(rows(got.ids, 700, 25), ref.ids);
-    assert.deepEqual(rows(got.scores, 700, 25), ref.scores);
+    assert.deepEqual(rowLists(got.ids, 700, 25), ref.ids);
+    assert.deepEqual(rowLists(got.scores, 700, 25), ref.scores);
   });
 });
 

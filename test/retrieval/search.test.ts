@@ -7,30 +7,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import * as T from '../../src/tensor/index.ts';
 import { DenseSearcher } from '../../src/retrieval/search.ts';
-import { writeEmbeddingsFile } from './helpers.ts';
-
-/** Brute force: full score matrix, per row sorted by score desc then id asc. */
-function reference(q: T.Tensor, docs: T.Tensor, k: number): { scores: number[][]; ids: number[][] } {
-  const s = T.tidy(() => q.matmul(docs.t()).toFloat32Array());
-  const N = docs.size(0);
-  const out = { scores: [] as number[][], ids: [] as number[][] };
-  for (let b = 0; b < q.size(0); b++) {
-    const row = s.subarray(b * N, (b + 1) * N);
-    const order = Array.from(row.keys()).sort((x, y) => (row[y] as number) - (row[x] as number) || x - y).slice(0, k);
-    out.ids.push(order);
-    out.scores.push(order.map((i) => row[i] as number));
-  }
-  return out;
-}
-
-function rowsOf(r: { scores: Float32Array; ids: Int32Array; k: number }, B: number): { scores: number[][]; ids: number[][] } {
-  const out = { scores: [] as number[][], ids: [] as number[][] };
-  for (let b = 0; b < B; b++) {
-    out.ids.push(Array.from(r.ids.subarray(b * r.k, (b + 1) * r.k)));
-    out.scores.push(Array.from(r.scores.subarray(b * r.k, (b + 1) * r.k)));
-  }
-  return out;
-}
+import { bruteForceTopK, hitRows, writeEmbeddingsFile } from './helpers.ts';
 
 /** Docs with exact duplicates and quantized values, so equal scores occur inside and across blocks. */
 function tiedDocs(N: number, D: number): T.Tensor {
@@ -46,7 +23,7 @@ test('exact search equals brute force, ties broken by lower offset, for every bl
     const docs = tiedDocs(3000, 8);
     const q = T.randint(-2, 3, [37, 8]).to('float32');
     const k = 10;
-    const ref = reference(q, docs, k);
+    const ref = bruteForceTopK(q, docs, k);
     for (const opts of [
       {},
       { engine: 'faiss' },
@@ -60,7 +37,7 @@ test('exact search equals brute force, ties broken by lower offset, for every bl
       { engine: 'bf16', chunkRows: 997, queryBatch: 1 },
     ] as const) {
       using s = DenseSearcher.fromTensor(docs, opts);
-      const got = rowsOf(s.search(q, k), 37);
+      const got = hitRows(s.search(q, k), 37);
       assert.deepEqual(got.ids, ref.ids, JSON.stringify(opts));
       assert.deepEqual(got.scores, ref.scores, JSON.stringify(opts));
     }
@@ -72,15 +49,15 @@ test('random data: grouped and plain selection agree with brute force; k beyond 
   T.tidy(() => {
     const docs = T.randn([5000, 16]);
     const q = T.randn([50, 16]);
-    const ref = reference(q, docs, 100);
+    const ref = bruteForceTopK(q, docs, 100);
     for (const groupSize of [0, 8, 32]) {
       using s = DenseSearcher.fromTensor(docs, { engine: 'torch', chunkRows: 2048, groupSize });
-      assert.deepEqual(rowsOf(s.search(q, 100), 50).ids, ref.ids);
+      assert.deepEqual(hitRows(s.search(q, 100), 50).ids, ref.ids);
     }
     using f = DenseSearcher.fromTensor(docs, { engine: 'faiss' });
-    assert.deepEqual(rowsOf(f.search(q, 100), 50).ids, ref.ids);
+    assert.deepEqual(hitRows(f.search(q, 100), 50).ids, ref.ids);
     // Fewer than 20 queries take faiss's non-BLAS path: same answer.
-    assert.deepEqual(rowsOf(f.search(q.narrow(0, 0, 3), 100), 3).ids, ref.ids.slice(0, 3));
+    assert.deepEqual(hitRows(f.search(q.narrow(0, 0, 3), 100), 3).ids, ref.ids.slice(0, 3));
     using small = DenseSearcher.fromTensor(docs.narrow(0, 0, 3).contiguous());
     const r = small.search(q.narrow(0, 0, 2), 5);
     assert.deepEqual(Array.from(r.ids.subarray(3, 5)), [-1, -1]);
