@@ -62,7 +62,6 @@ export function stepDirName(step: number): string {
   return `step-${String(step).padStart(8, '0')}`;
 }
 
-
 function errMsg(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
 }
