@@ -62,24 +62,17 @@ export function writeNegatives(
   if (format === 'tsv' && ids === undefined) throw new DrhardInputError('the tsv negatives format needs the dataset id maps');
   const w = new AtomicWriter(file);
   try {
-    if (format === 'tsv' && ids !== undefined) {
+    if (format !== 'bin') {
+      // One text block per query, written 4096 queries at a time.
+      const block = (q: number, list: Int32Array): string => {
+        if (format === 'jsonl') return `{"qoffset":${q},"negatives":[${list.join(',')}]}\n`;
+        const m = ids as NonNullable<typeof ids>; // checked above
+        const qid = m.qid(q);
+        return Array.from(list, (d, r) => `${qid}\t${m.docid(d)}\t${r + 1}\n`).join('');
+      };
       let parts: string[] = [];
       n.qoffsets.forEach((q, i) => {
-        const qid = ids.qid(q);
-        const s = n.start[i] as number;
-        const e = n.start[i + 1] as number;
-        for (let j = s; j < e; j++) parts.push(`${qid}\t${ids.docid(n.docs[j] as number)}\t${j - s + 1}\n`);
-        if (parts.length >= 65536) {
-          w.write(parts.join(''));
-          parts = [];
-        }
-      });
-      w.write(parts.join(''));
-    } else if (format === 'jsonl') {
-      let parts: string[] = [];
-      n.qoffsets.forEach((q, i) => {
-        const list = n.docs.subarray(n.start[i] as number, n.start[i + 1] as number);
-        parts.push(`{"qoffset":${q},"negatives":[${list.join(',')}]}\n`);
+        parts.push(block(q, n.docs.subarray(n.start[i] as number, n.start[i + 1] as number)));
         if (parts.length >= 4096) {
           w.write(parts.join(''));
           parts = [];
