@@ -11,7 +11,7 @@ import { DrhardInputError } from '../util/errors.ts';
 import { hashJson } from '../util/hash.ts';
 import { log as rootLog } from '../util/log.ts';
 import { Progress } from '../util/progress.ts';
-import { fsyncPath } from '../util/fsx.ts';
+import { fsyncPath, writeFileAtomic } from '../util/fsx.ts';
 import {
   EMBEDDINGS_FORMAT,
   bytesPerValue,
@@ -175,7 +175,7 @@ export async function encodeSplit(model: DotModel, store: TokenStore, opts: Enco
     } finally {
       fs.closeSync(fd);
     }
-    replaceFile(idFile, `${JSON.stringify({ key, identity }, null, 2)}\n`);
+    writeFileAtomic(idFile, `${JSON.stringify({ key, identity }, null, 2)}\n`, { sync: false });
   }
   // Temp files of a killed writer are never valid parts.
   for (const f of fs.readdirSync(partsDir)) if (f.startsWith('.')) fs.rmSync(path.join(partsDir, f), { force: true });
@@ -297,16 +297,10 @@ function writePart(dir: string, fd: number, index: number, key: string, offset: 
   let off = 0;
   while (off < data.byteLength) off += fs.writeSync(fd, data, off, data.byteLength - off, offset + off);
   const m: PartManifest = { key, index, offset, bytes: data.byteLength, sha256: createHash('sha256').update(data).digest('hex') };
-  replaceFile(path.join(dir, `${partName(index)}.json`), `${JSON.stringify(m)}\n`);
+  writeFileAtomic(path.join(dir, `${partName(index)}.json`), `${JSON.stringify(m)}\n`, { sync: false });
 }
 
 /** Write beside, then rename: readers see the old file or the new one, never a torn one (not synced; see writePart). */
-function replaceFile(target: string, text: string): void {
-  const tmp = path.join(path.dirname(target), `.${path.basename(target)}.tmp-${process.pid}`);
-  fs.writeFileSync(tmp, text);
-  fs.renameSync(tmp, target);
-}
-
 /** A part is done if its manifest matches this run and its byte range in the data file still hashes to it. */
 function verifyPart(dir: string, fd: number, index: number, key: string, offset: number, bytes: number): boolean {
   const mf = path.join(dir, `${partName(index)}.json`);

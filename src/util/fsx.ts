@@ -18,14 +18,18 @@ export function tempPathFor(target: string): string {
   return path.join(dir, `.${path.basename(target)}.tmp-${process.pid}-${Date.now().toString(36)}`);
 }
 
-/** Atomically replace `target` with `data`. Readers see the old file or the new one, never a torn one. */
-export function writeFileAtomic(target: string, data: string | Uint8Array): void {
+/**
+ * Atomically replace `target` with `data`. Readers see the old file or the new one, never a torn one. `sync: false`
+ * skips the fsyncs, for files whose loss in a crash is detected and redone anyway (encode's part manifests).
+ */
+export function writeFileAtomic(target: string, data: string | Uint8Array, opts: { sync?: boolean } = {}): void {
+  const sync = opts.sync ?? true;
   fs.mkdirSync(path.dirname(target), { recursive: true });
   const tmp = tempPathFor(target);
   const fd = fs.openSync(tmp, 'w');
   try {
     fs.writeFileSync(fd, data);
-    fs.fsyncSync(fd);
+    if (sync) fs.fsyncSync(fd);
   } catch (e) {
     fs.closeSync(fd);
     fs.rmSync(tmp, { force: true });
@@ -33,7 +37,7 @@ export function writeFileAtomic(target: string, data: string | Uint8Array): void
   }
   fs.closeSync(fd);
   fs.renameSync(tmp, target);
-  fsyncPath(path.dirname(target));
+  if (sync) fsyncPath(path.dirname(target));
 }
 
 /**
