@@ -17,6 +17,7 @@ const commandModules: Array<() => Promise<{ register: (p: Command) => void }>> =
   () => import('./commands/bm25.ts'),
   () => import('./commands/evaluate.ts'),
   () => import('./commands/compare.ts'),
+  () => import('./commands/fuse.ts'),
   () => import('./commands/preprocess.ts'),
   () => import('./commands/convert-ids.ts'),
   () => import('./commands/build-demo-data.ts'),

@@ -1,4 +1,5 @@
-// Evaluation library: trec_eval-exact metrics, msmarco_eval MRR, and paired significance tests, all in-process.
+// Evaluation library: trec_eval-exact metrics, msmarco_eval MRR, paired significance tests, and run fusion (RRF,
+// interpolation; fuse.ts), all in-process.
 //
 // Representation (shared with src/data/trec.ts):
 //   Qrels = Map<qid, Map<docid, grade>>            grades are integers; < 0 means "in pool, unjudged"
@@ -17,6 +18,27 @@ export { readQrels, readRun, parseQrels, parseRun, writeTrecRun, writeMsmarcoRun
 export { evaluate, msmarcoMrr, DEFAULT_METRICS, type EvaluateOptions, type EvaluationResult } from './evaluate.ts';
 export { parseMetric, trecEvalName, type MetricSpec, type MetricKind, type RelThreshold } from './metrics.ts';
 export { compareRuns, type CompareOptions, type ComparisonRow, type Correction } from './compare.ts';
+export {
+  fuseRuns,
+  fuseRrf,
+  fuseInterpolate,
+  tuneInterpolation,
+  pickBestAlpha,
+  minMaxNormalize,
+  resolveWeights,
+  fusionWeights,
+  rrfTable,
+  interpolationTable,
+  combineTable,
+  selectTop,
+  maxRunDepth,
+  DEFAULT_RRF_K,
+  type FusionMethod,
+  type FuseOptions,
+  type FusionTable,
+  type TuneOptions,
+  type TuneResult,
+} from './fuse.ts';
 export { formatFixedC, pyFloatRepr, formatMsmarcoBlock, formatTrecTable } from './format.ts';
 export {
   pairedTTest,
