@@ -48,6 +48,8 @@ export const DatasetManifestSchema = z.object({
     clsId: z.number().int(),
     sepId: z.number().int(),
     padId: z.number().int(),
+    /** Directory (relative to the dataset) holding a copy of the tokenizer files; absent in older datasets. */
+    dir: z.string().optional(),
   }),
   corpus: StoreInfo.extend({ file: FileRef, skipped: int }),
   splits: z.record(

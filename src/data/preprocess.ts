@@ -7,6 +7,7 @@ import { sha256FileSync } from '../util/hash.ts';
 import { log as rootLog, type Logger } from '../util/log.ts';
 import { Progress } from '../util/progress.ts';
 import { loadTokenizer, type TokenizerInfo } from '../tokenizers/index.ts';
+import { DATASET_TOKENIZER_DIR, copyTokenizerFiles } from '../tokenizers/files.ts';
 import { fileSize } from './chunks.ts';
 import { DATASET_FORMAT, MANIFEST_FILE, type DatasetManifest } from './dataset.ts';
 import { IdIndex } from './idindex.ts';
@@ -299,6 +300,37 @@ function skipReport(log: Logger, file: string, skipped: SkipLog): void {
   log.warn({ file, skipped: skipped.count, first: shown }, `skipped ${skipped.count} invalid line(s) in ${file}`);
 }
 
+/**
+ * Copies the tokenizer into `<dataset>/tokenizer/`, so models trained on the dataset can carry it (the source may
+ * move or change later). The copy must be what was tokenized with: each file read is checked against the sha256
+ * recorded when loading. A vocab.txt tokenizer's effective lowercasing is written to tokenizer_config.json.
+ */
+function copyDatasetTokenizer(src: string, info: TokenizerInfo, tmp: string): string {
+  const dir = path.join(tmp, DATASET_TOKENIZER_DIR);
+  copyTokenizerFiles(src, dir);
+  const fromFile = fs.statSync(src).isFile();
+  for (const [name, sha] of Object.entries(info.files)) {
+    const copy = path.join(dir, fromFile ? 'tokenizer.json' : name);
+    if (!fs.existsSync(copy) || sha256FileSync(copy).sha256 !== sha) {
+      throw new DrhardInputError('the tokenizer changed while preprocessing; run again', { file: path.join(fromFile ? path.dirname(src) : src, name) });
+    }
+  }
+  if (info.format === 'vocab.txt' && info.lowercase !== undefined) {
+    const cfgFile = path.join(dir, 'tokenizer_config.json');
+    let cfg: Record<string, unknown> = {};
+    if (fs.existsSync(cfgFile)) {
+      try {
+        const parsed = JSON.parse(fs.readFileSync(cfgFile, 'utf8')) as unknown;
+        if (typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed)) cfg = parsed as Record<string, unknown>;
+      } catch {
+        // loadTokenizer already rejected invalid JSON; keep {} to be safe
+      }
+    }
+    if (cfg['do_lower_case'] !== info.lowercase) fs.writeFileSync(cfgFile, `${JSON.stringify({ ...cfg, do_lower_case: info.lowercase }, null, 2)}\n`);
+  }
+  return DATASET_TOKENIZER_DIR;
+}
+
 async function preprocessCore(spec: CoreSpec, opts: PreprocessOptions): Promise<PreprocessReport> {
   const t0 = Date.now();
   const log = opts.log ?? rootLog.child({ mod: 'preprocess' });
@@ -500,12 +532,13 @@ async function preprocessCore(spec: CoreSpec, opts: PreprocessOptions): Promise<
         };
       }
 
+      const tokenizerDir = copyDatasetTokenizer(opts.tokenizer, tokInfo, tmp);
       manifest = {
         format: DATASET_FORMAT,
         version: 1,
         createdAt: new Date().toISOString(),
         source: { format: spec.format, idType: spec.idType, maxDocChars, ...(spec.format === 'beir' ? { titleSep: spec.titleSep } : {}) },
-        tokenizer: { ...tokInfo, source: path.resolve(tokInfo.source) },
+        tokenizer: { ...tokInfo, source: path.resolve(tokInfo.source), dir: tokenizerDir },
         corpus: corpusInfo,
         splits: splitsInfo,
       };

@@ -10,6 +10,7 @@ import { configToJson, readConfig } from './config.ts';
 import { DotModel, createModel } from './dual.ts';
 import { SafetensorsFile, writeSafetensors, type StDType } from './safetensors.ts';
 import { readTorchBin } from '../tensor/torchbin.ts';
+import { copyTokenizerFiles, findTokenizerDir } from '../tokenizers/files.ts';
 
 export const CONFIG_FILE = 'config.json';
 export const SAFETENSORS_FILE = 'model.safetensors';
@@ -77,8 +78,10 @@ export interface LoadedModel {
  * DrhardInputError naming them all; with `strict: false` missing parameters keep their fresh initialization
  * (e.g. the head when starting from a plain roberta-base) and the lists are returned.
  */
-export function loadModel(dir: string, opts: { strict?: boolean; device?: string; file?: string } = {}): LoadedModel {
-  const config = readConfig(path.join(dir, CONFIG_FILE));
+export function loadModel(dir: string, opts: { strict?: boolean; device?: string; file?: string; mlmHead?: boolean } = {}): LoadedModel {
+  // `mlmHead` overrides config.json: pretraining adds the head to an encoder, fine-tuning leaves a pretraining one's out.
+  const read = readConfig(path.join(dir, CONFIG_FILE));
+  const config = opts.mlmHead === undefined ? read : { ...read, mlmHead: opts.mlmHead };
   const file = opts.file ?? weightsFile(dir);
   const model = createModel(config);
   const { map, ignored } = normalizeKeys(readStateDict(file), config.modelType);
@@ -126,13 +129,32 @@ export function saveStateDict(file: string, tensors: Map<string, Tensor>, metada
   );
 }
 
-/**
- * Writes `dir/model.safetensors` then `dir/config.json` (with "architectures": ["RobertaDot"|"BertDot"] and
- * drhard's pooling/head fields), each atomically. Other files in `dir` (a tokenizer) are left alone.
- */
-export function saveModel(model: DotModel, dir: string, extraConfig: Record<string, unknown> = {}): void {
-  fs.mkdirSync(dir, { recursive: true });
-  saveStateDict(path.join(dir, SAFETENSORS_FILE), model.stateDict());
-  writeFileAtomic(path.join(dir, CONFIG_FILE), `${JSON.stringify({ ...configToJson(model.config), ...extraConfig }, null, 2)}\n`);
+export interface SaveModelOptions {
+  /**
+   * Where the model's tokenizer is: a path, or candidates tried in order (undefined entries skipped), each a model
+   * or tokenizer directory, a tokenizer.json file, or a dataset directory (see findTokenizerDir). The first hit's
+   * files are copied into the model directory; none found → no tokenizer is written.
+   */
+  tokenizer?: string | ReadonlyArray<string | null | undefined>;
 }
 
+/**
+ * Writes `dir/model.safetensors`, the tokenizer files (when `opts.tokenizer` leads to one), then `dir/config.json`
+ * (with "architectures": ["RobertaDot"|"BertDot"] and drhard's pooling/head fields), each atomically; config.json
+ * comes last, so a directory with one is complete. Other files in `dir` are left alone. Returns where the
+ * tokenizer was copied from (null: none).
+ */
+export function saveModel(model: DotModel, dir: string, extraConfig: Record<string, unknown> = {}, opts: SaveModelOptions = {}): { tokenizer: string | null } {
+  fs.mkdirSync(dir, { recursive: true });
+  saveStateDict(path.join(dir, SAFETENSORS_FILE), model.stateDict());
+  let tokenizer: string | null = null;
+  if (opts.tokenizer !== undefined) {
+    const found = findTokenizerDir(typeof opts.tokenizer === 'string' ? [opts.tokenizer] : opts.tokenizer);
+    if (found !== undefined) {
+      copyTokenizerFiles(found, dir);
+      tokenizer = found;
+    }
+  }
+  writeFileAtomic(path.join(dir, CONFIG_FILE), `${JSON.stringify({ ...configToJson(model.config), ...extraConfig }, null, 2)}\n`);
+  return { tokenizer };
+}

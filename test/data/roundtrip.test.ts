@@ -108,8 +108,10 @@ test('worker threads and gzip input give byte-identical datasets', async () => {
   await preprocessMsmarco({ ...base, input: path.join(FIX, 'msmarco-passage'), out: a, threads: 0 });
   // Tiny chunks: many jobs in flight, out-of-order completion, chunk views into gunzip's pooled buffers.
   await preprocessMsmarco({ ...base, input: gzDir, out: b, threads: 2, chunkBytes: 64 });
-  const files = fs.readdirSync(a).filter((f) => f !== 'manifest.json').sort();
-  assert.deepEqual(fs.readdirSync(b).filter((f) => f !== 'manifest.json').sort(), files);
+  // Files at any depth (the tokenizer/ copy included), relative to the dataset directory.
+  const list = (d: string): string[] => (fs.readdirSync(d, { recursive: true }) as string[]).filter((f) => f !== 'manifest.json' && fs.statSync(path.join(d, f)).isFile()).sort();
+  const files = list(a);
+  assert.deepEqual(list(b), files);
   for (const f of files) assert.ok(fs.readFileSync(path.join(a, f)).equals(fs.readFileSync(path.join(b, f))), `${f} differs`);
   // The manifest records the raw (compressed) file's checksum.
   const mb = openDataset(b).manifest;
