@@ -23,7 +23,10 @@ const commandModules: Array<() => Promise<{ register: (p: Command) => void }>> =
   () => import('./commands/build-demo-data.ts'),
   () => import('./commands/embed.ts'),
   () => import('./commands/train.ts'),
+  () => import('./commands/pretrain.ts'),
   () => import('./commands/demo.ts'),
+  () => import('./commands/tokenizer.ts'),
+  () => import('./commands/init-model.ts'),
 ];
 
 async function main(): Promise<void> {

@@ -24,6 +24,7 @@ export const encoderConfigSchema = z.looseObject({
   pooling: z.enum(['first', 'mean']).optional().describe('drhard: first-token (CLS) or masked-mean pooling'),
   embedding_head: z.boolean().optional().describe('drhard: Linear `embeddingHead` + LayerNorm `norm` after pooling'),
   output_embedding_size: z.number().int().positive().optional().describe('DRhard: embedding size D of the head'),
+  mlm_head: z.boolean().optional().describe('drhard: the model carries a tied MLM head (lm_head / cls.predictions), as pretraining checkpoints do'),
 });
 
 /** A config with every default filled in: what the model code reads. */
@@ -44,6 +45,8 @@ export interface EncoderConfig {
   pooling: 'first' | 'mean';
   embeddingHead: boolean;
   outputEmbeddingSize: number;
+  /** Pretraining checkpoints carry HF's MLM head (`lm_head.*` / `cls.predictions.*`), decoder tied to the word embeddings. */
+  mlmHead: boolean;
   /** Fields of the original config.json we do not interpret, kept so a re-save does not lose them. */
   extra: Record<string, unknown>;
 }
@@ -93,6 +96,7 @@ export function parseConfig(json: unknown, file = 'config.json'): EncoderConfig 
     pooling: c.pooling ?? 'first',
     embeddingHead: c.embedding_head ?? true,
     outputEmbeddingSize: c.output_embedding_size ?? c.hidden_size,
+    mlmHead: c.mlm_head ?? false,
     extra,
   };
 }
@@ -138,6 +142,7 @@ export function configToJson(c: EncoderConfig): Record<string, unknown> {
     pooling: c.pooling,
     embedding_head: c.embeddingHead,
     output_embedding_size: c.outputEmbeddingSize,
+    ...(c.mlmHead ? { mlm_head: true } : {}),
   };
 }
 
@@ -167,6 +172,7 @@ export function createConfig(init: ConfigInit): EncoderConfig {
     pooling: init.pooling ?? 'first',
     embedding_head: init.embeddingHead ?? true,
     output_embedding_size: init.outputEmbeddingSize ?? hidden,
+    mlm_head: init.mlmHead ?? false,
   };
   return parseConfig(json, '<createConfig>');
 }

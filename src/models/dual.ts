@@ -5,6 +5,7 @@ import { LayerNorm, Linear } from '../nn/layers.ts';
 import { Module } from '../nn/module.ts';
 import { createConfig, type ConfigInit, type EncoderConfig } from './config.ts';
 import { TransformerModel } from './encoder.ts';
+import { BertOnlyMLMHead, RobertaLMHead } from './mlm.ts';
 
 /** Token ids and attention mask of one padded batch. */
 export interface TokenBatch {
@@ -20,6 +21,8 @@ export class DotModel extends Module {
   readonly backbone: TransformerModel;
   readonly embeddingHead: Linear | null;
   readonly norm: LayerNorm | null;
+  /** HF's MLM head (`lm_head` / `cls`) when config.mlmHead: pretraining only; its decoder is the word embedding. */
+  readonly lmHead: RobertaLMHead | BertOnlyMLMHead | null;
 
   constructor(config: EncoderConfig) {
     super();
@@ -36,6 +39,17 @@ export class DotModel extends Module {
       this.embeddingHead = null;
       this.norm = null;
     }
+    if (!config.mlmHead) this.lmHead = null;
+    else if (config.modelType === 'roberta') this.lmHead = this.registerModule('lm_head', new RobertaLMHead(config));
+    else this.lmHead = this.registerModule('cls', new BertOnlyMLMHead(config));
+  }
+
+  /** MLM logits of hidden states [..., H] → [..., V] (needs config.mlmHead). */
+  mlmLogits(hidden: Tensor): Tensor {
+    const w = this.backbone.embeddings.word_embeddings.weight;
+    if (this.lmHead instanceof RobertaLMHead) return this.lmHead.forward(hidden, w);
+    if (this.lmHead instanceof BertOnlyMLMHead) return this.lmHead.predictions.forward(hidden, w);
+    throw new Error('this model has no MLM head (config mlm_head is not set)');
   }
 
   /** Size of the vectors `encode` returns. */

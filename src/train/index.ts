@@ -1,7 +1,7 @@
 // trainDualEncoder: the library entry behind `drhard train` (STAR-style methods and ADORE), resumable and observable.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { manualSeed, setNumThreads } from '../tensor/index.ts';
+import { manualSeed, setNumThreads, tidy, type Tensor } from '../tensor/index.ts';
 import { createModel, type DotModel } from '../models/dual.ts';
 import { loadModel, saveModel } from '../models/checkpoint.ts';
 import { createConfig, parseConfig, readConfig, type ConfigInit, type EncoderConfig } from '../models/config.ts';
@@ -18,6 +18,8 @@ import { ADORE_CONFIG_KEY, adoreStep, openAdoreIndex, type AdoreIndex } from './
 import { loadTrainData, type TrainData } from './data.ts';
 import { DevEvaluator } from './deveval.ts';
 import { diffOptions, resolveTrainOptions, type TrainOptions, type TrainOptionsInput } from './options.ts';
+import { defaultTemperature } from '../losses/listwise.ts';
+import { contrastiveLoss, loadCorpusData, maskVocab, mlmBatchLoss, type MaskVocab } from './pretrain.ts';
 import { checkNegatives, pairStep, samplePairBatch, type PairMethod } from './star.ts';
 import {
   emptyWindow,
@@ -85,15 +87,32 @@ function initConfig(spec: string | Record<string, unknown>): EncoderConfig {
 }
 
 /** A fresh or loaded model (before any checkpoint restore), on the run's device. */
+/** Only MLM pretraining trains the tied MLM head; every other method drops it from --init. */
+function withMlmHead(o: TrainOptions): boolean {
+  return o.method === 'pretrain' && o.objective !== 'contrastive';
+}
+
+function isMlmHeadKey(k: string): boolean {
+  return k.startsWith('lm_head.') || k.startsWith('cls.predictions.');
+}
+
+/** The model without its MLM head (a copy): what `train --init` starts from after pretraining. */
+function withoutMlmHead(model: DotModel): DotModel {
+  const plain = createModel({ ...model.config, mlmHead: false });
+  plain.loadStateDict(new Map([...model.stateDict()].filter(([k]) => !isMlmHeadKey(k))));
+  return plain;
+}
+
 function initialModel(o: TrainOptions, logger: Logger): DotModel {
   // --init names a model directory, or a config.json file for a fresh model (as --init-config does).
   const fresh = o.initConfig ?? (o.init !== undefined && fs.statSync(o.init, { throwIfNoEntry: false })?.isFile() === true ? o.init : undefined);
   if (fresh !== undefined) {
-    const model = createModel(initConfig(fresh), { seed: o.seed });
+    const model = createModel({ ...initConfig(fresh), mlmHead: withMlmHead(o) }, { seed: o.seed });
     logger.info({ parameters: model.numParameters() }, 'initialized a fresh model');
     return o.device === 'cpu' ? model : model.to(o.device);
   }
-  const { model, report } = loadModel(o.init as string, { strict: false, device: o.device });
+  const { model, report } = loadModel(o.init as string, { strict: false, device: o.device, mlmHead: withMlmHead(o) });
+  if (!withMlmHead(o)) report.unexpected = report.unexpected.filter((k) => !isMlmHeadKey(k));
   if (report.missing.length > 0) logger.warn({ missing: report.missing }, 'parameters missing from --init keep their fresh initialization');
   if (report.unexpected.length > 0) logger.warn({ unexpected: report.unexpected }, 'ignored checkpoint keys');
   return model;
@@ -218,7 +237,8 @@ export async function trainDualEncoder(input: TrainOptionsInput, runtime: TrainR
   if (start && saved) checkUnchanged(o, saved, stored, inputs, start.dir, logger);
 
   // Everything below is checked before the first byte is written (or an --overwrite'd run removed).
-  const data: TrainData = loadTrainData({ data: o.data, split: o.trainSplit, minRel: o.minRel, negatives: o.negatives });
+  const data: TrainData =
+    o.method === 'pretrain' ? loadCorpusData(o.data) : loadTrainData({ data: o.data, split: o.trainSplit, minRel: o.minRel, negatives: o.negatives });
   let model: DotModel | null = null;
   let optimizer: AdamLike | null = null;
   let adore: AdoreIndex | null = null;
@@ -228,6 +248,7 @@ export async function trainDualEncoder(input: TrainOptionsInput, runtime: TrainR
     const devEval = devEvaluator(o, data);
     model = start ? loadCheckpointModel(start.dir, o.device) : initialModel(o, logger);
     model.train();
+    const vocab = withMlmHead(o) ? await maskVocab([o.data, o.init], model.config.vocabSize, model.config.padTokenId) : null;
     if (o.method === 'adore') {
       adore = openAdoreIndex(o.docEmbeddings as string, { dim: model.dim, count: data.docs.count, index: o.index });
       if (start && saved) checkSameEmbeddings(saved, adore, start.dir);
@@ -261,7 +282,7 @@ export async function trainDualEncoder(input: TrainOptionsInput, runtime: TrainR
     // Events a killed run wrote after its last checkpoint (or before any) are hidden from here on.
     tb = new SummaryWriter(o.logDir ?? path.join(outDir, OUT_FILES.log), { purgeStep: state.step + 1 });
 
-    const runner = o.method === 'adore' ? adoreRunner(o, data, adore as AdoreIndex) : pairRunner(o, data);
+    const runner = o.method === 'adore' ? adoreRunner(o, data, adore as AdoreIndex) : o.method === 'pretrain' ? pretrainRunner(o, data, vocab) : pairRunner(o, data);
     logger.info(
       { method: o.method, queries: data.queryRows.length, stepsPerEpoch: perEpoch, totalSteps, startStep: state.step, batchSize: o.batchSize },
       'training',
@@ -299,7 +320,17 @@ export async function trainDualEncoder(input: TrainOptionsInput, runtime: TrainR
     let modelDir: string | null = null;
     if (res.stopped === null) {
       modelDir = path.join(outDir, OUT_FILES.model);
-      saveModel(model, modelDir, modelExtra);
+      // The dataset's tokenizer made the ids the model was trained on; --init's is the fallback (older datasets).
+      if (model.config.mlmHead) {
+        const plain = withoutMlmHead(model);
+        try {
+          saveModel(plain, modelDir, modelExtra, { tokenizer: [o.data, o.init] });
+        } finally {
+          plain.dispose();
+        }
+      } else {
+        saveModel(model, modelDir, modelExtra, { tokenizer: [o.data, o.init] });
+      }
       logger.info({ modelDir, step: res.step }, 'training finished');
     } else {
       logger.warn({ step: res.step, checkpoint: res.checkpoint, signal: res.stopped }, 'stopped: resume with --resume');
@@ -333,6 +364,8 @@ function pairRunner(o: TrainOptions, data: TrainData): MethodRunner {
       const batch = samplePairBatch(data, queries, ctx.rng, { method, hardNum: o.hardNum, randNum: o.randNum });
       const loss = pairStep(model, data, batch, {
         method,
+        loss: o.loss,
+        temperature: o.temperature ?? defaultTemperature(model.dim),
         maxQueryLength: o.maxQueryLength,
         maxDocLength: o.maxDocLength,
         padToMax: ctx.padToMax,
@@ -342,6 +375,38 @@ function pairRunner(o: TrainOptions, data: TrainData): MethodRunner {
       });
       return { loss, metrics: {} };
     },
+  };
+}
+
+function pretrainRunner(o: TrainOptions, data: TrainData, vocab: MaskVocab | null): MethodRunner {
+  const crop = { query: { min: o.cropQuery[0], max: o.cropQuery[1] }, doc: { min: o.cropDoc[0], max: o.cropDoc[1] }, deletion: o.cropDeletion };
+  return {
+    queryRows: data.queryRows,
+    queryId: data.queryId,
+    step: (model, docs, ctx) =>
+      tidy(() => {
+        const metrics: Record<string, number> = {};
+        let loss: Tensor | null = null;
+        if (o.objective !== 'mlm') {
+          loss = contrastiveLoss(model, data.docs, docs, data.padId, ctx.rng, {
+            crop,
+            maxQueryLength: o.maxQueryLength,
+            maxDocLength: o.maxDocLength,
+            temperature: o.temperature ?? defaultTemperature(model.dim),
+            device: o.device,
+          });
+          metrics['contrastive'] = loss.item();
+        }
+        if (vocab !== null) {
+          const mlm = mlmBatchLoss(model, data.docs, docs, ctx.rng, { vocab, probability: o.mlmProbability, maxDocLength: o.maxDocLength, device: o.device });
+          metrics['mlm'] = mlm.item();
+          loss = loss === null ? mlm : loss.add(mlm.mul(o.mlmWeight));
+        }
+        let total = loss as Tensor;
+        if (ctx.poison) total = total.mul(Number.NaN);
+        total.backward();
+        return { loss: total.item(), metrics };
+      }),
   };
 }
 

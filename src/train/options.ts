@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { DrhardInputError } from '../util/errors.ts';
 import { canonicalJson } from '../util/hash.ts';
 
-export const METHODS = ['inbatch', 'randneg', 'bm25neg', 'star', 'adore'] as const;
+export const METHODS = ['inbatch', 'randneg', 'bm25neg', 'star', 'adore', 'pretrain'] as const;
 export type Method = (typeof METHODS)[number];
 
 const posInt = z.number().int().positive();
@@ -18,7 +18,8 @@ export const trainOptionsSchema = z.object({
     .enum(METHODS)
     .describe(
       'training method: inbatch (in-batch negatives), randneg (random corpus negatives), bm25neg (in-batch + BM25 top negatives), ' +
-        'star (in-batch + static dense hard negatives), adore (query encoder against a fixed document index)',
+        'star (in-batch + static dense hard negatives), adore (query encoder against a fixed document index), ' +
+        'pretrain (corpus only: contrastive crops and/or MLM; what `drhard pretrain` runs)',
     ),
   data: z.string().min(1).describe('preprocessed dataset directory (written by `drhard preprocess`)'),
   trainSplit: z.string().min(1).default('train').describe('query split to train on (its qrels give the positives)'),
@@ -43,6 +44,33 @@ export const trainOptionsSchema = z.object({
     .describe('hard-negative lists (star, bm25neg): the output of `drhard mine`, DRhard hard.json, or "qid<TAB>docid" lines'),
   hardNum: posInt.default(1).describe('hard negatives drawn per query per visit, fresh each time (star, bm25neg); DRhard: 1'),
   randNum: posInt.default(1).describe('uniformly random corpus documents per query (randneg)'),
+  loss: z
+    .enum(['pairwise', 'listwise'])
+    .default('pairwise')
+    .describe(
+      'STAR-style methods: pairwise = DRhard\'s logistic loss over (positive, negative) pairs; listwise = softmax cross-entropy ' +
+        'over the positive and every negative of the batch (Tevatron/DPR/Contriever), with --temperature',
+    ),
+  temperature: z
+    .number()
+    .positive()
+    .optional()
+    .describe('listwise: softmax temperature on dot products (default 0.05 × embedding dim: cosine/0.05 for LayerNorm-headed embeddings)'),
+  objective: z
+    .enum(['contrastive', 'mlm', 'both'])
+    .default('contrastive')
+    .describe('pretrain: contrastive random-crop pairs with in-batch negatives (Contriever), masked language modelling (RoBERTa), or both summed'),
+  cropQuery: z
+    .tuple([z.number().gt(0).max(1), z.number().gt(0).max(1)])
+    .default([0.1, 0.5])
+    .describe('pretrain: the query-side view is a span of this fraction [min,max] of the document (Contriever: 0.1,0.5)'),
+  cropDoc: z
+    .tuple([z.number().gt(0).max(1), z.number().gt(0).max(1)])
+    .default([0.1, 0.5])
+    .describe('pretrain: the document-side view\'s fraction [min,max] of the document'),
+  cropDeletion: z.number().min(0).lt(1).default(0.1).describe('pretrain: drop each token of a view with this probability (Contriever: 0.1)'),
+  mlmProbability: z.number().gt(0).lt(1).default(0.15).describe('pretrain: fraction of tokens selected for MLM (80% <mask>, 10% random, 10% kept)'),
+  mlmWeight: z.number().nonnegative().default(1).describe('pretrain --objective both: weight of the MLM loss added to the contrastive loss'),
   docEmbeddings: z
     .string()
     .min(1)
@@ -135,6 +163,11 @@ function crossFieldProblems(o: Record<string, unknown>): string[] {
     if (typeof o['gradCacheChunk'] === 'number' && o['gradCacheChunk'] > 0) problems.push('gradCacheChunk: not used by adore (only queries are encoded)');
   }
   if (method !== 'adore' && has('docEmbeddings')) problems.push('docEmbeddings: only --method adore uses --doc-embeddings');
+  if (method === 'pretrain' && has('negatives')) problems.push('negatives: pretraining reads only the corpus');
+  for (const k of ['cropQuery', 'cropDoc'] as const) {
+    const r = o[k];
+    if (Array.isArray(r) && typeof r[0] === 'number' && typeof r[1] === 'number' && r[0] > r[1]) problems.push(`${k}: min ${r[0]} > max ${r[1]}`);
+  }
   if ((method === 'inbatch' || method === 'randneg' || method === 'adore') && has('negatives')) {
     problems.push(`negatives: --method ${String(method)} does not use --negatives`);
   }

@@ -5,6 +5,7 @@ import { gradCacheStep } from '../models/gradcache.ts';
 import type { TokenStore } from '../data/tokenstore.ts';
 import { inbatchLoss, pairMask } from '../losses/star.ts';
 import { randnegLoss } from '../losses/randneg.ts';
+import { listwiseLoss } from '../losses/listwise.ts';
 import { DrhardInputError } from '../util/errors.ts';
 import type { Rng } from '../util/rng.ts';
 import type { TrainData } from './data.ts';
@@ -73,6 +74,10 @@ export function tokenBatch(store: TokenStore, rows: readonly number[], maxLen: n
 
 export interface PairStepOptions {
   method: PairMethod;
+  /** DRhard's pairwise logistic loss, or softmax cross-entropy over all of the batch's negatives. */
+  loss?: 'pairwise' | 'listwise';
+  /** Listwise temperature on dot products. */
+  temperature?: number;
   maxQueryLength: number;
   maxDocLength: number;
   padToMax: boolean;
@@ -97,10 +102,23 @@ export function pairStep(model: DotModel, data: TrainData, batch: PairBatch, o: 
     const negMask = n ? dev(pairMask(rel, batch.negatives)) : null; // [B, B·n]
     const lossOf = (qe: Tensor, docs: Tensor[]): Tensor => {
       const [pe, ne] = docs as [Tensor, Tensor | undefined];
-      const loss =
-        o.method === 'randneg'
-          ? randnegLoss({ queries: qe, positives: pe, random: ne as Tensor, mask: negMask })
-          : inbatchLoss({ queries: qe, positives: pe, hard: ne ?? null, relMask, hardMask: negMask });
+      let loss: Tensor;
+      if (o.loss === 'listwise') {
+        // Rand-Neg keeps DRhard's semantics under either loss: random documents only, no in-batch negatives.
+        loss = listwiseLoss({
+          queries: qe,
+          positives: pe,
+          extra: ne ?? null,
+          inbatch: o.method !== 'randneg',
+          inbatchMask: relMask,
+          extraMask: negMask,
+          temperature: o.temperature ?? 1,
+        });
+      } else if (o.method === 'randneg') {
+        loss = randnegLoss({ queries: qe, positives: pe, random: ne as Tensor, mask: negMask });
+      } else {
+        loss = inbatchLoss({ queries: qe, positives: pe, hard: ne ?? null, relMask, hardMask: negMask });
+      }
       return o.poison === true ? loss.mul(Number.NaN) : loss;
     };
     const docBatches = n ? [d, n] : [d];

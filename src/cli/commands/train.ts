@@ -34,6 +34,11 @@ function optionFor(key: string, field: z.ZodType): Option {
     return def === true ? new Option(`--no-${flag}`, `turn off: ${help}`) : new Option(`--${flag}`, help);
   }
   if (inner instanceof z.ZodUnion && key === 'resume') return new Option(`--${flag} [checkpoint]`, help);
+  if (inner instanceof z.ZodTuple) {
+    const o = new Option(`--${flag} <min,max>`, help).argParser((v: string) => v.split(',').map((x) => (x.trim() === '' ? Number.NaN : Number(x))));
+    if (def !== undefined) o.default(def, (def as number[]).join(','));
+    return o;
+  }
   const o = new Option(`--${flag} <${inner instanceof z.ZodNumber ? 'n' : (PLACEHOLDER[key] ?? 'value')}>`, help);
   if (inner instanceof z.ZodEnum) o.choices(inner.options.map(String));
   if (inner instanceof z.ZodNumber) o.argParser((v: string) => (v.trim() === '' ? Number.NaN : Number(v)));
@@ -42,7 +47,7 @@ function optionFor(key: string, field: z.ZodType): Option {
 }
 
 /** Options from a --config JSON file, overridden by flags given on the command line. */
-function mergeConfig(cmd: Command, flags: Record<string, unknown>): Record<string, unknown> {
+function mergeConfig(cmd: Command, flags: Record<string, unknown>, fixed: Record<string, unknown> = {}): Record<string, unknown> {
   const file = flags['config'];
   const out: Record<string, unknown> = {};
   if (typeof file === 'string') {
@@ -62,7 +67,7 @@ function mergeConfig(cmd: Command, flags: Record<string, unknown>): Record<strin
     if (cmd.getOptionValueSource(key) === 'default' && key in out) continue;
     out[key] = v;
   }
-  return out;
+  return { ...out, ...fixed };
 }
 
 function summary(r: { modelDir: string | null; checkpointDir: string | null; step: number; totalSteps: number; stopped: string | null; nonfiniteSkipped: number; history: Array<Record<string, number>> }): Record<string, unknown> {
@@ -87,17 +92,12 @@ async function run(o: TrainOptions): Promise<void> {
   }
 }
 
-export function register(program: Command): void {
-  const cmd = program
-    .command('train')
-    .description(
-      "Train a dual encoder with DRhard's semantics: --method inbatch|randneg|bm25neg|star (both towers, in-batch + sampled negatives) " +
-        'or adore (query encoder against fixed --doc-embeddings). Prints a JSON summary on stdout; exits 130/143 after a graceful stop.',
-    )
-    .option('--config <file>', 'JSON file of training options (library names, e.g. {"batchSize": 64}); flags override it');
-  for (const [key, field] of Object.entries(trainOptionsSchema.shape)) cmd.addOption(optionFor(key, field as z.ZodType));
+/** Adds the schema's options (all, or those `keep` accepts) and the action that runs trainDualEncoder. */
+export function addTrainOptions(cmd: Command, keep: (key: string) => boolean = () => true, fixed: Record<string, unknown> = {}): void {
+  cmd.option('--config <file>', 'JSON file of training options (library names, e.g. {"batchSize": 64}); flags override it');
+  for (const [key, field] of Object.entries(trainOptionsSchema.shape)) if (keep(key)) cmd.addOption(optionFor(key, field as z.ZodType));
   cmd.action(async (flags: Record<string, unknown>, self: Command) => {
-    const input = mergeConfig(self, flags);
+    const input = mergeConfig(self, flags, fixed);
     let o: TrainOptions;
     try {
       o = resolveTrainOptions(input);
@@ -107,4 +107,14 @@ export function register(program: Command): void {
     }
     await run(o);
   });
+}
+
+export function register(program: Command): void {
+  const cmd = program
+    .command('train')
+    .description(
+      "Train a dual encoder with DRhard's semantics: --method inbatch|randneg|bm25neg|star (both towers, in-batch + sampled negatives) " +
+        'or adore (query encoder against fixed --doc-embeddings). Prints a JSON summary on stdout; exits 130/143 after a graceful stop.',
+    );
+  addTrainOptions(cmd);
 }
