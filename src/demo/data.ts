@@ -12,6 +12,8 @@ export interface SubsetOptions {
   source: string;
   trainQueries: number;
   devQueries: number;
+  /** Training queries held out of training (from the same pool, disjoint from trainQueries): the hybrid's tuning set. */
+  tuneQueries: number;
   /** Corpus size: every positive of a kept query, then random other documents up to this count. */
   docs: number;
   seed: number;
@@ -21,6 +23,7 @@ export interface SubsetStats {
   docs: number;
   trainQueries: number;
   devQueries: number;
+  tuneQueries: number;
   trainQrels: number;
   devQrels: number;
 }
@@ -65,10 +68,10 @@ function tsvMap(file: string): Map<string, string> {
 export function writeSubset(opts: SubsetOptions, out: string): SubsetStats {
   const rng = new Rng(opts.seed).fork('demo-subset');
   const collection = tsvMap(find(opts.source, 'collection.tsv'));
-  const pick = (split: 'train' | 'dev', n: number): { queries: Map<string, string>; qrels: Map<string, string[]> } => {
+  const pick = (split: 'train' | 'dev', n: number, exclude?: ReadonlySet<string>): { queries: Map<string, string>; qrels: Map<string, string[]> } => {
     const queries = tsvMap(find(opts.source, `queries.${split}.tsv`));
     const qrels = readQrels(find(opts.source, `qrels.${split}.tsv`));
-    const ids = [...qrels.keys()].filter((q) => queries.has(q)).sort((a, b) => Number(a) - Number(b));
+    const ids = [...qrels.keys()].filter((q) => queries.has(q) && !exclude?.has(q)).sort((a, b) => Number(a) - Number(b));
     const chosen = n >= ids.length ? ids : rng.shuffle(ids.slice()).slice(0, n).sort((a, b) => Number(a) - Number(b));
     return {
       queries: new Map(chosen.map((q) => [q, queries.get(q)!])),
@@ -77,8 +80,9 @@ export function writeSubset(opts: SubsetOptions, out: string): SubsetStats {
   };
   const train = pick('train', opts.trainQueries);
   const dev = pick('dev', opts.devQueries);
+  const tune = pick('train', opts.tuneQueries, new Set(train.queries.keys()));
   const keep = new Set<string>();
-  for (const m of [train.qrels, dev.qrels]) for (const ps of m.values()) for (const p of ps) keep.add(p);
+  for (const m of [train.qrels, dev.qrels, tune.qrels]) for (const ps of m.values()) for (const p of ps) keep.add(p);
   const others = [...collection.keys()].filter((p) => !keep.has(p));
   rng.shuffle(others);
   for (const p of others) {
@@ -90,7 +94,7 @@ export function writeSubset(opts: SubsetOptions, out: string): SubsetStats {
   fs.writeFileSync(path.join(out, 'collection.tsv'), docs.map((p) => `${p}\t${collection.get(p)}\n`).join(''));
   let trainQrels = 0;
   let devQrels = 0;
-  for (const [split, s] of [['train', train], ['dev', dev]] as const) {
+  for (const [split, s] of [['train', train], ['dev', dev], ['tune', tune]] as const) {
     fs.writeFileSync(path.join(out, `queries.${split}.tsv`), [...s.queries].map(([q, t]) => `${q}\t${t}\n`).join(''));
     const lines: string[] = [];
     for (const [q, ps] of s.qrels) for (const p of ps) lines.push(`${q}\t0\t${p}\t1\n`);
@@ -98,7 +102,7 @@ export function writeSubset(opts: SubsetOptions, out: string): SubsetStats {
     if (split === 'train') trainQrels = lines.length;
     else devQrels = lines.length;
   }
-  return { docs: docs.length, trainQueries: train.queries.size, devQueries: dev.queries.size, trainQrels, devQrels };
+  return { docs: docs.length, trainQueries: train.queries.size, devQueries: dev.queries.size, tuneQueries: tune.queries.size, trainQrels, devQrels };
 }
 
 export interface PrepareOptions {
@@ -127,6 +131,7 @@ export async function preprocessDemo(rawDir: string, tokDir: string, out: string
     out,
     tokenizer: tokDir,
     kind: 'passage',
+    splits: ['train', 'dev', 'tune'].map((name) => ({ name, queries: path.join(rawDir, `queries.${name}.tsv`), qrels: path.join(rawDir, `qrels.${name}.tsv`) })),
     maxDocLength: o.maxDocLength,
     maxQueryLength: o.maxQueryLength,
     overwrite: true,

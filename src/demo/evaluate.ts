@@ -67,8 +67,22 @@ export interface DenseEvalOptions {
   outDir: string;
 }
 
-/** Encodes the split's queries with `queryModel`, searches the corpus embeddings, writes run.tsv, scores it. */
+/** A run as JSON (query → docids and scores): how the demo keeps runs between stages. */
+export function writeRunJson(file: string, run: Run): void {
+  writeFileAtomic(file, JSON.stringify(Object.fromEntries(run)));
+}
+
+export function readRunJson(file: string): Run {
+  return new Map(Object.entries(readJson<Record<string, { docids: string[]; scores: number[] }>>(file)));
+}
+
+/** Encodes the split's queries with `queryModel`, searches the corpus embeddings, writes <split>.run.trec, scores it. */
 export async function evaluateDense(ds: Dataset, o: DenseEvalOptions): Promise<MethodEval> {
+  return scoreRun(offsetQrels(ds, o.split), await denseRun(ds, o));
+}
+
+/** The dense run of a split (also written to <outDir>/<split>.run.trec). */
+export async function denseRun(ds: Dataset, o: DenseEvalOptions): Promise<Run> {
   const { model } = loadModel(o.queryModel);
   const qFile = path.join(o.outDir, `${o.split}-queries.f32`);
   try {
@@ -85,7 +99,7 @@ export async function evaluateDense(ds: Dataset, o: DenseEvalOptions): Promise<M
   const lines: string[] = [];
   for (const [q, r] of run) r.docids.forEach((d, i) => lines.push(`${q}\tQ0\t${d}\t${i + 1}\t${(r.scores[i] as number).toFixed(6)}\tdrhard\n`));
   writeFileAtomic(path.join(o.outDir, `${o.split}.run.trec`), lines.join(''));
-  return scoreRun(offsetQrels(ds, o.split), run);
+  return run;
 }
 
 export interface Significance {

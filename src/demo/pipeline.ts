@@ -12,8 +12,9 @@ import { DenseSearcher } from '../retrieval/search.ts';
 import { trainDualEncoder, type MetricsRecord } from '../train/index.ts';
 import { log as rootLog, type Logger } from '../util/log.ts';
 import { writeSubset, trainDemoTokenizer, preprocessDemo, type SubsetStats } from './data.ts';
-import { evaluateDense, hitsToRun, offsetQrels, scoreRun, significance, type MethodEval, type Significance } from './evaluate.ts';
-import { PRESETS, type DemoPreset } from './presets.ts';
+import { denseRun, evaluateDense, readRunJson, writeRunJson, hitsToRun, offsetQrels, scoreRun, significance, type MethodEval, type Significance } from './evaluate.ts';
+import { PRESETS, stageSteps, warmupSteps, type DemoPreset } from './presets.ts';
+import { fuseInterpolate, tuneInterpolation, type Run } from '../eval/index.ts';
 import { StageRunner, type StageTiming } from './stages.ts';
 
 export interface DemoOptions {
@@ -47,6 +48,8 @@ export interface DemoResult {
   methods: MethodOutcome[];
   significance: Record<string, Significance>;
   starInit: string;
+  /** The hybrid row's fusion: ADORE (STAR) and BM25, the dense weight chosen on the held-out tuning queries. */
+  hybrid: { denseWeight: number; tuneMrr10: number; curve: Array<{ alpha: number; value: number }> } | null;
   timings: StageTiming[];
   totalSeconds: number;
   out: string;
@@ -69,7 +72,7 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
   log.info({ preset: preset.name, out }, 'drhard demo: warmups → mine → STAR → ADORE on Debian package descriptions');
 
   // 1. Data: subset, tokenizer trained from scratch, token stores.
-  const dataCfg = { v: 1, subset: preset.subset, vocab: preset.vocabSize, maxDoc: preset.maxDocLength, maxQuery: preset.maxQueryLength, seed };
+  const dataCfg = { v: 2, subset: preset.subset, vocab: preset.vocabSize, maxDoc: preset.maxDocLength, maxQuery: preset.maxQueryLength, seed };
   const subset = await stages.run('data', dataCfg, async (dir) => {
     const raw = path.join(dir, 'raw');
     const stats = writeSubset({ source: o.source, ...preset.subset, seed }, raw);
@@ -88,12 +91,18 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
     const methods: MethodOutcome[] = [];
 
     // 2. BM25: the lexical baseline and the source of BM25 negatives.
-    const bm25 = await stages.run('bm25', { v: 1, dataCfg, topk: preset.star.topk }, async (dir) => {
+    const bm25 = await stages.run('bm25', { v: 2, dataCfg, topk: preset.star.topk }, async (dir) => {
       const index = Bm25Index.build(ds.corpus);
-      const dev = ds.queries('dev');
-      const rows = Array.from({ length: dev.count }, (_, i) => i);
-      const hits = index.searchBatch(dev, preset.k, { rows });
-      const ev = scoreRun(devQrels, hitsToRun(rows, hits.ids, hits.scores, preset.k));
+      const runOf = (split: string): Run => {
+        const qs = ds.queries(split);
+        const rows = Array.from({ length: qs.count }, (_, i) => i);
+        const hits = index.searchBatch(qs, preset.k, { rows });
+        return hitsToRun(rows, hits.ids, hits.scores, preset.k);
+      };
+      const dev = runOf('dev');
+      writeRunJson(path.join(dir, 'dev.run.json'), dev);
+      writeRunJson(path.join(dir, 'tune.run.json'), runOf('tune'));
+      const ev = scoreRun(devQrels, dev);
       const mined = mineNegatives({ source: { kind: 'bm25', index, queries: ds.queries('train') }, qrels: ds.qrels('train'), topk: preset.star.topk, corpus: ds.corpus });
       writeNegatives(path.join(dir, 'negatives.bin'), mined.negatives, 'bin', { source: 'bm25' });
       return { eval: ev, counters: mined.counters };
@@ -155,18 +164,52 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
         return { method: name, label, modelDir: r.modelDir, corpusEmbeddings: corpus, eval: ev, history: r.history, baseline };
       });
 
-    // 3. Warmups from scratch: in-batch, random and BM25 negatives.
-    const w = preset.warmup;
-    for (const { method, label } of WARMUPS) {
-      const cfg: Record<string, unknown> = { method, initConfig: modelInit, batchSize: w.batchSize, maxSteps: w.steps, lr: w.lr, warmupSteps: w.warmupSteps };
-      if (method === 'bm25neg') cfg['negatives'] = path.join(out, 'bm25', 'negatives.bin');
-      methods.push(await trainAndEval(method, label, cfg, method === 'inbatch' ? 'bm25' : 'inbatch'));
+    // 3. Corpus-only pretraining (contrastive crops and/or MLM): what the warmups start from.
+    const pt = preset.pretrain;
+    let warmInit: Record<string, unknown> = { initConfig: modelInit };
+    if (pt !== null) {
+      const cfg = {
+        method: 'pretrain',
+        objective: pt.objective,
+        initConfig: modelInit,
+        batchSize: pt.batchSize,
+        maxSteps: stageSteps(pt, ds.corpus.count),
+        warmupSteps: warmupSteps(pt, ds.corpus.count),
+        lr: pt.lr,
+        optimizer: 'adamw',
+        cropQuery: pt.cropQuery,
+        cropDoc: pt.cropDoc,
+      };
+      const pre = await stages.run('pretrain', { v: 1, dataCfg, cfg }, async (dir) => {
+        const r = await trainDualEncoder({ ...common, ...cfg, outDir: path.join(dir, 'train') } as Parameters<typeof trainDualEncoder>[0]);
+        if (r.modelDir === null) throw new Error(`pretraining stopped early (signal ${String(r.stopped)}): re-run the demo to resume`);
+        return { modelDir: r.modelDir, history: r.history };
+      });
+      warmInit = { init: pre.modelDir };
     }
 
-    // 4. Mine static hard negatives with the best warmup (DRhard used ANCE's BM25 warmup; here: best dev MRR@10).
+    // 4. Warmups: in-batch, random and BM25 negatives.
+    const w = preset.warmup;
+    const nTrain = ds.qrels('train').size;
+    const recipe = { loss: preset.train.loss, optimizer: preset.train.optimizer };
+    for (const { method, label } of WARMUPS) {
+      const cfg: Record<string, unknown> = {
+        method,
+        ...warmInit,
+        ...recipe,
+        batchSize: w.batchSize,
+        maxSteps: stageSteps(w, nTrain),
+        lr: w.lr,
+        warmupSteps: warmupSteps(w, nTrain),
+      };
+      if (method === 'bm25neg') cfg['negatives'] = path.join(out, 'bm25', 'negatives.bin');
+      methods.push(await trainAndEval(method, label, cfg, method === 'inbatch' ? 'bm25' : 'inbatch', undefined, { pretrain: pt }));
+    }
+
+    // 5. Mine static hard negatives with the best warmup (DRhard used ANCE's BM25 warmup; here: best dev MRR@10).
     const warm = methods.filter((m) => WARMUPS.some((x) => x.method === m.method));
     const best = warm.reduce((a, b) => (b.eval.mean['mrr@10'] > a.eval.mean['mrr@10'] ? b : a));
-    const mined = await stages.run('mine', { v: 1, from: best.method, dataCfg, topk: preset.star.topk, warm: preset.warmup }, async (dir) => {
+    const mined = await stages.run('mine', { v: 1, from: best.method, dataCfg, topk: preset.star.topk, warm: preset.warmup, pretrain: pt, recipe }, async (dir) => {
       const qFile = path.join(dir, 'train-queries.f32');
       const { model } = loadModel(best.modelDir as string);
       try {
@@ -187,19 +230,28 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
       }
     });
 
-    // 5. STAR from the best warmup with its mined negatives.
+    // 6. STAR from the best warmup with its mined negatives.
     const s = preset.star;
     const star = await trainAndEval(
       'star',
       'STAR',
-      { method: 'star', init: best.modelDir, negatives: path.join(out, 'mine', 'negatives.bin'), batchSize: s.batchSize, maxSteps: s.steps, lr: s.lr, warmupSteps: s.warmupSteps },
+      {
+        method: 'star',
+        init: best.modelDir,
+        ...recipe,
+        negatives: path.join(out, 'mine', 'negatives.bin'),
+        batchSize: s.batchSize,
+        maxSteps: stageSteps(s, nTrain),
+        lr: s.lr,
+        warmupSteps: warmupSteps(s, nTrain),
+      },
       best.method,
       undefined,
-      { minedFrom: mined.from, warmup: preset.warmup },
+      { minedFrom: mined.from, warmup: preset.warmup, pretrain: pt, recipe },
     );
     methods.push(star);
 
-    // 6. ADORE on each starting model: query encoder only, against that model's fixed document embeddings.
+    // 7. ADORE on each starting model: query encoder only, against that model's fixed document embeddings.
     const a = preset.adore;
     for (const start of [star, methods.find((m) => m.method === 'randneg')!, methods.find((m) => m.method === 'inbatch')!]) {
       const cfg = {
@@ -207,16 +259,37 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
         init: start.modelDir,
         docEmbeddings: start.corpusEmbeddings,
         batchSize: a.batchSize,
-        maxSteps: a.steps,
+        maxSteps: stageSteps(a, nTrain),
         lr: a.lr,
-        warmupSteps: a.warmupSteps,
+        warmupSteps: warmupSteps(a, nTrain),
         negTopk: a.negTopk,
         metricCut: a.metricCut,
         maxQueryLength: preset.maxQueryLength,
       };
-      const prov = { start: start.method, startConfig: start.method === 'star' ? preset.star : preset.warmup };
+      const prov = { start: start.method, startConfig: start.method === 'star' ? preset.star : preset.warmup, pretrain: pt, recipe };
       methods.push(await trainAndEval(`adore-${start.method}`, `ADORE (${start.label})`, cfg, start.method, start.corpusEmbeddings as string, prov));
     }
+
+    // 8. Hybrid: ADORE (STAR) fused with BM25 by min-max interpolation, the weight chosen on held-out training
+    // queries (the dense model never trained on them; dev is never looked at).
+    const adoreStar = methods.find((m) => m.method === 'adore-star')!;
+    const hybrid = await stages.run('hybrid', { v: 1, dataCfg, from: adoreStar.modelDir, prov: { pretrain: pt, recipe, star: preset.star, adore: preset.adore } }, async (dir) => {
+      const dense = (split: string): Promise<Run> =>
+        denseRun(ds, {
+          queryModel: adoreStar.modelDir as string,
+          corpusEmbeddings: adoreStar.corpusEmbeddings as string,
+          split,
+          maxQueryLength: preset.maxQueryLength,
+          k: preset.k,
+          outDir: dir,
+        });
+      const bm25Tune = readRunJson(path.join(out, 'bm25', 'tune.run.json'));
+      const bm25Dev = readRunJson(path.join(out, 'bm25', 'dev.run.json'));
+      const tuned = tuneInterpolation([await dense('tune'), bm25Tune], offsetQrels(ds, 'tune'), { metric: 'mrr@10' });
+      const fused = fuseInterpolate([await dense('dev'), bm25Dev], { weights: tuned.weights, depth: preset.k });
+      return { eval: scoreRun(devQrels, fused), denseWeight: tuned.alpha, tuneMrr10: tuned.value, curve: tuned.curve };
+    });
+    methods.push({ method: 'hybrid', label: 'Hybrid (ADORE+STAR, BM25)', modelDir: null, corpusEmbeddings: null, eval: hybrid.eval, history: [], baseline: 'bm25' });
 
     const byName = new Map(methods.map((m) => [m.method, m]));
     const sig: Record<string, Significance> = {};
@@ -231,6 +304,7 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
       methods,
       significance: sig,
       starInit: best.label,
+      hybrid: { denseWeight: hybrid.denseWeight, tuneMrr10: hybrid.tuneMrr10, curve: hybrid.curve },
       timings: stages.timings,
       totalSeconds: (performance.now() - t0) / 1000,
       out,

@@ -101,6 +101,17 @@ export function parseConfig(json: unknown, file = 'config.json'): EncoderConfig 
   };
 }
 
+/**
+ * config.json key marking a model that started from random weights (`drhard init-model`, `--init-config`); kept by
+ * every model trained from it, so `drhard train` can choose its from-scratch defaults (see train/options.ts).
+ */
+export const SCRATCH_KEY = 'drhard_from_scratch';
+
+/** Whether a config descends from a randomly initialized model (SCRATCH_KEY). */
+export function isFromScratch(c: EncoderConfig): boolean {
+  return c.extra[SCRATCH_KEY] === true;
+}
+
 /** Reads and validates `path` (a config.json). */
 export function readConfig(path: string): EncoderConfig {
   let text: string;

@@ -7,7 +7,7 @@ import { findTokenizerDir } from '../tokenizers/files.ts';
 import { DrhardInputError, DrhardUsageError } from '../util/errors.ts';
 import { publishDir } from '../util/fsx.ts';
 import { CONFIG_FILE, saveModel } from './checkpoint.ts';
-import { createConfig, type EncoderConfig } from './config.ts';
+import { createConfig, SCRATCH_KEY, type EncoderConfig } from './config.ts';
 import { createModel } from './dual.ts';
 
 export interface InitModelOptions {
@@ -96,7 +96,8 @@ export async function initModelDir(opts: InitModelOptions): Promise<InitModelRes
     }
   }
   // HF configs name the sequence markers too; loaders that build a tokenizer from the config read them.
-  const extra: Record<string, unknown> = {};
+  // Marks the lineage: `drhard train` picks its from-scratch defaults for this model and every model trained from it.
+  const extra: Record<string, unknown> = { [SCRATCH_KEY]: true };
   if (tok.clsId >= 0) extra['bos_token_id'] = tok.clsId;
   if (tok.sepId >= 0) extra['eos_token_id'] = tok.sepId;
   let parameters = 0;

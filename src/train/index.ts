@@ -4,7 +4,7 @@ import * as path from 'node:path';
 import { manualSeed, setNumThreads, tidy, type Tensor } from '../tensor/index.ts';
 import { createModel, type DotModel } from '../models/dual.ts';
 import { loadModel, saveModel } from '../models/checkpoint.ts';
-import { createConfig, parseConfig, readConfig, type ConfigInit, type EncoderConfig } from '../models/config.ts';
+import { createConfig, parseConfig, readConfig, SCRATCH_KEY, type ConfigInit, type EncoderConfig } from '../models/config.ts';
 import { AdamW, Lamb, LinearSchedule, paramGroups, type AdamLike } from '../optim/index.ts';
 import { CheckpointManager, type Checkpoint, type CheckpointManagerOptions } from '../util/checkpoint.ts';
 import { DrhardInputError } from '../util/errors.ts';
@@ -107,7 +107,8 @@ function initialModel(o: TrainOptions, logger: Logger): DotModel {
   // --init names a model directory, or a config.json file for a fresh model (as --init-config does).
   const fresh = o.initConfig ?? (o.init !== undefined && fs.statSync(o.init, { throwIfNoEntry: false })?.isFile() === true ? o.init : undefined);
   if (fresh !== undefined) {
-    const model = createModel({ ...initConfig(fresh), mlmHead: withMlmHead(o) }, { seed: o.seed });
+    const c = initConfig(fresh);
+    const model = createModel({ ...c, mlmHead: withMlmHead(o), extra: { ...c.extra, [SCRATCH_KEY]: true } }, { seed: o.seed });
     logger.info({ parameters: model.numParameters() }, 'initialized a fresh model');
     return o.device === 'cpu' ? model : model.to(o.device);
   }
@@ -259,7 +260,11 @@ export async function trainDualEncoder(input: TrainOptionsInput, runtime: TrainR
     optimizer = makeOptimizer(o, model);
     const perEpoch = stepsPerEpoch(data.queryRows.length, o.batchSize);
     const totalSteps = o.maxSteps > 0 ? o.maxSteps : Math.ceil(o.epochs * perEpoch);
-    const schedule = new LinearSchedule(optimizer, { warmupSteps: o.warmupSteps, totalSteps });
+    const warmup = o.warmupRatio !== undefined ? Math.round(o.warmupRatio * totalSteps) : o.warmupSteps;
+    if (warmup >= totalSteps) {
+      logger.warn({ warmupSteps: warmup, totalSteps }, 'the linear warmup is as long as the run: the learning rate never reaches --lr (set --warmup-steps or --warmup-ratio)');
+    }
+    const schedule = new LinearSchedule(optimizer, { warmupSteps: warmup, totalSteps });
     let state: TrainerState;
     if (start && saved) {
       loadCheckpointOptimizer(start.dir, optimizer, schedule);

@@ -64,8 +64,10 @@ test('dev evaluation logs dev/mrr@10 and dev/recall@100 (JSONL + TensorBoard) wi
 
 test('gradient caching trains the same weights as the plain step (dropout off)', async () => {
   const noDropout = { ...TINY_CONFIG, hidden_dropout_prob: 0, attention_probs_dropout_prob: 0 };
-  const plain = await trainDualEncoder(options({ initConfig: noDropout, maxSteps: 3 }) as never, { logger: quiet });
-  const cached = await trainDualEncoder(options({ initConfig: noDropout, maxSteps: 3, gradCacheChunk: 3 }) as never, { logger: quiet });
+  // DRhard's recipe (LAMB, pairwise), pinned: a fresh config would otherwise get the from-scratch defaults.
+  const drhard = { initConfig: noDropout, maxSteps: 3, optimizer: 'lamb', loss: 'pairwise', lr: 1e-4 };
+  const plain = await trainDualEncoder(options(drhard) as never, { logger: quiet });
+  const cached = await trainDualEncoder(options({ ...drhard, gradCacheChunk: 3 }) as never, { logger: quiet });
   // Float rounding differs (chunked encoder GEMMs); LAMB's normalized step amplifies it on near-zero gradients.
   assertSameModel(cached.modelDir!, plain.modelDir!, 'grad cache', 1e-4);
   const a = plain.history.map((h) => h['loss']);

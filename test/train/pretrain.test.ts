@@ -91,6 +91,7 @@ test('checkpoints keep the MLM head; the final model drops it and `train --init`
   }
   const config = JSON.parse(fs.readFileSync(path.join(reference, 'model', 'config.json'), 'utf8')) as Record<string, unknown>;
   assert.equal(config['mlm_head'], undefined);
+  assert.equal(config['drhard_from_scratch'], true, 'the from-scratch lineage is kept, so `train` picks its from-scratch defaults');
   const out = tmpDir();
   dirs.push(out);
   const r = await trainDualEncoder(
