@@ -1,10 +1,15 @@
 #!/usr/bin/env node
 // drhard command-line entry: builds the commander program from one module per command.
+import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
-import { DrhardInputError, DrhardUsageError } from '../util/errors.ts';
+import { DrhardInputError, DrhardUsageError, fsError, isSystemError } from '../util/errors.ts';
+
+/** The version in package.json (the one npm installs), printed by `drhard --version`. */
+export const VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
 const program = new Command('drhard')
   .description('Train, run and evaluate dense retrievers with hard negatives (STAR, ADORE)')
+  .version(VERSION, '-V, --version', 'print the drhard version and exit')
   .showHelpAfterError()
   .exitOverride();
 
@@ -45,6 +50,13 @@ async function main(): Promise<void> {
     }
     if (e instanceof DrhardInputError) {
       process.stderr.write(`drhard: error: ${e.message}\n`);
+      process.exitCode = 1;
+      return;
+    }
+    // A file-system error no writer wrapped (disk full, permissions): one line with the path and the call, no stack.
+    if (isSystemError(e)) {
+      const where = e.path ?? (e as { dest?: string }).dest ?? '(unknown path)';
+      process.stderr.write(`drhard: error: ${fsError(e.syscall, where, e).message}\n`);
       process.exitCode = 1;
       return;
     }

@@ -1,8 +1,8 @@
 // Text → dataset directory (DRhard preprocess.py): token stores, id maps, qrels remapped to offsets, manifest.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { DrhardInputError, DrhardUsageError } from '../util/errors.ts';
-import { publishDir } from '../util/fsx.ts';
+import { DrhardFsError, DrhardInputError, DrhardUsageError } from '../util/errors.ts';
+import { closeChecked, fsyncChecked, openChecked, publishDir, writeAllSync } from '../util/fsx.ts';
 import { sha256FileSync } from '../util/hash.ts';
 import { log as rootLog, type Logger } from '../util/log.ts';
 import { Progress } from '../util/progress.ts';
@@ -251,13 +251,16 @@ function removeStaleTemps(out: string, log: Logger): void {
   }
 }
 
-/** Buffered text output for id maps and qrels inside the temp dir. */
+/** Buffered text output for id maps and qrels inside the temp dir; short writes and fsync/close errors are checked. */
 class TextOut {
+  private readonly file: string;
   private fd: number;
   private parts: string[] = [];
   private size = 0;
+  private bytes = 0;
   constructor(file: string) {
-    this.fd = fs.openSync(file, 'w');
+    this.file = file;
+    this.fd = openChecked(file, 'w');
   }
   write(s: string): void {
     this.parts.push(s);
@@ -265,14 +268,16 @@ class TextOut {
     if (this.size > 1 << 20) this.flush();
   }
   private flush(): void {
-    if (this.parts.length > 0) fs.writeSync(this.fd, this.parts.join(''));
+    if (this.parts.length > 0) this.bytes += writeAllSync(this.fd, this.parts.join(''), this.file);
     this.parts = [];
     this.size = 0;
   }
   close(): void {
     this.flush();
-    fs.fsyncSync(this.fd);
-    fs.closeSync(this.fd);
+    fsyncChecked(this.fd, this.file);
+    closeChecked(this.fd, this.file);
+    const size = fs.statSync(this.file).size;
+    if (size !== this.bytes) throw new DrhardFsError('verify', this.file, `the written file has ${size} bytes, expected ${this.bytes}`);
   }
 }
 

@@ -2,7 +2,8 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { DrhardInputError } from '../util/errors.ts';
+import { DrhardFsError, DrhardInputError } from '../util/errors.ts';
+import { closeChecked, fsyncChecked, openChecked, writeAllSync } from '../util/fsx.ts';
 
 /**
  * Rows of token ids (special tokens included), row index = offset. Files `<name>.tokens.i32` (all rows back to back),
@@ -57,9 +58,9 @@ export class TokenStoreWriter {
     checkLittleEndian();
     this.files = tokenStoreFiles(dir, name);
     this.fds = {
-      tokens: fs.openSync(this.files.tokens, 'w'),
-      lengths: fs.openSync(this.files.lengths, 'w'),
-      offsets: fs.openSync(this.files.offsets, 'w'),
+      tokens: openChecked(this.files.tokens, 'w'),
+      lengths: openChecked(this.files.lengths, 'w'),
+      offsets: openChecked(this.files.offsets, 'w'),
     };
     this.offParts.push(BigInt64Array.of(0n));
   }
@@ -107,7 +108,7 @@ export class TokenStoreWriter {
     if (this.tokUsed + bytes > this.tokBuf.length) {
       this.flushTokens();
       if (bytes > this.tokBuf.length) {
-        writeAll(this.fds.tokens, new Uint8Array(row.buffer, row.byteOffset, bytes));
+        writeAllSync(this.fds.tokens, new Uint8Array(row.buffer, row.byteOffset, bytes), this.files.tokens);
         return;
       }
     }
@@ -116,13 +117,13 @@ export class TokenStoreWriter {
   }
 
   private flushTokens(): void {
-    if (this.tokUsed > 0) writeAll(this.fds.tokens, this.tokBuf.subarray(0, this.tokUsed));
+    if (this.tokUsed > 0) writeAllSync(this.fds.tokens, this.tokBuf.subarray(0, this.tokUsed), this.files.tokens);
     this.tokUsed = 0;
   }
 
   private flushIndex(): void {
-    for (const p of this.lenParts) writeAll(this.fds.lengths, new Uint8Array(p.buffer, p.byteOffset, p.byteLength));
-    for (const p of this.offParts) writeAll(this.fds.offsets, new Uint8Array(p.buffer, p.byteOffset, p.byteLength));
+    for (const p of this.lenParts) writeAllSync(this.fds.lengths, new Uint8Array(p.buffer, p.byteOffset, p.byteLength), this.files.lengths);
+    for (const p of this.offParts) writeAllSync(this.fds.offsets, new Uint8Array(p.buffer, p.byteOffset, p.byteLength), this.files.offsets);
     this.lenParts = [];
     this.offParts = [];
     this.lenPending = 0;
@@ -131,15 +132,23 @@ export class TokenStoreWriter {
   finish(): void {
     this.flushTokens();
     this.flushIndex();
-    for (const fd of [this.fds.tokens, this.fds.lengths, this.fds.offsets]) {
-      fs.fsyncSync(fd);
-      fs.closeSync(fd);
+    const expect = { tokens: 4 * this.total, lengths: 4 * this.rows, offsets: 8 * (this.rows + 1) };
+    for (const k of ['tokens', 'lengths', 'offsets'] as const) {
+      fsyncChecked(this.fds[k], this.files[k]);
+      closeChecked(this.fds[k], this.files[k]);
+      this.fds[k] = -1;
+    }
+    // Sizes follow from what was appended: a file the disk did not take whole is never published.
+    for (const k of ['tokens', 'lengths', 'offsets'] as const) {
+      const size = fs.statSync(this.files[k]).size;
+      if (size !== expect[k]) throw new DrhardFsError('verify', this.files[k], `the written file has ${size} bytes, expected ${expect[k]}`);
     }
   }
 
   /** Closes without syncing (the temp dir is about to be removed). */
   abort(): void {
     for (const fd of [this.fds.tokens, this.fds.lengths, this.fds.offsets]) {
+      if (fd < 0) continue;
       try {
         fs.closeSync(fd);
       } catch {
@@ -147,11 +156,6 @@ export class TokenStoreWriter {
       }
     }
   }
-}
-
-function writeAll(fd: number, data: Uint8Array): void {
-  let off = 0;
-  while (off < data.byteLength) off += fs.writeSync(fd, data, off, data.byteLength - off);
 }
 
 function readExact(fd: number, target: Uint8Array, position: number, file: string): void {

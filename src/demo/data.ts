@@ -78,9 +78,10 @@ export function writeSubset(opts: SubsetOptions, out: string): SubsetStats {
       qrels: new Map(chosen.map((q) => [q, qrels.get(q)!])),
     };
   };
-  const train = pick('train', opts.trainQueries);
+  // The tuning queries are held out first, so `trainQueries` at or above the pool size means "all the others".
+  const tune = pick('train', opts.tuneQueries);
+  const train = pick('train', opts.trainQueries, new Set(tune.queries.keys()));
   const dev = pick('dev', opts.devQueries);
-  const tune = pick('train', opts.tuneQueries, new Set(train.queries.keys()));
   const keep = new Set<string>();
   for (const m of [train.qrels, dev.qrels, tune.qrels]) for (const ps of m.values()) for (const p of ps) keep.add(p);
   const others = [...collection.keys()].filter((p) => !keep.has(p));
@@ -100,7 +101,7 @@ export function writeSubset(opts: SubsetOptions, out: string): SubsetStats {
     for (const [q, ps] of s.qrels) for (const p of ps) lines.push(`${q}\t0\t${p}\t1\n`);
     fs.writeFileSync(path.join(out, `qrels.${split}.tsv`), lines.join(''));
     if (split === 'train') trainQrels = lines.length;
-    else devQrels = lines.length;
+    else if (split === 'dev') devQrels = lines.length;
   }
   return { docs: docs.length, trainQueries: train.queries.size, devQueries: dev.queries.size, tuneQueries: tune.queries.size, trainQrels, devQrels };
 }

@@ -50,6 +50,8 @@ export interface DemoResult {
   starInit: string;
   /** The hybrid row's fusion: ADORE (STAR) and BM25, the dense weight chosen on the held-out tuning queries. */
   hybrid: { denseWeight: number; tuneMrr10: number; curve: Array<{ alpha: number; value: number }> } | null;
+  /** The corpus pretraining stage's metrics history (null: no pretraining stage; absent in older results.json). */
+  pretrain?: { history: MetricsRecord[] } | null;
   timings: StageTiming[];
   totalSeconds: number;
   out: string;
@@ -91,8 +93,10 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
     const methods: MethodOutcome[] = [];
 
     // 2. BM25: the lexical baseline and the source of BM25 negatives.
-    const bm25 = await stages.run('bm25', { v: 2, dataCfg, topk: preset.star.topk }, async (dir) => {
-      const index = Bm25Index.build(ds.corpus);
+    const bm25 = await stages.run('bm25', { v: 3, dataCfg, topk: preset.star.topk }, async (dir) => {
+      // As `drhard bm25` does: the special tokens every row carries are not terms.
+      const t = ds.manifest.tokenizer;
+      const index = Bm25Index.build(ds.corpus, { ignore: [t.clsId, t.sepId, t.padId] });
       const runOf = (split: string): Run => {
         const qs = ds.queries(split);
         const rows = Array.from({ length: qs.count }, (_, i) => i);
@@ -167,6 +171,7 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
     // 3. Corpus-only pretraining (contrastive crops and/or MLM): what the warmups start from.
     const pt = preset.pretrain;
     let warmInit: Record<string, unknown> = { initConfig: modelInit };
+    let pretrain: DemoResult['pretrain'] = null;
     if (pt !== null) {
       const cfg = {
         method: 'pretrain',
@@ -186,6 +191,7 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
         return { modelDir: r.modelDir, history: r.history };
       });
       warmInit = { init: pre.modelDir };
+      pretrain = { history: pre.history };
     }
 
     // 4. Warmups: in-batch, random and BM25 negatives.
@@ -305,6 +311,7 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
       significance: sig,
       starInit: best.label,
       hybrid: { denseWeight: hybrid.denseWeight, tuneMrr10: hybrid.tuneMrr10, curve: hybrid.curve },
+      pretrain,
       timings: stages.timings,
       totalSeconds: (performance.now() - t0) / 1000,
       out,

@@ -1,12 +1,15 @@
 // Self-contained HTML report for the demo: results table plus charts rendered to inline SVG at generation time.
 import { writeFileAtomic } from '../util/fsx.ts';
 import { DrhardInputError } from '../util/errors.ts';
-import { FONT, ciSpec, curveSpec, renderSvg, sortedDeltaSpec, winTieLoss, winTieLossSpec } from './charts.ts';
+import { FONT, ciSpec, curveSpec, lineSpec, renderSvg, sortedDeltaSpec, tuningSpec, winTieLoss, winTieLossSpec } from './charts.ts';
 import { reportDataSchema, type ReportData, type ResultRow } from './types.ts';
 
-export type { CurvePoint, DevMetrics, MetricCI, PairedDeltas, ReportData, ResultRow } from './types.ts';
+export type { CurvePoint, DevMetrics, MetaSection, MetricCI, PairedDeltas, ReportData, ResultRow, TrainingCurve, TuningSweep } from './types.ts';
 export { reportDataSchema } from './types.ts';
 export { renderSvg, winTieLoss, type WinTieLoss } from './charts.ts';
+
+/** Loss kind of curves that do not name one. */
+const DEFAULT_LOSS_KIND = 'training loss';
 
 function esc(s: string): string {
   return s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c] as string);
@@ -69,7 +72,7 @@ function figure(svg: string, caption: string, id: string): string {
 }
 
 const CSS = `
-body { font-family: ${FONT}; color: #222; margin: 24px auto; max-width: 1180px; padding: 0 16px; line-height: 1.4; }
+body { font-family: ${FONT}; color: #222; margin: 24px auto; max-width: 1320px; padding: 0 16px; line-height: 1.4; }
 h1 { font-size: 24px; margin: 0 0 4px; } h2 { font-size: 18px; margin: 28px 0 8px; border-bottom: 1px solid #ddd; padding-bottom: 4px; }
 .subtitle { color: #555; margin: 0 0 12px; } .notes p { margin: 4px 0; color: #333; }
 table.results { border-collapse: collapse; margin: 8px 0; min-width: 720px; }
@@ -81,8 +84,13 @@ table.results td.num, table.results th.num { text-align: right; font-variant-num
 .tag { font-size: 10px; background: #eee; border-radius: 3px; padding: 1px 4px; color: #555; font-weight: normal; }
 .charts { display: flex; flex-wrap: wrap; gap: 18px; align-items: flex-start; }
 figure.chart { margin: 0; } figure.chart svg { max-width: 100%; height: auto; display: block; }
-figcaption { font-size: 12px; color: #666; margin-top: 4px; max-width: 600px; }
+figcaption { font-size: 12px; color: #666; margin-top: 4px; max-width: 520px; }
 .summary { font-size: 14px; margin: 6px 0 10px; }
+div.meta { display: flex; flex-wrap: wrap; gap: 18px; align-items: flex-start; }
+table.meta { border-collapse: collapse; font-size: 12px; }
+table.meta caption { text-align: left; font-weight: bold; padding-bottom: 4px; }
+table.meta th, table.meta td { border-bottom: 1px solid #eee; padding: 3px 10px 3px 0; text-align: left; vertical-align: top; }
+table.meta th { font-weight: normal; color: #555; white-space: nowrap; } table.meta td { font-family: DejaVu Sans Mono, monospace; word-break: break-all; }
 footer { margin-top: 32px; color: #888; font-size: 11px; }
 `;
 
@@ -105,21 +113,45 @@ export async function renderReportHtml(data: ReportData): Promise<string> {
   sections.push(`<section id="results"><h2>Results</h2>${resultsTable(data.results, data.baseline, alpha)}</section>`);
 
   const curveFigs: string[] = [];
-  for (const field of ['loss', 'trainMrr'] as const) {
-    const c = curveSpec(data.curves, field, methods);
+  const dropNote = (n: number): string => (n ? ` (${n} non-finite point${n === 1 ? '' : 's'} not drawn)` : '');
+  // Losses of different kinds are different quantities: one chart (own y axis) per kind, in order of appearance.
+  const kinds: string[] = [];
+  for (const c of data.curves) if (!kinds.includes(c.lossKind ?? DEFAULT_LOSS_KIND)) kinds.push(c.lossKind ?? DEFAULT_LOSS_KIND);
+  for (const [i, kind] of kinds.entries()) {
+    const named = kind !== DEFAULT_LOSS_KIND;
+    const c = curveSpec(
+      data.curves.filter((x) => (x.lossKind ?? DEFAULT_LOSS_KIND) === kind),
+      'loss',
+      methods,
+      named ? kind : undefined,
+    );
     if (c.points === 0 && c.dropped === 0) continue;
-    const what = field === 'loss' ? 'Training loss' : 'Training MRR@10';
-    const note = c.dropped ? ` (${c.dropped} non-finite point${c.dropped === 1 ? '' : 's'} not drawn)` : '';
-    curveFigs.push(figure(await renderSvg(c.spec), `${what} per step${note}.`, `curve-${field}`));
+    curveFigs.push(figure(await renderSvg(c.spec), `Training loss per step${named ? `: ${kind}` : ''}${dropNote(c.dropped)}.`, `curve-loss-${i}`));
+  }
+  const mrr = curveSpec(data.curves, 'trainMrr', methods);
+  if (mrr.points > 0 || mrr.dropped > 0) curveFigs.push(figure(await renderSvg(mrr.spec), `Training MRR@10 per step${dropNote(mrr.dropped)}.`, 'curve-trainMrr'));
+  const lr = curveSpec(data.curves, 'lr', methods, 'learning rate');
+  if (lr.points > 0 || lr.dropped > 0) curveFigs.push(figure(await renderSvg(lr.spec), `Learning rate per step (log scale when every value is positive; runs with the same schedule overlap)${dropNote(lr.dropped)}.`, 'curve-lr'));
+  const devNames: string[] = [];
+  for (const c of data.curves) for (const d of c.dev ?? []) if (!devNames.includes(d.metric)) devNames.push(d.metric);
+  for (const [i, name] of devNames.entries()) {
+    const series = data.curves.map((c) => ({ method: c.method, points: (c.dev ?? []).filter((d) => d.metric === name).map((d) => ({ x: d.step, y: d.value })) }));
+    const d = lineSpec(series, methods, { title: name, xTitle: 'step', yTitle: name });
+    curveFigs.push(figure(await renderSvg(d.spec), `${name} evaluated during training${dropNote(d.dropped)}.`, `curve-dev-${i}`));
   }
   if (curveFigs.length) sections.push(`<section id="curves"><h2>Training curves</h2><div class="charts">${curveFigs.join('\n')}</div></section>`);
 
   const metricNames: string[] = [];
   for (const d of data.devMetrics) for (const k of Object.keys(d.metrics)) if (!metricNames.includes(k)) metricNames.push(k);
   if (metricNames.length) {
+    const refs = data.devMetrics.filter((d) => d.reference === true).map((d) => d.method);
+    const refNote = refs.length
+      ? ` Dashed: reference${refs.length === 1 ? '' : 's'} (${refs.join(', ')}), with value and CI in ${refs.length === 1 ? 'its' : 'their'} own row; ` +
+        'off scale when including it would squeeze the other intervals.'
+      : '';
     const figs: string[] = [];
     for (const [i, m] of metricNames.entries()) {
-      figs.push(figure(await renderSvg(ciSpec(data.devMetrics, m, methods)), `${m}: point estimate and 95% confidence interval.`, `ci-${i}`));
+      figs.push(figure(await renderSvg(ciSpec(data.devMetrics, m, methods)), `${m}: point estimate and 95% confidence interval.${refNote}`, `ci-${i}`));
     }
     sections.push(`<section id="dev"><h2>Dev metrics with 95% confidence intervals</h2><div class="charts">${figs.join('\n')}</div></section>`);
   }
@@ -141,6 +173,26 @@ export async function renderReportHtml(data: ReportData): Promise<string> {
     sections.push(
       `<section id="pair"><h2>Per-query comparison: ${esc(p.b)} vs ${esc(p.a)}</h2>${summary}<div class="charts">${figs.join('\n')}</div></section>`,
     );
+  }
+
+  if (data.tuning?.length) {
+    const figs: string[] = [];
+    for (const [i, t] of data.tuning.entries()) {
+      figs.push(figure(await renderSvg(tuningSpec(t)), `${t.metric} against ${t.param}; the chosen value (${t.chosen}) is marked.${t.note ? ` ${t.note}` : ''}`, `tuning-${i}`));
+    }
+    sections.push(`<section id="tuning"><h2>Tuning</h2><div class="charts">${figs.join('\n')}</div></section>`);
+  }
+
+  if (data.metadata?.length) {
+    const tables = data.metadata
+      .map(
+        (m) =>
+          `<table class="meta"><caption>${esc(m.title)}</caption><tbody>\n` +
+          m.rows.map((r) => `<tr><th scope="row">${esc(r.key)}</th><td>${esc(r.value)}</td></tr>`).join('\n') +
+          `\n</tbody></table>`,
+      )
+      .join('\n');
+    sections.push(`<section id="metadata"><h2>Run metadata</h2><div class="meta">${tables}</div></section>`);
   }
 
   const notes = data.notes?.length ? `<div class="notes">${data.notes.map((n) => `<p>${esc(n)}</p>`).join('')}</div>` : '';

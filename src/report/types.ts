@@ -16,6 +16,21 @@ export interface CurvePoint {
   step: number;
   loss: number;
   trainMrr?: number;
+  /** Learning rate at this step (drawn in the LR-schedule chart). */
+  lr?: number;
+}
+
+/** One training run's logged metrics. */
+export interface TrainingCurve {
+  method: string;
+  /**
+   * What the loss measures. Losses of different kinds are different quantities (e.g. a listwise cross-entropy and a
+   * ΔMRR-weighted pairwise loss) and are charted on separate axes, one chart per kind. Omitted: 'training loss'.
+   */
+  lossKind?: string;
+  points: CurvePoint[];
+  /** Metrics evaluated during training (e.g. dev/mrr@10 every N steps), one chart per metric name. */
+  dev?: Array<{ step: number; metric: string; value: number }>;
 }
 
 /** A point estimate with its 95% confidence interval. */
@@ -29,6 +44,31 @@ export interface DevMetrics {
   method: string;
   /** Keyed by display name, e.g. { 'MRR@10': {value, lo, hi}, 'Recall@100': ... }. */
   metrics: Record<string, MetricCI>;
+  /**
+   * A reference row (e.g. BM25, a hybrid): drawn as a dashed vertical line across the chart, with its value in its own
+   * row, and kept out of the x scale when it would squeeze the other rows' confidence intervals (then labelled at the
+   * edge as off scale).
+   */
+  reference?: boolean;
+}
+
+/** A one-parameter tuning sweep (e.g. the dense weight of a hybrid) with the chosen value marked. */
+export interface TuningSweep {
+  title: string;
+  /** x-axis title, e.g. 'dense weight α (BM25: 1 − α)'. */
+  param: string;
+  /** y-axis metric, e.g. 'MRR@10 on the tuning queries'. */
+  metric: string;
+  points: Array<{ x: number; value: number }>;
+  chosen: number;
+  /** Free text under the chart. */
+  note?: string;
+}
+
+/** A titled key/value table (run metadata: versions, machine, hyperparameters, stage times). */
+export interface MetaSection {
+  title: string;
+  rows: Array<{ key: string; value: string }>;
 }
 
 /** Per-query metric differences `b − a` (e.g. a = STAR, b = ADORE+STAR) for the win/tie/loss chart. */
@@ -49,9 +89,13 @@ export interface ReportData {
   /** Significance level for marking p-values. Default 0.05. */
   alpha?: number;
   results: ResultRow[];
-  curves: Array<{ method: string; points: CurvePoint[] }>;
+  curves: TrainingCurve[];
   devMetrics: DevMetrics[];
   pair?: PairedDeltas;
+  /** Tuning sweeps, each drawn as a small chart (e.g. the hybrid's interpolation weight). */
+  tuning?: TuningSweep[];
+  /** Reproducibility metadata, rendered as tables at the end. */
+  metadata?: MetaSection[];
   /** Free-text paragraphs shown under the title (data set, settings, caveats). */
   notes?: string[];
   /** Shown in the footer; omitted → no timestamp, so the same data gives the same bytes. */
@@ -86,7 +130,9 @@ export const reportDataSchema = z
       z
         .object({
           method: z.string().min(1),
-          points: z.array(z.object({ step: num, loss: anyNum, trainMrr: anyNum.optional() }).strict()),
+          lossKind: z.string().min(1).optional(),
+          points: z.array(z.object({ step: num, loss: anyNum, trainMrr: anyNum.optional(), lr: anyNum.optional() }).strict()),
+          dev: z.array(z.object({ step: num, metric: z.string().min(1), value: anyNum }).strict()).optional(),
         })
         .strict(),
     ),
@@ -101,6 +147,7 @@ export const reportDataSchema = z
               .strict()
               .refine((m) => m.lo <= m.value && m.value <= m.hi, { message: 'need lo <= value <= hi' }),
           ),
+          reference: z.boolean().optional(),
         })
         .strict(),
     ),
@@ -113,6 +160,23 @@ export const reportDataSchema = z
         tieEpsilon: z.number().min(0).optional(),
       })
       .strict()
+      .optional(),
+    tuning: z
+      .array(
+        z
+          .object({
+            title: z.string().min(1),
+            param: z.string().min(1),
+            metric: z.string().min(1),
+            points: z.array(z.object({ x: num, value: anyNum }).strict()).min(1),
+            chosen: num,
+            note: z.string().optional(),
+          })
+          .strict(),
+      )
+      .optional(),
+    metadata: z
+      .array(z.object({ title: z.string().min(1), rows: z.array(z.object({ key: z.string().min(1), value: z.string() }).strict()) }).strict())
       .optional(),
     notes: z.array(z.string()).optional(),
     generatedAt: z.string().optional(),

@@ -1,10 +1,11 @@
 // faiss indexes on disk: build from an embeddings file, write with a sidecar manifest (sha256 of index and
 // embeddings, ntotal, dim, metric, factory), and verify all of it before and after faiss reads the file.
 import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { z } from 'zod';
 import * as T from '../tensor/index.ts';
-import { DrhardInputError } from '../util/errors.ts';
-import { tempPathFor, writeFileAtomic } from '../util/fsx.ts';
+import { DrhardFsError, DrhardInputError, fsError } from '../util/errors.ts';
+import { fsyncPath, tempPathFor, writeFileAtomic } from '../util/fsx.ts';
 import { sha256FileSync } from '../util/hash.ts';
 import { assertFileFinite, layoutOf, readEmbeddingsManifest, manifestPathFor as embManifestPath, readRows } from './embeddings.ts';
 import { DenseSearcher, FAISS_TRAIN_ROWS } from './search.ts';
@@ -78,29 +79,47 @@ export function buildIndex(embeddings: string, out: string, opts: BuildIndexOpti
     }
     const params = opts.params ?? {};
     for (const [k, v] of Object.entries(params)) ix.setParam(k, v);
+    // faiss writes with fwrite/fclose and only prints a failed fclose: write beside the target, check the temp file
+    // (non-empty, read back by faiss with the same ntotal/dim and top-k), and only then replace the old index, so a
+    // save that fails on a full disk leaves the previous index and its manifest as they were.
     const tmp = tempPathFor(out);
+    let manifest: IndexManifest;
     try {
-      ix.write(tmp);
-      fs.renameSync(tmp, out);
+      try {
+        ix.write(tmp);
+      } catch (e) {
+        throw fsError('write faiss index', out, e);
+      }
+      const size = fs.statSync(tmp, { throwIfNoEntry: false })?.size ?? 0;
+      if (size === 0) throw new DrhardFsError('write faiss index', out, 'faiss wrote an empty file (disk full?)');
+      verifyRoundTrip(ix, tmp, embeddings, layout, params, out);
+      fsyncPath(tmp);
+      const { sha256, size: bytes } = sha256FileSync(tmp);
+      if (bytes !== size) throw new DrhardFsError('verify faiss index', out, `the file changed size while being checked (${size} → ${bytes} bytes)`);
+      manifest = {
+        format: INDEX_FORMAT,
+        version: 1,
+        factory: opts.factory,
+        metric: 'ip',
+        dim: D,
+        ntotal: ix.ntotal,
+        sha256,
+        bytes,
+        embeddings: { path: embeddings, sha256: embSha, count: N, dim: D },
+        params,
+        buildSeconds: (performance.now() - t0) / 1000,
+      };
+      try {
+        fs.renameSync(tmp, out);
+      } catch (e) {
+        throw fsError('rename', out, e);
+      }
     } catch (e) {
       fs.rmSync(tmp, { force: true });
       throw e;
     }
-    const { sha256, size } = sha256FileSync(out);
-    const manifest: IndexManifest = {
-      format: INDEX_FORMAT,
-      version: 1,
-      factory: opts.factory,
-      metric: 'ip',
-      dim: D,
-      ntotal: ix.ntotal,
-      sha256,
-      bytes: size,
-      embeddings: { path: embeddings, sha256: embSha, count: N, dim: D },
-      params,
-      buildSeconds: (performance.now() - t0) / 1000,
-    };
-    verifyRoundTrip(ix, out, embeddings, layout, params);
+    fsyncPath(path.dirname(path.resolve(out)));
+    // Index first, then its manifest: a crash in between leaves an index whose sha256 its (old) manifest refuses.
     writeFileAtomic(indexManifestPath(out), `${JSON.stringify(manifest, null, 2)}\n`);
     return manifest;
   } catch (e) {
@@ -112,9 +131,26 @@ export function buildIndex(embeddings: string, out: string, opts: BuildIndexOpti
 }
 
 /** Same top-k from the written file as from the index in memory, on up to 20 stored rows as probe queries. */
-function verifyRoundTrip(ix: T.FaissIndex, file: string, embeddings: string, layout: ReturnType<typeof layoutOf>, params: Record<string, number>): void {
-  if (ix.ntotal === 0) return;
-  const back = T.FaissIndex.read(file);
+function verifyRoundTrip(ix: T.FaissIndex, file: string, embeddings: string, layout: ReturnType<typeof layoutOf>, params: Record<string, number>, target = file): void {
+  let back: T.FaissIndex;
+  try {
+    back = T.FaissIndex.read(file);
+  } catch (e) {
+    let room = '';
+    try {
+      const st = fs.statfsSync(path.dirname(path.resolve(file)));
+      room = ` (${Math.floor((st.bavail * st.bsize) / 1024)} KiB left on the disk)`;
+    } catch {
+      /* statfs unsupported */
+    }
+    throw new DrhardFsError('verify faiss index', target, `the written file does not read back${room}: ${(e as Error).message}`);
+  }
+  if (ix.ntotal === 0) {
+    const ok = back.ntotal === 0 && back.dim === ix.dim;
+    back.dispose();
+    if (!ok) throw new DrhardFsError('verify faiss index', target, 'the index read back differs from the one written');
+    return;
+  }
   try {
     for (const [k, v] of Object.entries(params)) back.setParam(k, v);
     const probe = readRows(embeddings, layout, 0, Math.min(20, layout.count));
@@ -122,7 +158,7 @@ function verifyRoundTrip(ix: T.FaissIndex, file: string, embeddings: string, lay
       const a = ix.search(probe, 5);
       const b = back.search(probe, 5);
       if (back.ntotal !== ix.ntotal || back.dim !== ix.dim || a.ids.some((v, i) => v !== b.ids[i])) {
-        throw new Error(`${file}: the index read back differs from the one written`);
+        throw new DrhardFsError('verify faiss index', target, 'the index read back differs from the one written');
       }
     } finally {
       probe.dispose();

@@ -11,7 +11,7 @@ import { DrhardInputError } from '../util/errors.ts';
 import { hashJson } from '../util/hash.ts';
 import { log as rootLog } from '../util/log.ts';
 import { Progress } from '../util/progress.ts';
-import { fsyncPath, writeFileAtomic } from '../util/fsx.ts';
+import { fsyncChecked, fsyncPath, writeAllSync, writeFileAtomic } from '../util/fsx.ts';
 import {
   EMBEDDINGS_FORMAT,
   bytesPerValue,
@@ -231,7 +231,7 @@ export async function encodeSplit(model: DotModel, store: TokenStore, opts: Enco
       h.update(chunk.subarray(0, n));
       off += n;
     }
-    fs.fsyncSync(fd);
+    fsyncChecked(fd, dataFile);
     const manifest: EmbeddingsManifest = { ...manifestBase, sha256: h.digest('hex'), bytes: totalBytes };
     // Data first, then its manifest: a crash in between leaves data without a manifest, never the reverse.
     fs.renameSync(dataFile, opts.out);
@@ -294,8 +294,7 @@ async function encodePart(
  * publish is synced.
  */
 function writePart(dir: string, fd: number, index: number, key: string, offset: number, data: Uint8Array): void {
-  let off = 0;
-  while (off < data.byteLength) off += fs.writeSync(fd, data, off, data.byteLength - off, offset + off);
+  writeAllSync(fd, data, path.join(dir, DATA_FILE), offset);
   const m: PartManifest = { key, index, offset, bytes: data.byteLength, sha256: createHash('sha256').update(data).digest('hex') };
   writeFileAtomic(path.join(dir, `${partName(index)}.json`), `${JSON.stringify(m)}\n`, { sync: false });
 }

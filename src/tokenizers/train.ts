@@ -5,8 +5,8 @@ import * as path from 'node:path';
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { byteLevelAlphabet } from 'tokenizers';
-import { DrhardUsageError } from '../util/errors.ts';
-import { writeFileAtomic } from '../util/fsx.ts';
+import { DrhardFsError, DrhardUsageError } from '../util/errors.ts';
+import { closeChecked, openChecked, writeAllSync, writeFileAtomic } from '../util/fsx.ts';
 import { loadTokenizer, type DrTokenizer } from './load.ts';
 import { BERT_SPECIALS, ROBERTA_SPECIALS, bertWordPieceJson, robertaBpeJson } from './spec.ts';
 import { PreTokenCounter, bpeMergesAbove, defaultVocabSize, wordPieceTokensAbove } from './vocab.ts';
@@ -64,9 +64,11 @@ async function writeCorpusFile(
   file: string,
   counter: PreTokenCounter | undefined,
 ): Promise<{ texts: number; words: number }> {
-  const fd = fs.openSync(file, 'w');
+  const fd = openChecked(file, 'w');
   let n = 0;
   let words = 0;
+  let bytes = 0;
+  let open = true;
   try {
     let buf: string[] = [];
     let size = 0;
@@ -80,15 +82,20 @@ async function writeCorpusFile(
       words += line.trim().split(/\s+/).length;
       counter?.add(line);
       if (size > 1 << 22) {
-        fs.writeSync(fd, buf.join(''));
+        bytes += writeAllSync(fd, buf.join(''), file);
         buf = [];
         size = 0;
       }
     }
-    if (buf.length > 0) fs.writeSync(fd, buf.join(''));
+    if (buf.length > 0) bytes += writeAllSync(fd, buf.join(''), file);
+    open = false;
+    closeChecked(fd, file);
   } finally {
-    fs.closeSync(fd);
+    if (open) fs.closeSync(fd);
   }
+  // The trainer reads this file: a corpus the disk cut short would train a tokenizer on part of the data.
+  const size = fs.statSync(file).size;
+  if (size !== bytes) throw new DrhardFsError('verify', file, `the written file has ${size} bytes, expected ${bytes}`);
   return { texts: n, words };
 }
 

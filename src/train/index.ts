@@ -9,6 +9,7 @@ import { AdamW, Lamb, LinearSchedule, paramGroups, type AdamLike } from '../opti
 import { CheckpointManager, type Checkpoint, type CheckpointManagerOptions } from '../util/checkpoint.ts';
 import { DrhardInputError } from '../util/errors.ts';
 import { writeFileAtomic } from '../util/fsx.ts';
+import { lockOutputDir } from '../util/lock.ts';
 import { canonicalJson, sha256FileSync } from '../util/hash.ts';
 import { MANIFEST_FILE } from '../data/dataset.ts';
 import { log as rootLog, type Logger } from '../util/log.ts';
@@ -226,6 +227,8 @@ export async function trainDualEncoder(input: TrainOptionsInput, runtime: TrainR
   const logger = runtime.logger ?? rootLog.child({ mod: 'train' });
   if (o.threads !== undefined) setNumThreads(o.threads);
   const outDir = path.resolve(o.outDir);
+  // One run per output directory, for the whole run (the checkpoint lock only covers one save).
+  using _runLock = lockOutputDir(outDir, o.method === 'pretrain' ? 'drhard pretrain' : 'drhard train');
   const mgr = new CheckpointManager(path.join(outDir, OUT_FILES.checkpoints), {
     keepLast: o.keepLast,
     logger,

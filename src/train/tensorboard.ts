@@ -4,6 +4,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { BinaryReader, BinaryWriter, WireType } from '@bufbuild/protobuf/wire';
 import { DrhardInputError } from '../util/errors.ts';
+import { fsyncChecked, writeAllSync } from '../util/fsx.ts';
 
 // ---- CRC32C (Castagnoli), reflected polynomial 0x82f63b78 ----
 const CRC_TABLE = (() => {
@@ -272,9 +273,8 @@ export class SummaryWriter implements Disposable {
       off += b.length;
     }
     this.pending = [];
-    let w = 0;
-    while (w < buf.length) w += fs.writeSync(this.fd, buf, w, buf.length - w);
-    fs.fsyncSync(this.fd);
+    writeAllSync(this.fd, buf, this.file);
+    fsyncChecked(this.fd, this.file);
   }
 
   close(): void {

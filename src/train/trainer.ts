@@ -5,6 +5,7 @@ import type { DotModel } from '../models/dual.ts';
 import { clipGradNorm, gradNorm, type AdamLike, type LinearSchedule } from '../optim/index.ts';
 import type { DenseSearcher } from '../retrieval/search.ts';
 import type { CheckpointManager } from '../util/checkpoint.ts';
+import { fsError } from '../util/errors.ts';
 import type { Logger } from '../util/log.ts';
 import { Progress } from '../util/progress.ts';
 import { Rng } from '../util/rng.ts';
@@ -115,7 +116,11 @@ const TRAIN_TAGS: Record<string, string> = { loss: 'train/loss', lr: 'train/lr',
 /** Appends one record to metrics.jsonl, to the in-memory history and to TensorBoard. */
 function emit(c: LoopConfig, rec: MetricsRecord): void {
   c.state.history.push(rec);
-  fs.appendFileSync(c.metricsFile, `${JSON.stringify(rec)}\n`);
+  try {
+    fs.appendFileSync(c.metricsFile, `${JSON.stringify(rec)}\n`);
+  } catch (e) {
+    throw fsError('append', c.metricsFile, e);
+  }
   for (const [k, v] of Object.entries(rec)) {
     if (k === 'step' || k === 'epoch' || !Number.isFinite(v)) continue;
     c.tensorboard.addScalar(TRAIN_TAGS[k] ?? (k.includes('/') ? k : `train/${k}`), v, rec.step);

@@ -4,7 +4,8 @@ import * as path from 'node:path';
 import { DrhardInputError } from './errors.ts';
 import { canonicalJson, sha256File } from './hash.ts';
 import { log as rootLog, type Logger } from './log.ts';
-import { fsyncPath } from './fsx.ts';
+import { acquireLock } from './lock.ts';
+import { closeChecked, fsyncChecked, fsyncPath, openChecked, writeAllSync } from './fsx.ts';
 
 export const MANIFEST_NAME = 'manifest.json';
 export const CHECKPOINT_FORMAT = 'drhard-checkpoint/1';
@@ -84,15 +85,6 @@ function walk(dir: string): { files: string[]; dirs: string[] } {
   rec(dir, '');
   files.sort();
   return { files, dirs };
-}
-
-function isProcessAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 function parseManifest(text: string, file: string): CheckpointManifest {
@@ -196,12 +188,16 @@ export class CheckpointManager {
         for (const d of dirs.slice(1)) fsyncPath(d);
         await this.onPhase?.('files-written', { step, dir: tmp });
         manifest = { format: CHECKPOINT_FORMAT, step, createdAt: new Date().toISOString(), files: entries, meta };
-        const mfd = fs.openSync(path.join(tmp, MANIFEST_NAME), 'wx');
+        const mfile = path.join(tmp, MANIFEST_NAME);
+        const mfd = openChecked(mfile, 'wx');
+        let open = true;
         try {
-          fs.writeFileSync(mfd, `${JSON.stringify(manifest, null, 2)}\n`);
-          fs.fsyncSync(mfd);
+          writeAllSync(mfd, `${JSON.stringify(manifest, null, 2)}\n`, mfile);
+          fsyncChecked(mfd, mfile);
+          open = false;
+          closeChecked(mfd, mfile);
         } finally {
-          fs.closeSync(mfd);
+          if (open) fs.closeSync(mfd);
         }
         fsyncPath(tmp);
         await this.onPhase?.('manifest-written', { step, dir: tmp });
@@ -357,23 +353,14 @@ export class CheckpointManager {
     fs.rmSync(trash, { recursive: true, force: true });
   }
 
-  // One writer per root: a second process's stale-temp cleanup would delete the first one's save in flight.
+  // One writer per root: a second process's stale-temp cleanup would delete the first one's save in flight. A lock
+  // left by a dead process is taken over (see util/lock.ts).
   private lock(): () => void {
-    const lockFile = path.join(this.root, LOCK_NAME);
-    for (let attempt = 0; attempt < 2; attempt++) {
-      try {
-        fs.writeFileSync(lockFile, `${process.pid}\n`, { flag: 'wx' });
-        return () => fs.rmSync(lockFile, { force: true });
-      } catch (e) {
-        if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
-        const pid = Number.parseInt(fs.readFileSync(lockFile, 'utf8'), 10);
-        if (Number.isInteger(pid) && pid !== process.pid && isProcessAlive(pid)) {
-          throw new Error(`checkpoint: another process (pid ${pid}) is saving into ${this.root} (lock ${lockFile})`);
-        }
-        if (pid === process.pid) throw new Error(`checkpoint: a save into ${this.root} is already in progress in this process`);
-        fs.rmSync(lockFile, { force: true });
-      }
-    }
-    throw new Error(`checkpoint: could not take the lock ${lockFile}`);
+    const l = acquireLock(path.join(this.root, LOCK_NAME), {
+      what: 'checkpoint save',
+      heldMessage: (h, f) => `checkpoint: another process (pid ${h.pid}) is saving into ${this.root} (lock ${f})`,
+      selfMessage: () => `checkpoint: a save into ${this.root} is already in progress in this process`,
+    });
+    return () => l.release();
   }
 }

@@ -8,6 +8,7 @@ import fc from 'fast-check';
 import { parseChunk, readLineChunks, type ParseOptions, type RecordKind } from '../../src/data/index.ts';
 import { pyRstrip, pyStrip } from '../../src/tokenizers/index.ts';
 import { DrhardInputError } from '../../src/util/errors.ts';
+import { fcParams } from '../helpers/seed.ts';
 
 const KINDS: RecordKind[] = ['msmarco-passage', 'msmarco-doc', 'msmarco-query', 'beir-corpus', 'beir-query'];
 const opts = (kind: RecordKind, extra: Partial<ParseOptions> = {}): ParseOptions => ({
@@ -56,7 +57,7 @@ test('parseChunk on arbitrary bytes: only DrhardInputError with an in-range line
       }
       assert.deepEqual([...s.lines, ...s.skipped.map((k) => k.line)].sort((a, b) => a - b), Array.from({ length: lines }, (_, i) => first + i));
     }),
-    { numRuns: 3000 },
+    fcParams(2103, { numRuns: 3000 }),
   );
 });
 
@@ -77,7 +78,7 @@ test('MS MARCO TSV round trip: ids exact, text rstripped and cut by code points'
       });
       assert.deepEqual(r.texts, want);
     }),
-    { numRuns: 500 },
+    fcParams(2103, { numRuns: 500 }),
   );
 });
 
@@ -96,7 +97,7 @@ test('BEIR JSONL round trip, and any proper prefix of a line is a clean error', 
       if (prefix.length === 0) return;
       assert.throws(() => parseChunk(Buffer.from(prefix), 7, opts('beir-corpus')), (e: unknown) => e instanceof DrhardInputError && e.line === 7);
     }),
-    { numRuns: 500 },
+    fcParams(2103, { numRuns: 500 }),
   );
 });
 
@@ -127,7 +128,7 @@ test('readLineChunks: same lines and numbering for any chunk size (BOM dropped, 
         assert.equal(res.value.lines, want.length);
         assert.equal(res.value.bytes, Buffer.byteLength((bom ? '\ufeff' : '') + body));
       }),
-      { numRuns: 200 },
+      fcParams(2103, { numRuns: 200 }),
     );
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });

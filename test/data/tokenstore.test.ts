@@ -9,6 +9,7 @@ import { openTokenStore } from '../../src/data/index.ts';
 import { TokenStoreWriter, tokenStoreFiles } from '../../src/data/tokenstore.ts';
 import { IdIndex } from '../../src/data/idindex.ts';
 import { DrhardInputError } from '../../src/util/errors.ts';
+import { fcParams } from '../helpers/seed.ts';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'drhard-store-'));
 process.on('exit', () => fs.rmSync(dir, { recursive: true, force: true }));
@@ -61,7 +62,7 @@ test('rows round-trip; batch() pads to the longest kept row and applies DRhard t
         }
       },
     ),
-    { numRuns: 200 },
+    fcParams(2104, { numRuns: 200 }),
   );
 });
 

@@ -5,11 +5,12 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { noGrad, randn, type Tensor } from '../../src/tensor/index.ts';
+import { cudaIsAvailable, noGrad, randn, tidy, type Tensor } from '../../src/tensor/index.ts';
 import { loadModel, readStateDict, saveModel, saveStateDict } from '../../src/models/checkpoint.ts';
 import { createModel } from '../../src/models/dual.ts';
 import { DrhardInputError } from '../../src/util/errors.ts';
 import { FIX, maxAbsDiff } from './helpers.ts';
+import { fcParams } from '../helpers/seed.ts';
 
 const ROBERTA = path.join(FIX, 'roberta-tiny');
 
@@ -163,10 +164,44 @@ test('truncated, corrupt or absent files are clear input errors', () => {
   assert.throws(() => loadModel(d), /config\.json: model_type: /);
 });
 
-test('device option moves the loaded model', () => {
-  const { model } = loadModel(ROBERTA, { device: 'cpu' });
-  assert.equal(model.device, 'cpu');
-  model.dispose();
+test('device option moves every parameter of the loaded model (meta device on any machine, CUDA where present)', () => {
+  // Models are created on the CPU, so asserting 'cpu' after loading on 'cpu' could never fail. libtorch's 'meta'
+  // device (shapes without storage) exists on every build: a loader that ignored `device` would leave parameters
+  // on the CPU and fail here.
+  const ref = loadModel(ROBERTA).model;
+  const { model } = loadModel(ROBERTA, { device: 'meta' });
+  try {
+    const moved = model.namedParameters();
+    const orig = new Map(ref.namedParameters());
+    assert.equal(moved.length, orig.size);
+    for (const [n, t] of moved) {
+      assert.equal(t.device, 'meta', n);
+      assert.deepEqual(t.shape, orig.get(n)?.shape, n);
+    }
+    assert.equal(model.device, 'meta');
+  } finally {
+    model.dispose();
+  }
+  // A device libtorch does not know is an error, not a model silently left on the CPU.
+  assert.throws(() => loadModel(ROBERTA, { device: 'nope' }), /device/);
+  try {
+    if (cudaIsAvailable()) {
+      const { model: g } = loadModel(ROBERTA, { device: 'cuda' });
+      try {
+        for (const [n, t] of g.namedParameters()) {
+          assert.equal(t.device, 'cuda:0', n);
+          const back = tidy(() => t.to('cpu').sub(ref.namedParameters().find(([m]) => m === n)![1]).abs().max().item());
+          assert.equal(back, 0, `${n} changed on the way to the GPU`);
+        }
+      } finally {
+        g.dispose();
+      }
+    } else {
+      assert.throws(() => loadModel(ROBERTA, { device: 'cuda' }), /cuda/i);
+    }
+  } finally {
+    ref.dispose();
+  }
 });
 
 test('fuzz: mutated torch.save files give DrhardInputError or a valid read, never a crash', async () => {
@@ -195,7 +230,7 @@ test('fuzz: mutated torch.save files give DrhardInputError or a valid read, neve
           }
         },
       ),
-      { numRuns: 400 },
+      fcParams(2102, { numRuns: 400 }),
     );
   }
 });

@@ -14,6 +14,7 @@ import {
   type RawTensor,
 } from '../../src/models/safetensors.ts';
 import { DrhardInputError } from '../../src/util/errors.ts';
+import { fcParams } from '../helpers/seed.ts';
 
 const FIX = path.join(import.meta.dirname, '..', 'fixtures', 'models');
 
@@ -148,7 +149,7 @@ function parseOrInputError(bytes: Uint8Array): void {
 }
 
 test('fuzz: random bytes never crash the parser', () => {
-  fc.assert(fc.property(fc.uint8Array({ maxLength: 256 }), parseOrInputError), { numRuns: 500 });
+  fc.assert(fc.property(fc.uint8Array({ maxLength: 256 }), parseOrInputError), fcParams(2101, { numRuns: 500 }));
 });
 
 test('fuzz: mutated valid files never crash or read out of bounds', () => {
@@ -167,7 +168,7 @@ test('fuzz: mutated valid files never crash or read out of bounds', () => {
       parseOrInputError(b.subarray(0, cut));
       parseOrInputError(b);
     }),
-    { numRuns: 1000 },
+    fcParams(2101, { numRuns: 1000 }),
   );
 });
 
@@ -181,6 +182,6 @@ test('fuzz: structured headers with arbitrary dtype/shape/offsets', () => {
     fc.property(fc.dictionary(fc.string({ maxLength: 4 }), entry, { maxKeys: 4 }), fc.nat({ max: 64 }), (h, n) => {
       parseOrInputError(corrupt(h, n));
     }),
-    { numRuns: 1000 },
+    fcParams(2101, { numRuns: 1000 }),
   );
 });

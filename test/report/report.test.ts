@@ -1,4 +1,5 @@
 // The HTML report: validated input, escaped text, inline SVG charts, no external loads; checked in headless Chromium.
+// The demo's report data: hybrid row, one loss chart per loss kind, LR/dev curves, tuning chart, run metadata.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
@@ -7,13 +8,33 @@ import * as path from 'node:path';
 import * as zlib from 'node:zlib';
 import { spawnSync } from 'node:child_process';
 import { renderReport, renderReportHtml, winTieLoss, type ReportData } from '../../src/report/index.ts';
-import { exampleReportData } from '../../src/report/example.ts';
+import { EXAMPLE_LOSS_KINDS, exampleReportData } from '../../src/report/example.ts';
 import { DrhardInputError } from '../../src/util/errors.ts';
+import { collectEnvironment, faissHeaderVersion, flattenParams, formatTable, lossKindOf, reportData, type RunEnvironment } from '../../src/demo/report.ts';
+import { significance, type MethodEval } from '../../src/demo/evaluate.ts';
+import type { DemoResult, MethodOutcome } from '../../src/demo/pipeline.ts';
+import { PRESETS } from '../../src/demo/presets.ts';
+import type { MetricsRecord } from '../../src/train/index.ts';
+import { torchVersion } from '../../src/tensor/index.ts';
+import { Rng } from '../../src/util/rng.ts';
 
-const CHART_COUNT = 7; // loss, train MRR, 3 CI charts, win/tie/loss, sorted deltas
+const ROOT = path.resolve(import.meta.dirname, '../..');
+
+// 3 loss charts (one per loss kind), train MRR, LR, dev/mrr@10, 3 CI charts, win/tie/loss, sorted deltas, tuning
+const CHART_COUNT = 12;
 
 function count(hay: string, needle: RegExp): number {
   return (hay.match(needle) ?? []).length;
+}
+
+/** id → inner HTML of every chart figure. */
+function figures(html: string): Map<string, string> {
+  return new Map([...html.matchAll(/<figure class="chart" id="([^"]+)"[^>]*>([\s\S]*?)<\/figure>/g)].map((m) => [m[1]!, m[2]!]));
+}
+
+/** The text drawn in an SVG (vega writes each label as one <text> element). */
+function svgTexts(svg: string): string[] {
+  return [...svg.matchAll(/<text\b[^>]*>([^<]*)<\/text>/g)].map((m) => m[1]!.replace(/&amp;/g, '&').replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&quot;/g, '"').replace(/&#39;/g, "'"));
 }
 
 test('winTieLoss counts with a tie epsilon', () => {
@@ -33,9 +54,38 @@ test('report HTML: all charts inline as SVG, table formatting, nothing external,
   assert.deepEqual(urls, []);
   assert.match(html, /font-family="DejaVu Sans, Helvetica, Arial, sans-serif"|font-family:\s*DejaVu Sans/);
   // Best value bold, p-values marked against the baseline, NaN/null as a dash.
-  assert.match(html, /<strong>0\.347<\/strong> <span class="p sig" title="vs BM25">p&lt;0\.001 \*<\/span>/);
+  assert.match(html, /<th scope="row">Hybrid \(ADORE\+STAR, BM25\)<\/th><td class="num"><strong>0\.362<\/strong> <span class="p sig" title="vs BM25">p&lt;0\.001 \*<\/span>/);
   assert.match(html, /<th scope="row">BM25 <span class="tag">baseline<\/span><\/th><td class="num">0\.187<\/td>/);
   assert.match(html, /<th scope="row">diverged run<\/th><td class="num">—<\/td><td class="num">—<\/td><td class="num">—<\/td>/);
+  // No label is truncated (vega's default label limits cut 'ADORE (Inbatch-Neg)' to 'ADORE (Inbatch-Ne…').
+  assert.ok(!html.includes('…'), 'no truncated label');
+  const figs = figures(html);
+  // One loss chart per loss kind, each titled with its kind and holding only its own methods, with full names.
+  const lossFigs = [...figs].filter(([id]) => id.startsWith('curve-loss-'));
+  assert.equal(lossFigs.length, Object.keys(EXAMPLE_LOSS_KINDS).length);
+  const kindMethods: Record<string, string[]> = {
+    [EXAMPLE_LOSS_KINDS.pretrain]: ['Pretraining (contrastive)'],
+    [EXAMPLE_LOSS_KINDS.listwise]: ['Rand-Neg', 'STAR'],
+    [EXAMPLE_LOSS_KINDS.adore]: ['ADORE (STAR)', 'ADORE (Inbatch-Neg)'],
+  };
+  for (const [kind, ms] of Object.entries(kindMethods)) {
+    const fig = lossFigs.find(([, f]) => svgTexts(f).includes(kind));
+    assert.ok(fig, `a loss chart titled ${kind}`);
+    const legend = svgTexts(fig[1]).filter((t) => data.curves.some((c) => c.method === t));
+    assert.deepEqual(legend.sort(), [...ms].sort(), `${kind}: legend`);
+  }
+  assert.ok(svgTexts(figs.get('curve-lr')!).includes('learning rate'));
+  assert.ok(svgTexts(figs.get('curve-dev-0')!).includes('dev/mrr@10'));
+  // BM25 and the hybrid are reference lines in the CI charts, labelled in their own rows; BM25's Recall@100 is
+  // far below the dense rows, so it is off scale rather than squeezing their intervals.
+  const recall = svgTexts(figs.get('ci-1')!);
+  assert.ok(recall.includes('◀ 0.520 [0.500, 0.540], off scale'), recall.join(' | '));
+  assert.ok(recall.includes('Hybrid (ADORE+STAR, BM25)') && recall.includes('0.881 [0.867, 0.895]'));
+  assert.ok(svgTexts(figs.get('ci-0')!).includes('0.187 [0.169, 0.205]'), 'BM25 MRR@10 within 2× the span: drawn in range');
+  // Tuning chart with the chosen weight, and the metadata tables.
+  assert.ok(svgTexts(figs.get('tuning-0')!).includes('chosen 0.65 (0.360)'));
+  assert.match(html, /<section id="metadata"><h2>Run metadata<\/h2>/);
+  assert.match(html, /<tr><th scope="row">seed<\/th><td>42<\/td><\/tr>/);
   const w = winTieLoss(data.pair!.deltas);
   assert.ok(html.includes(`better than STAR on <strong>${w.wins}</strong> queries, worse on <strong>${w.losses}</strong>, tied on <strong>${w.ties}</strong>`));
   assert.equal(w.wins + w.ties + w.losses, 300);
@@ -56,6 +106,9 @@ test('user text is escaped in the table and inside SVG; non-finite curve points 
   assert.ok(html.includes('&lt;script&gt;alert(1)&lt;/script&gt;&amp;&quot;&#39;'));
   assert.match(html, /Training loss per step \(1 non-finite point not drawn\)/);
   assert.equal(count(html, /<svg\b/g), 4);
+  const meta = await renderReportHtml({ ...data, metadata: [{ title: evil, rows: [{ key: evil, value: evil }] }] });
+  assert.doesNotMatch(meta, /<script/i);
+  assert.equal(count(meta, /&lt;script&gt;alert\(1\)&lt;\/script&gt;&amp;&quot;&#39;/g), count(html, /&lt;script&gt;alert\(1\)&lt;\/script&gt;&amp;&quot;&#39;/g) + 3);
 });
 
 test('invalid data is refused with every problem and its path', async () => {
@@ -191,6 +244,154 @@ test('headless Chromium: page loads offline with no console errors, DOM has ever
     assert.equal(img.width, 1200);
     assert.equal(img.height, 2600);
     assert.ok(img.ink > 0.02 && img.ink < 0.6, `ink fraction ${img.ink}`);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+/** A demo result shaped as runDemo returns it (per-query values random), without running the pipeline. */
+function fakeDemoResult(): DemoResult {
+  const rng = new Rng(11);
+  const n = 40;
+  const evalOf = (base: number): MethodEval => {
+    const values = {
+      'mrr@10': Array.from({ length: n }, () => Math.min(1, Math.max(0, base + (rng.float() - 0.5) * 0.4))),
+      'recall@100': Array.from({ length: n }, () => (rng.float() < base + 0.4 ? 1 : 0)),
+      'ndcg@10': Array.from({ length: n }, () => Math.min(1, Math.max(0, base + (rng.float() - 0.5) * 0.4))),
+    };
+    const mean = (v: number[]): number => v.reduce((a, b) => a + b, 0) / v.length;
+    return { queries: Array.from({ length: n }, (_, i) => String(i)), values, mean: { 'mrr@10': mean(values['mrr@10']), 'recall@100': mean(values['recall@100']), 'ndcg@10': mean(values['ndcg@10']) } };
+  };
+  const history = (start: number, extra: (i: number) => Record<string, number> = () => ({})): MetricsRecord[] =>
+    Array.from({ length: 8 }, (_, i) => ({ step: (i + 1) * 10, epoch: 0, lr: 1e-3 * (1 - i / 8), loss: start / (1 + i), gradNorm: 1, samplesPerSec: 100, ...extra(i) }));
+  const m = (method: string, label: string, base: number, baseline: string | null, hist: MetricsRecord[] = []): MethodOutcome => ({
+    method, label, modelDir: null, corpusEmbeddings: null, eval: evalOf(base), history: hist, baseline,
+  });
+  const adoreHist = (): MetricsRecord[] => [...history(0.1, (i) => ({ mrr10: 0.3 + i * 0.01 })), { step: 80, 'dev/mrr@10': 0.31 }];
+  const methods = [
+    m('bm25', 'BM25', 0.2, null),
+    m('inbatch', 'Inbatch-Neg', 0.3, 'bm25', history(3)),
+    m('randneg', 'Rand-Neg', 0.28, 'inbatch', history(3.2)),
+    m('bm25neg', 'BM25-Neg', 0.26, 'inbatch', history(3.1)),
+    m('star', 'STAR', 0.33, 'inbatch', history(2)),
+    m('adore-star', 'ADORE (STAR)', 0.35, 'star', adoreHist()),
+    m('adore-randneg', 'ADORE (Rand-Neg)', 0.3, 'randneg', adoreHist()),
+    m('adore-inbatch', 'ADORE (Inbatch-Neg)', 0.31, 'inbatch', adoreHist()),
+    m('hybrid', 'Hybrid (ADORE+STAR, BM25)', 0.38, 'bm25'),
+  ];
+  const byName = new Map(methods.map((x) => [x.method, x]));
+  const sig: DemoResult['significance'] = {};
+  for (const x of methods) if (x.baseline !== null) sig[x.method] = significance(x.eval, byName.get(x.baseline)!.eval, byName.get(x.baseline)!.label);
+  return {
+    preset: PRESETS.quick,
+    subset: { docs: 4000, trainQueries: 2000, devQueries: n, tuneQueries: 200, trainQrels: 2100, devQrels: 45 },
+    methods,
+    significance: sig,
+    starInit: 'Inbatch-Neg',
+    hybrid: { denseWeight: 0.35, tuneMrr10: 0.41, curve: Array.from({ length: 21 }, (_, i) => ({ alpha: i / 20, value: 0.41 - (i / 20 - 0.35) ** 2 })) },
+    pretrain: { history: history(4.5, () => ({ contrastive: 1 })) },
+    timings: [
+      { name: 'data', seconds: 3.2, resumed: false },
+      { name: 'pretrain', seconds: 20.5, resumed: true },
+      { name: 'hybrid', seconds: 1.5, resumed: false },
+    ],
+    totalSeconds: 25.2,
+    out: '/tmp/x',
+  };
+}
+
+test('demo report: hybrid row in table and HTML, one loss chart per loss kind, LR/dev curves, tuning chart, metadata', async () => {
+  const r = fakeDemoResult();
+  // formatTable: the hybrid row prints like the others, against BM25.
+  const row = formatTable(r).split('\n').find((l) => l.startsWith('| Hybrid (ADORE+STAR, BM25) |'));
+  assert.ok(row, 'hybrid row in the table');
+  const cells = row.split('|').map((c) => c.trim());
+  for (const c of cells.slice(2, 5)) assert.match(c, /^[01]\.\d{3}$/);
+  assert.equal(cells[5], 'BM25');
+  assert.match(cells[6]!, /^[+-]\d\.\d{3} \[[-\d.]+, [-\d.]+\]$/);
+
+  const env: RunEnvironment = { ...(await collectEnvironment({ seed: 7, cwd: ROOT })), gitCommit: 'cafebabe'.repeat(5) };
+  const data = reportData(r, env);
+  const html = await renderReportHtml(data);
+  assert.match(html, /<th scope="row">Hybrid \(ADORE\+STAR, BM25\)<\/th><td class="num">/);
+  assert.match(html, /dense weight α = 0\.35 chosen on 200 held-out training queries/);
+  assert.ok(!html.includes('…'), 'no truncated label');
+  assert.doesNotMatch(html, /<script|<link|<img|url\(\s*['"]?https?:/i);
+
+  const figs = figures(html);
+  // Three loss kinds (pretraining contrastive, warmups/STAR listwise, ADORE's pairwise): three charts, each with its
+  // own methods only.
+  const kinds = [lossKindOf('pretrain', r), lossKindOf('star', r), lossKindOf('adore-star', r)];
+  assert.equal(new Set(kinds).size, 3);
+  const lossFigs = [...figs].filter(([id]) => id.startsWith('curve-loss-')).map(([, f]) => f);
+  assert.equal(lossFigs.length, 3, 'one loss chart per loss kind');
+  const expect: Array<[string, string[]]> = [
+    [kinds[0]!, ['Pretraining (contrastive)']],
+    [kinds[1]!, ['Inbatch-Neg', 'Rand-Neg', 'BM25-Neg', 'STAR']],
+    [kinds[2]!, ['ADORE (STAR)', 'ADORE (Rand-Neg)', 'ADORE (Inbatch-Neg)']],
+  ];
+  const allLabels = new Set([...r.methods.map((x) => x.label), 'Pretraining (contrastive)']);
+  for (const [kind, labels] of expect) {
+    const f = lossFigs.find((x) => svgTexts(x).includes(kind));
+    assert.ok(f, `loss chart for ${kind}`);
+    assert.deepEqual(svgTexts(f).filter((t) => allLabels.has(t)).sort(), [...labels].sort(), `${kind}: its methods, full names`);
+  }
+  assert.ok(figs.has('curve-trainMrr'));
+  assert.deepEqual(svgTexts(figs.get('curve-lr')!).filter((t) => allLabels.has(t)).length, 8, 'LR of every trained run, pretraining included');
+  assert.ok(svgTexts(figs.get('curve-dev-0')!).includes('dev/mrr@10'));
+  assert.ok(!figs.has('curve-dev-1'));
+  // BM25 and the hybrid: reference rows in every CI chart.
+  for (const i of [0, 1, 2]) {
+    const t = svgTexts(figs.get(`ci-${i}`)!);
+    assert.ok(t.includes('BM25') && t.includes('Hybrid (ADORE+STAR, BM25)'), `ci-${i}`);
+  }
+  assert.match(html, /Dashed: references \(BM25, Hybrid \(ADORE\+STAR, BM25\)\)/);
+  // Tuning curve with the chosen alpha marked.
+  const tune = svgTexts(figs.get('tuning-0')!);
+  assert.ok(tune.includes('chosen 0.35 (0.410)'), tune.join(' | '));
+  assert.ok(tune.includes('dense weight α (BM25: 1 − α)'));
+
+  // Metadata: environment, every preset hyperparameter, stage times.
+  const meta = /<section id="metadata">([\s\S]*?)<\/section>/.exec(html)?.[1];
+  assert.ok(meta, 'metadata section');
+  const rows = new Map([...meta.matchAll(/<tr><th scope="row">([^<]*)<\/th><td>([^<]*)<\/td><\/tr>/g)].map((x) => [x[1]!, x[2]!]));
+  assert.equal(rows.get('seed'), '7');
+  assert.equal(rows.get('git commit'), 'cafebabe'.repeat(5));
+  assert.equal(rows.get('drhard version'), (JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { version: string }).version);
+  assert.equal(rows.get('node'), process.version);
+  assert.equal(rows.get('libtorch'), torchVersion());
+  assert.ok(rows.has('faiss') && rows.has('CPU') && rows.has('libtorch threads'));
+  assert.equal(rows.get('logical CPUs'), String(os.availableParallelism()));
+  const params = flattenParams(PRESETS.quick);
+  assert.ok(params.length > 25);
+  for (const p of params) assert.equal(rows.get(p.key)?.replace(/&quot;/g, '"'), p.value, `hyperparameter ${p.key}`);
+  assert.ok(params.some((p) => p.key === 'pretrain.cropQuery' && p.value === '[0.1,0.5]'));
+  assert.equal(rows.get('pretrain'), '20.5 s (done earlier, reused)');
+  assert.equal(rows.get('total (this invocation)'), '25.2 s');
+  assert.equal(rows.get('dense weight α (chosen)'), '0.35');
+
+  // Without an environment (e.g. a results.json re-rendered elsewhere) there is still the preset and the timings.
+  const bare = await renderReportHtml(reportData({ ...r, pretrain: undefined }));
+  assert.doesNotMatch(bare, /<th scope="row">seed</);
+  assert.match(bare, /<th scope="row">warmup\.lr<\/th>/);
+  assert.equal([...figures(bare).keys()].filter((id) => id.startsWith('curve-loss-')).length, 2, 'no pretraining history: no pretraining chart');
+});
+
+test('run environment: git commit only inside a checkout, faiss version from the headers', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'drhard-env-'));
+  try {
+    const outside = await collectEnvironment({ cwd: dir });
+    assert.equal(outside.gitCommit, null, 'not a git checkout: no commit, no error');
+    assert.equal(outside.seed, null);
+    assert.equal(outside.node, process.version);
+    assert.equal(outside.libtorch, torchVersion());
+    const hasGit = spawnSync('git', ['rev-parse', 'HEAD'], { cwd: ROOT, encoding: 'utf8' });
+    if (hasGit.status === 0) assert.match((await collectEnvironment({ cwd: ROOT })).gitCommit ?? '', new RegExp(`^${hasGit.stdout.trim()}( \\(uncommitted changes\\))?$`));
+
+    fs.mkdirSync(path.join(dir, 'include', 'faiss'), { recursive: true });
+    fs.writeFileSync(path.join(dir, 'include', 'faiss', 'Index.h'), '#define FAISS_VERSION_MAJOR 1\n#define FAISS_VERSION_MINOR 8\n#define FAISS_VERSION_PATCH 0\n');
+    assert.equal(faissHeaderVersion([path.join(dir, 'nope'), dir]), '1.8.0');
+    assert.equal(faissHeaderVersion([path.join(dir, 'nope')]), null);
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }

@@ -9,6 +9,7 @@ import { buildIndex } from '../../src/retrieval/ann.ts';
 import { DrhardInputError } from '../../src/util/errors.ts';
 import { makeDataset, quiet, saveFreshModel, tmpDir, writeDocEmbeddings, type SyntheticData } from './helpers.ts';
 import { assertSameModel, lossesOf, runChild } from './child.ts';
+import { seededRng } from '../helpers/seed.ts';
 
 let d: SyntheticData;
 let init: string;
@@ -59,13 +60,14 @@ after(() => {
 test('ADORE: SIGKILL at a random step, then --resume ends with the same parameters and losses', async () => {
   const out = tmpDir();
   dirs.push(out);
-  const killAt = 2 + Math.floor(Math.random() * 9);
+  const { rng, tag } = seededRng(1402);
+  const killAt = 2 + rng.int(9);
   const first = await runChild(options(out), { killAtStep: killAt });
-  assert.equal(first.signal, 'SIGKILL', `kill at ${killAt}: ${first.out}`);
+  assert.equal(first.signal, 'SIGKILL', `kill at ${killAt} (${tag}): ${first.out}`);
   const second = await runChild({ ...options(out), resume: true });
-  assert.equal(second.code, 0, second.out + second.err);
-  assertSameModel(path.join(out, 'model'), path.join(reference, 'model'), `kill at step ${killAt}`);
-  assert.deepEqual(lossesOf(out), lossesOf(reference));
+  assert.equal(second.code, 0, `${tag}: ${second.out}${second.err}`);
+  assertSameModel(path.join(out, 'model'), path.join(reference, 'model'), `kill at step ${killAt} (${tag})`);
+  assert.deepEqual(lossesOf(out), lossesOf(reference), `kill at step ${killAt} (${tag})`);
 });
 
 test('ADORE: SIGTERM exits 143 after a checkpoint; resuming against different embeddings is refused', async () => {

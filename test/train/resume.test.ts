@@ -10,6 +10,7 @@ import { readEvents, SessionStatus } from '../../src/train/tensorboard.ts';
 import { CheckpointManager } from '../../src/util/checkpoint.ts';
 import { makeDataset, quiet, TINY_CONFIG, tmpDir, type SyntheticData } from './helpers.ts';
 import { assertSameModel, lossesOf, runChild } from './child.ts';
+import { seededRng } from '../helpers/seed.ts';
 
 let d: SyntheticData;
 let reference: string;
@@ -52,16 +53,17 @@ test('SIGKILL at a random step, then --resume: final parameters and every logged
   dirs.push(out);
   // Steps 2…11: before and after the first checkpoint, across epoch boundaries (6 steps per epoch) and the
   // padded-first-batches window (10).
-  const killAt = 2 + Math.floor(Math.random() * 10);
+  const { rng, tag } = seededRng(1401);
+  const killAt = 2 + rng.int(10);
   const first = await runChild(options(out), { killAtStep: killAt });
-  assert.equal(first.signal, 'SIGKILL', `kill at step ${killAt}: ${first.out}`);
+  assert.equal(first.signal, 'SIGKILL', `kill at step ${killAt} (${tag}): ${first.out}`);
   const second = await runChild({ ...options(out), resume: true });
-  assert.equal(second.code, 0, second.out + second.err);
+  assert.equal(second.code, 0, `${tag}: ${second.out}${second.err}`);
   assert.match(second.out, new RegExp(`DONE .*"step":${TOTAL}`));
   const resumedFrom = Number(/STEP (\d+)/.exec(second.out)?.[1]) - 1;
-  assert.ok(resumedFrom <= killAt, `resumed from ${resumedFrom} after a kill at ${killAt}`);
-  assertSameModel(path.join(out, 'model'), path.join(reference, 'model'), `kill at step ${killAt}`);
-  assert.deepEqual(lossesOf(out), lossesOf(reference), `kill at step ${killAt}`);
+  assert.ok(resumedFrom <= killAt, `resumed from ${resumedFrom} after a kill at ${killAt} (${tag})`);
+  assertSameModel(path.join(out, 'model'), path.join(reference, 'model'), `kill at step ${killAt} (${tag})`);
+  assert.deepEqual(lossesOf(out), lossesOf(reference), `kill at step ${killAt} (${tag})`);
 });
 
 test('SIGKILL in the middle of a checkpoint write: the partial checkpoint is never picked, the run resumes exactly', async () => {

@@ -239,14 +239,21 @@ test('same-second restart gets its own file; invalid steps are refused', () => {
   }
 });
 
-test('events are flushed every flushSecs even when idle', async () => {
+test('events are flushed every flushSecs even when idle', (t) => {
+  // Mocked timers: the flush is driven by ticking the clock, so the test neither sleeps nor depends on the scheduler.
+  t.mock.timers.enable({ apis: ['setInterval'] });
   const dir = tmpDir();
   try {
-    const w = new SummaryWriter(dir, { maxQueue: 1000, flushSecs: 0.05 });
+    const w = new SummaryWriter(dir, { maxQueue: 1000, flushSecs: 30 });
     w.addScalar('a', 1, 1);
-    assert.equal(readEvents(w.file).length, 1);
-    await new Promise((r) => setTimeout(r, 200));
-    assert.equal(readEvents(w.file).length, 2);
+    assert.equal(readEvents(w.file).length, 1, 'buffered: only the file-version event is on disk');
+    t.mock.timers.tick(29_999);
+    assert.equal(readEvents(w.file).length, 1, 'flushed before flushSecs');
+    t.mock.timers.tick(1);
+    assert.equal(readEvents(w.file).length, 2, 'not flushed after flushSecs');
+    w.addScalar('a', 2, 2);
+    t.mock.timers.tick(30_000);
+    assert.equal(readEvents(w.file).length, 3, 'not flushed again after another flushSecs');
     w.close();
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });

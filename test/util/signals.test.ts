@@ -44,9 +44,8 @@ test('in-process: flag on first signal, exit on second, listeners removed on dis
   assert.equal(process.listenerCount('SIGUSR2'), 0);
 });
 
-function runChild(stepMs: number, send: NodeJS.Signals[]): Promise<{ out: string; code: number | null; signal: NodeJS.Signals | null; ms: number }> {
+function runChild(stepMs: number, send: NodeJS.Signals[]): Promise<{ out: string; code: number | null; signal: NodeJS.Signals | null }> {
   return new Promise((resolve, reject) => {
-    const t0 = Date.now();
     const p = spawn(process.execPath, ['--import', 'tsx', child, String(stepMs)], {
       stdio: ['ignore', 'pipe', 'pipe'],
       env: { ...process.env, DRHARD_LOG_LEVEL: 'silent' },
@@ -61,11 +60,12 @@ function runChild(stepMs: number, send: NodeJS.Signals[]): Promise<{ out: string
       if (sent === 0 && ready) p.kill(send[sent++]);
       else if (sent > 0 && sent < send.length && out.includes('STOP ')) p.kill(send[sent++]);
     });
-    const timer = setTimeout(() => p.kill('SIGKILL'), 15_000);
+    // A safety net only (a hung child shows up as signal SIGKILL), not a timing assertion.
+    const timer = setTimeout(() => p.kill('SIGKILL'), 120_000);
     p.on('error', reject);
     p.on('close', (code, signal) => {
       clearTimeout(timer);
-      resolve({ out, code, signal, ms: Date.now() - t0 });
+      resolve({ out, code, signal });
     });
   });
 }
@@ -78,9 +78,10 @@ test('child: SIGTERM finishes the step, checkpoints, exits 143', async () => {
 });
 
 test('child: SIGINT twice during a long step exits 130 at once, without the checkpoint', async () => {
-  const r = await runChild(8000, ['SIGINT', 'SIGINT']);
-  assert.equal(r.signal, null);
+  // The step lasts ten minutes: the child can only have exited because the second signal cut the step short, which
+  // the output shows by order (READY, the first signal's STOP, and no "step 1" line), with no clock involved.
+  const r = await runChild(600_000, ['SIGINT', 'SIGINT']);
+  assert.equal(r.signal, null, `killed by the safety net: the second signal did not end the step (${r.out})`);
   assert.equal(r.code, 130);
-  assert.doesNotMatch(r.out, /checkpoint/);
-  assert.ok(r.ms < 7000, `took ${r.ms} ms: the second signal did not cut the step short`);
+  assert.equal(r.out, 'READY\nSTOP SIGINT\n', 'the step finished (or checkpointed) before the exit');
 });

@@ -1,10 +1,12 @@
 // `drhard search`: top-k documents for query embeddings (or ad-hoc query text) by exact inner product or a faiss
-// index (built, saved with a verified manifest, reloaded), sharded when the corpus exceeds --max-memory.
+// index (built, saved with a verified manifest, reloaded), sharded when the corpus exceeds --max-memory; with
+// --hybrid-bm25, the dense run of a dataset split fused with a BM25 run of the same queries (src/retrieval/hybrid.ts).
 import type { Command } from 'commander';
 import { z } from 'zod';
 import { DrhardUsageError } from '../../util/errors.ts';
 import type { DenseSearcher } from '../../retrieval/search.ts';
 import { exactSchema, paramsSchema, registerCommand, sizeSchema } from '../../retrieval/cli.ts';
+import { kebab } from '../options.ts';
 
 const options = z.object({
   queries: z.string().optional().describe('query embeddings file (drhard encode --split <split>); row = query offset'),
@@ -26,6 +28,20 @@ const options = z.object({
   tag: z.string().default('drhard').describe('TREC run tag (default drhard)'),
   maxLength: z.coerce.number().int().min(2).default(32).describe('token cap for --query text (default 32, as DRhard queries)'),
   compat28: z.boolean().optional().describe("tokenize --query as DRhard's transformers-2.8 RobertaTokenizer (default: the dataset's setting, else off)"),
+  hybridBm25: z
+    .boolean()
+    .optional()
+    .describe('hybrid: also run BM25 (as drhard bm25, --k documents) on the --split queries of --dataset and output the fusion of the dense and BM25 runs (as drhard fuse)'),
+  hybridMethod: z
+    .enum(['rrf', 'interpolate'])
+    .optional()
+    .describe('--hybrid-bm25 fusion: rrf (Σ 1/(60 + rank), no weight; the default) or interpolate (min-max scores; the default with --hybrid-weight/--hybrid-tune-split)'),
+  hybridWeight: z.coerce.number().min(0).max(1).optional().describe('--hybrid-bm25 interpolate: weight α of the dense run; BM25 gets 1 − α'),
+  hybridTuneSplit: z
+    .string()
+    .optional()
+    .describe('--hybrid-bm25 interpolate: choose α (grid 0, 0.05, …, 1, max MRR@10) on this split\'s qrels: held-out TRAINING queries, never the split you evaluate'),
+  hybridTuneQueries: z.string().optional().describe('query embeddings of --hybrid-tune-split (drhard encode --split <that split>)'),
 });
 type Options = z.infer<typeof options>;
 
@@ -34,6 +50,7 @@ async function run(o: Options): Promise<void> {
   if (o.query !== undefined && o.model === undefined) throw new DrhardUsageError('--query needs --model (the encoder and its tokenizer)');
   if (o.saveIndex !== undefined && o.loadIndex !== undefined) throw new DrhardUsageError('give at most one of --save-index and --load-index');
   if (o.loadIndex === undefined && o.corpus === undefined) throw new DrhardUsageError('--corpus is required (unless --load-index)');
+  const hybridMethod = checkHybrid(o);
   const T = await import('../../tensor/index.ts');
   const { DenseSearcher: Searcher } = await import('../../retrieval/search.ts');
   const { buildIndex, searcherFromIndex } = await import('../../retrieval/ann.ts');
@@ -90,6 +107,26 @@ async function run(o: Options): Promise<void> {
         } finally {
           model.dispose();
         }
+      } else if (hybridMethod !== null) {
+        const { hybridBm25Search } = await import('../../retrieval/hybrid.ts');
+        const h = hybridBm25Search(ds!, searcher, o.split!, o.queries as string, (sp) => idWriters(idMode, ds, sp), {
+          method: hybridMethod,
+          k: o.k,
+          block: searcher.mode === 'sharded' ? 65536 : 4096,
+          ...(o.hybridWeight !== undefined ? { denseWeight: o.hybridWeight } : {}),
+          ...(o.hybridTuneSplit !== undefined ? { tune: { split: o.hybridTuneSplit, queries: o.hybridTuneQueries! } } : {}),
+        });
+        if (h.tuned) {
+          const t = h.tuned;
+          log.info(
+            { split: o.hybridTuneSplit, metric: t.metric, alpha: t.alpha, value: t.value, queries: t.queries, curve: t.curve.map((c) => [c.alpha, Number(c.value.toFixed(6))]) },
+            `hybrid: tuned dense weight = ${t.alpha} (${t.metric} ${t.value.toFixed(4)} on ${t.queries} ${o.hybridTuneSplit} queries)`,
+          );
+        }
+        log.info({ method: h.method, weights: { dense: h.weights[0], bm25: h.weights[1] }, depth: h.depth }, 'hybrid: dense + BM25 fused');
+        // Ids are already the run's (original or offsets); rankings come out in the evaluator's order.
+        for (const [qid, r] of h.run) writer.addRanking(qid, r.docids, r.scores);
+        nq = h.run.size;
       } else {
         nq = searchFileToRun(searcher, o.queries as string, writer, {
           k: o.k,
@@ -111,9 +148,35 @@ async function run(o: Options): Promise<void> {
   }
 }
 
+/** Validates the --hybrid-* flags; returns the fusion method, or null without --hybrid-bm25. */
+function checkHybrid(o: Options): 'rrf' | 'interpolate' | null {
+  const extra = (['hybridMethod', 'hybridWeight', 'hybridTuneSplit', 'hybridTuneQueries'] as const).filter((k) => o[k] !== undefined);
+  if (!o.hybridBm25) {
+    if (extra.length > 0) throw new DrhardUsageError(`${extra.map((k) => `--${kebab(k)}`).join(', ')} ${extra.length === 1 ? 'needs' : 'need'} --hybrid-bm25`);
+    return null;
+  }
+  if (o.query !== undefined) throw new DrhardUsageError('--hybrid-bm25 searches a dataset split: give --queries <embeddings of --split>, not --query text');
+  if (o.dataset === undefined || o.split === undefined) throw new DrhardUsageError('--hybrid-bm25 needs --dataset and --split (BM25 searches that split\'s queries over the dataset corpus)');
+  const weighted = o.hybridWeight !== undefined || o.hybridTuneSplit !== undefined;
+  const method = o.hybridMethod ?? (weighted ? 'interpolate' : 'rrf');
+  if (method === 'rrf' && weighted) throw new DrhardUsageError('--hybrid-method rrf takes no weight: drop --hybrid-weight/--hybrid-tune-split, or use --hybrid-method interpolate');
+  if (method === 'interpolate' && o.hybridWeight !== undefined && o.hybridTuneSplit !== undefined) {
+    throw new DrhardUsageError('give --hybrid-weight or --hybrid-tune-split, not both (the tuning split chooses the weight)');
+  }
+  if (method === 'interpolate' && !weighted) throw new DrhardUsageError('--hybrid-method interpolate needs --hybrid-weight <dense weight> or --hybrid-tune-split <held-out split>');
+  if ((o.hybridTuneSplit === undefined) !== (o.hybridTuneQueries === undefined)) {
+    throw new DrhardUsageError('--hybrid-tune-split and --hybrid-tune-queries go together (the tuning split and its query embeddings)');
+  }
+  if (o.hybridTuneSplit !== undefined && o.hybridTuneSplit === o.split) {
+    throw new DrhardUsageError(`--hybrid-tune-split ${o.hybridTuneSplit} is the split being searched: tune on held-out training queries, never on the queries you evaluate`);
+  }
+  return method;
+}
+
 export function register(program: Command): void {
   registerCommand(program, 'search', 'Retrieve the top-k documents for query embeddings or query text (exact or faiss)', options, run, {
     queries: 'file', query: 'text', model: 'dir', corpus: 'file', index: 'factory', param: 'name=value', saveIndex: 'file', loadIndex: 'file',
     maxMemory: 'bytes', out: 'file', format: 'format', ids: 'kind', dataset: 'dir', split: 'name', tag: 'tag',
+    hybridMethod: 'method', hybridWeight: 'alpha', hybridTuneSplit: 'split', hybridTuneQueries: 'file',
   });
 }
