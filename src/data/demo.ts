@@ -6,7 +6,7 @@ import * as path from 'node:path';
 import * as readline from 'node:readline';
 import * as zlib from 'node:zlib';
 import { DrhardInputError, DrhardUsageError } from '../util/errors.ts';
-import { publishDir } from '../util/fsx.ts';
+import { publishDir, writeFileAtomic } from '../util/fsx.ts';
 import { sha256FileSync } from '../util/hash.ts';
 
 export interface BuildDemoOptions {
@@ -220,7 +220,7 @@ export async function buildDemoData(opts: BuildDemoOptions): Promise<DemoStats> 
   await publishDir(out, (tmp) => {
     const put = (name: string, text: string): void => {
       const data = name.endsWith('.gz') ? zlib.gzipSync(Buffer.from(text, 'utf8'), { level: 9 }) : Buffer.from(text, 'utf8');
-      fs.writeFileSync(path.join(tmp, name), data);
+      writeFileAtomic(path.join(tmp, name), data, { sync: false }); // checked write; publishDir syncs the directory
       files[name] = { bytes: data.length, sha256: createHash('sha256').update(data).digest('hex') };
     };
     put('collection.tsv.gz', docText.map((t, i) => `${i}\t${t}\n`).join(''));

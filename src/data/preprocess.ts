@@ -2,7 +2,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { DrhardFsError, DrhardInputError, DrhardUsageError } from '../util/errors.ts';
-import { closeChecked, fsyncChecked, openChecked, publishDir, writeAllSync } from '../util/fsx.ts';
+import { closeChecked, fsyncChecked, openChecked, publishDir, writeAllSync, writeFileAtomic } from '../util/fsx.ts';
 import { sha256FileSync } from '../util/hash.ts';
 import { log as rootLog, type Logger } from '../util/log.ts';
 import { Progress } from '../util/progress.ts';
@@ -331,7 +331,7 @@ function copyDatasetTokenizer(src: string, info: TokenizerInfo, tmp: string): st
         // loadTokenizer already rejected invalid JSON; keep {} to be safe
       }
     }
-    if (cfg['do_lower_case'] !== info.lowercase) fs.writeFileSync(cfgFile, `${JSON.stringify({ ...cfg, do_lower_case: info.lowercase }, null, 2)}\n`);
+    if (cfg['do_lower_case'] !== info.lowercase) writeFileAtomic(cfgFile, `${JSON.stringify({ ...cfg, do_lower_case: info.lowercase }, null, 2)}\n`);
   }
   return DATASET_TOKENIZER_DIR;
 }

@@ -5,7 +5,7 @@ import * as path from 'node:path';
 import { z } from 'zod';
 import * as T from '../tensor/index.ts';
 import { DrhardFsError, DrhardInputError, fsError } from '../util/errors.ts';
-import { fsyncPath, tempPathFor, writeFileAtomic } from '../util/fsx.ts';
+import { AtomicWriter, fsyncPath, tempPathFor } from '../util/fsx.ts';
 import { sha256FileSync } from '../util/hash.ts';
 import { assertFileFinite, layoutOf, readEmbeddingsManifest, manifestPathFor as embManifestPath, readRows } from './embeddings.ts';
 import { DenseSearcher, FAISS_TRAIN_ROWS } from './search.ts';
@@ -84,6 +84,7 @@ export function buildIndex(embeddings: string, out: string, opts: BuildIndexOpti
     // save that fails on a full disk leaves the previous index and its manifest as they were.
     const tmp = tempPathFor(out);
     let manifest: IndexManifest;
+    let mw: AtomicWriter | undefined;
     try {
       try {
         ix.write(tmp);
@@ -109,18 +110,21 @@ export function buildIndex(embeddings: string, out: string, opts: BuildIndexOpti
         params,
         buildSeconds: (performance.now() - t0) / 1000,
       };
+      // The manifest's bytes go to disk before the old index is replaced, so a disk too full for them fails here.
+      mw = new AtomicWriter(indexManifestPath(out));
+      mw.write(`${JSON.stringify(manifest, null, 2)}\n`);
       try {
         fs.renameSync(tmp, out);
       } catch (e) {
         throw fsError('rename', out, e);
       }
     } catch (e) {
+      mw?.abort();
       fs.rmSync(tmp, { force: true });
       throw e;
     }
-    fsyncPath(path.dirname(path.resolve(out)));
     // Index first, then its manifest: a crash in between leaves an index whose sha256 its (old) manifest refuses.
-    writeFileAtomic(indexManifestPath(out), `${JSON.stringify(manifest, null, 2)}\n`);
+    mw.commit();
     return manifest;
   } catch (e) {
     if (e instanceof DrhardInputError) throw e;

@@ -105,7 +105,7 @@ export const trainOptionsSchema = z.object({
     .min(0)
     .max(1)
     .optional()
-    .describe('linear warmup as a fraction of the run\'s steps, instead of --warmup-steps (default for models trained from scratch: 0.1)'),
+    .describe('linear warmup as a fraction of the run\'s steps; overrides --warmup-steps (default for models trained from scratch: 0.1)'),
   weightDecay: z.number().nonnegative().default(0.01).describe('weight decay, not applied to biases and LayerNorm weights'),
   adamEps: z.number().positive().default(1e-8).describe('Adam/LAMB epsilon'),
   maxGradNorm: z.number().nonnegative().default(1).describe('clip the global gradient norm to this (0 = no clipping)'),
@@ -208,7 +208,6 @@ function crossFieldProblems(o: Record<string, unknown>): string[] {
     if (typeof o['gradCacheChunk'] === 'number' && o['gradCacheChunk'] > 0) problems.push('gradCacheChunk: not used by adore (only queries are encoded)');
   }
   if (method !== 'adore' && has('docEmbeddings')) problems.push('docEmbeddings: only --method adore uses --doc-embeddings');
-  if (has('warmupSteps') && has('warmupRatio')) problems.push('warmupRatio: give --warmup-steps or --warmup-ratio, not both');
   if (method === 'pretrain' && has('negatives')) problems.push('negatives: pretraining reads only the corpus');
   for (const k of ['cropQuery', 'cropDoc'] as const) {
     const r = o[k];

@@ -5,6 +5,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { DrhardInputError, fsError } from './errors.ts';
+import { writeAllSync, writeFileAtomic } from './fsx.ts';
 
 /** What a lock file records about its holder (first line: the pid alone, as older drhard versions wrote it). */
 export interface LockHolder {
@@ -102,6 +103,50 @@ function lockText(what: string | undefined): string {
   return `${process.pid}\n${JSON.stringify(rest)}\n`;
 }
 
+let tmpCounter = 0;
+
+/**
+ * Creates `file` holding `text` if it does not exist; false if it does. The text is written to a private temp file
+ * first and hard-linked into place (link(2) fails if the name exists), so the lock appears with its whole content and
+ * no reader ever sees an empty or half-written pid. Where hard links are unsupported, falls back to O_EXCL + write.
+ */
+function createExclusive(file: string, text: string): boolean {
+  const tmp = `${file}.${process.pid}.${(tmpCounter++).toString(36)}.tmp`;
+  try {
+    writeFileAtomic(tmp, text, { sync: false });
+  } catch (e) {
+    throw fsError('create lock', file, e);
+  }
+  try {
+    fs.linkSync(tmp, file);
+    return true;
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'EEXIST') return false;
+    if (code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'EOPNOTSUPP' && code !== 'ENOSYS') throw fsError('create lock', file, e);
+  } finally {
+    fs.rmSync(tmp, { force: true });
+  }
+  let fd: number;
+  try {
+    fd = fs.openSync(file, 'wx');
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'EEXIST') return false;
+    throw fsError('create lock', file, e);
+  }
+  try {
+    try {
+      writeAllSync(fd, text, file);
+    } finally {
+      fs.closeSync(fd);
+    }
+  } catch (e) {
+    fs.rmSync(file, { force: true }); // ours: created with O_EXCL just now
+    throw e;
+  }
+  return true;
+}
+
 function readOrNull(file: string): string | null {
   try {
     return fs.readFileSync(file, 'utf8');
@@ -122,10 +167,7 @@ function pause(ms: number): void {
  */
 export function breakStale(lockFile: string, seen: string): void {
   const brk = `${lockFile}.break`;
-  try {
-    fs.writeFileSync(brk, lockText('breaking a stale lock'), { flag: 'wx' });
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw fsError('create lock', brk, e);
+  if (!createExclusive(brk, lockText('breaking a stale lock'))) {
     const text = readOrNull(brk);
     // A breaker that died within its few microseconds of work: remove its mark and retry.
     if (text !== null && !holderAlive(parseLockFile(text))) fs.rmSync(brk, { force: true });
@@ -146,10 +188,7 @@ export function acquireLock(lockFile: string, opts: AcquireLockOptions = {}): Fi
   const file = path.resolve(lockFile);
   const mine = lockText(opts.what);
   for (let attempt = 0; attempt < 100; attempt++) {
-    try {
-      fs.writeFileSync(file, mine, { flag: 'wx' });
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw fsError('create lock', file, e);
+    if (!createExclusive(file, mine)) {
       const text = readOrNull(file);
       if (text === null) continue; // released between our create and our read: try again
       const holder = parseLockFile(text);

@@ -53,6 +53,12 @@ before(async () => {
   const line = r.history.find((h) => h['loss'] !== undefined)!;
   for (const k of ['mrr10', 'recall10', 'tEncode', 'tSearch', 'tLoss', 'lr', 'gradNorm']) assert.ok(Number.isFinite(line[k]), `metrics line lacks ${k}`);
 });
+/** A temp directory removed after the tests. */
+function scratch(): string {
+  const d = tmpDir();
+  dirs.push(d);
+  return d;
+}
 after(() => {
   for (const x of dirs) fs.rmSync(x, { recursive: true, force: true });
 });
@@ -101,19 +107,19 @@ test('ADORE with an ANN index (HNSW32 built here, or a saved index file) trains 
   assert.ok(r.history.every((h) => Number.isFinite(h['loss'] ?? 0)));
   const saved = path.join(out, 'docs.hnsw');
   buildIndex(emb, saved, { factory: 'HNSW16', dim: 32 });
-  const r2 = await trainDualEncoder(options(tmpDir(), { index: saved, maxSteps: 2, saveEvery: 0 }) as never, { logger: quiet });
+  const r2 = await trainDualEncoder(options(scratch(), { index: saved, maxSteps: 2, saveEvery: 0 }) as never, { logger: quiet });
   assert.equal(r2.step, 2);
   // A saved index must belong to the embeddings: one built from other vectors is refused.
   const other = path.join(out, 'other.f32');
   const bytes = fs.readFileSync(emb);
   bytes[5] = (bytes[5] as number) ^ 1;
   fs.writeFileSync(other, bytes);
-  await assert.rejects(trainDualEncoder(options(tmpDir(), { index: saved, docEmbeddings: other, maxSteps: 2 }) as never, { logger: quiet }), /built from embeddings/);
+  await assert.rejects(trainDualEncoder(options(scratch(), { index: saved, docEmbeddings: other, maxSteps: 2 }) as never, { logger: quiet }), /built from embeddings/);
 });
 
 test('ADORE refuses a metric cut of 0 and embeddings of the wrong size', async () => {
-  await assert.rejects(trainDualEncoder(options(tmpDir(), { metricCut: 0 }) as never, { logger: quiet }), /metricCut/);
+  await assert.rejects(trainDualEncoder(options(scratch(), { metricCut: 0 }) as never, { logger: quiet }), /metricCut/);
   const short = path.join(d.dir, 'short.f32');
   fs.writeFileSync(short, fs.readFileSync(emb).subarray(0, 32 * 4 * 10));
-  await assert.rejects(trainDualEncoder(options(tmpDir(), { docEmbeddings: short }) as never, { logger: quiet }), /10 × 32/);
+  await assert.rejects(trainDualEncoder(options(scratch(), { docEmbeddings: short }) as never, { logger: quiet }), /10 × 32/);
 });
