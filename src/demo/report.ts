@@ -29,6 +29,16 @@ export function formatTable(r: DemoResult): string {
   return lines.join('\n');
 }
 
+/** The seed's orderings and the targets, one line each: holds or not, with the numbers. */
+export function formatClaims(r: DemoResult): string {
+  const rows = r.claims.map(
+    (c) =>
+      `| ${c.claim} | ${c.holds ? 'yes' : 'no'} | ${f3(c.mrr10[0])} vs ${f3(c.mrr10[1])} | ${c.diff >= 0 ? '+' : ''}${c.diff.toFixed(3)} ` +
+      `[${c.ci[0].toFixed(3)}, ${c.ci[1].toFixed(3)}] | ${fp(c.pT)} / ${fp(c.pRand)}${Number.isFinite(c.alpha) ? ` (need < ${c.alpha})` : ''} |`,
+  );
+  return ['| Check (dev MRR@10) | Holds | MRR@10 | Δ [95% CI] | p (t-test / randomization) |', '|---|---|---|---|---|', ...rows].join('\n');
+}
+
 export function formatTimings(r: DemoResult): string {
   const rows = r.timings.map((t) => `| ${t.name} | ${t.seconds.toFixed(1)} s${t.resumed ? ' (done earlier, reused)' : ''} |`);
   return ['| Stage | Wall time |', '|---|---|', ...rows, `| total (this invocation) | ${r.totalSeconds.toFixed(1)} s |`].join('\n');

@@ -31,6 +31,12 @@ export interface MineOptions {
    * duplicate passages) is dropped too, since training on a copy of the positive as a negative is label noise.
    */
   corpus?: TokenStore;
+  /**
+   * Top up lists shorter than topk with uniformly random non-judged documents drawn with this seed (BM25 returns
+   * nothing for a query none of whose terms is in the corpus; STAR and BM25-Neg need at least --hard-num each).
+   * Without it short lists stay short (and are counted in queriesShort).
+   */
+  fillRandomSeed?: number;
   /** Queries per retrieval call (default 1024; 65536 for a sharded searcher, which reads the corpus once per call). */
   batch?: number;
   onProgress?: (done: number, total: number) => void;
@@ -47,6 +53,8 @@ export interface MineCounters {
   duplicatesRemoved: number;
   /** Queries left with fewer than topk negatives (DRhard asserts there are none). */
   queriesShort: number;
+  /** Queries whose list was topped up with random documents (fillRandomSeed). */
+  queriesFilledRandom: number;
   minNegatives: number;
   meanNegatives: number;
 }
@@ -85,6 +93,7 @@ export function mineNegatives(opts: MineOptions): MineResult {
   for (let i = 1; i < qs.length; i++) if ((qs[i] as number) <= (qs[i - 1] as number)) throw new DrhardInputError('queries must be strictly increasing offsets');
   const src = opts.source;
   const want = topk + margin;
+  const docsCount = src.kind === 'bm25' ? src.index.count : src.kind === 'dense' ? src.searcher.count : null;
   const batch = opts.batch ?? (src.kind === 'dense' && src.searcher.mode === 'sharded' ? 65536 : 1024);
   const qLayout = src.kind === 'dense' && typeof src.queryEmbeddings === 'string' ? layoutOf(src.queryEmbeddings, { dim: src.searcher.dim }) : null;
   if (src.kind === 'dense' && qs.length > 0) {
@@ -94,7 +103,7 @@ export function mineNegatives(opts: MineOptions): MineResult {
   }
   const c: MineCounters = {
     queries: qs.length, queriesWithPositiveRetrieved: 0, positivesRemoved: 0, positiveCopiesRemoved: 0, duplicatesRemoved: 0,
-    queriesShort: 0, minNegatives: qs.length > 0 ? Infinity : 0, meanNegatives: 0,
+    queriesShort: 0, queriesFilledRandom: 0, minNegatives: qs.length > 0 ? Infinity : 0, meanNegatives: 0,
   };
   const start = new Float64Array(qs.length + 1);
   const lists: Int32Array[] = [];
@@ -163,7 +172,16 @@ export function mineNegatives(opts: MineOptions): MineResult {
         ids = hits.ids;
         k = hits.k;
       }
-      rows.forEach((q, b) => lists.push(filter(q, ids.subarray(b * k, (b + 1) * k), true)));
+      rows.forEach((q, b) => {
+        let l = filter(q, ids.subarray(b * k, (b + 1) * k), true);
+        if (l.length < topk && opts.fillRandomSeed !== undefined && docsCount !== null) {
+          const have = new Set(l);
+          const extra = Array.from(randomNegatives(q, { docs: docsCount, seed: opts.fillRandomSeed }, opts.qrels.get(q), topk, filter)).filter((d) => !have.has(d));
+          l = Int32Array.from([...l, ...extra.slice(0, topk - l.length)]);
+          c.queriesFilledRandom++;
+        }
+        lists.push(l);
+      });
     }
     opts.onProgress?.(Math.min(qs.length, s + batch), qs.length);
   }

@@ -70,8 +70,8 @@ export const trainOptionsSchema = z.object({
     .describe('pretrain: the query-side view is a span of this fraction [min,max] of the document (Contriever: 0.1,0.5)'),
   cropDoc: z
     .tuple([z.number().gt(0).max(1), z.number().gt(0).max(1)])
-    .default([0.1, 0.5])
-    .describe('pretrain: the document-side view\'s fraction [min,max] of the document'),
+    .default([0.5, 1])
+    .describe('pretrain: the document-side view\'s fraction [min,max] of the document (most of it, as documents are searched; Contriever: 0.1,0.5)'),
   cropDeletion: z.number().min(0).lt(1).default(0.1).describe('pretrain: drop each token of a view with this probability (Contriever: 0.1)'),
   mlmProbability: z.number().gt(0).lt(1).default(0.15).describe('pretrain: fraction of tokens selected for MLM (80% <mask>, 10% random, 10% kept)'),
   mlmWeight: z.number().nonnegative().default(1).describe('pretrain --objective both: weight of the MLM loss added to the contrastive loss'),

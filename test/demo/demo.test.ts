@@ -9,7 +9,7 @@ import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const LABELS = ['BM25', 'Inbatch-Neg', 'Rand-Neg', 'BM25-Neg', 'STAR', 'ADORE (STAR)', 'ADORE (Rand-Neg)', 'ADORE (Inbatch-Neg)'];
+const LABELS = ['BM25', 'Inbatch-Neg', 'Rand-Neg', 'BM25-Neg', 'STAR', 'ADORE (STAR)', 'ADORE (Rand-Neg)', 'ADORE (Inbatch-Neg)', 'Hybrid (ADORE+STAR, BM25)'];
 
 function demo(out: string): { status: number | null; stdout: string; stderr: string } {
   const r = spawnSync(process.execPath, ['--import', 'tsx', path.join(root, 'src/cli/main.ts'), 'demo', '--quick', '--out', out, '--no-progress'], {
@@ -25,7 +25,9 @@ interface Results {
   methods: Array<{ method: string; label: string; eval: { mean: Record<string, number>; queries: string[] } }>;
   significance: Record<string, { baseline: string; tests: Record<string, { pT: number; pRand: number }> }>;
   timings: Array<{ name: string; resumed: boolean }>;
-  subset: { devQueries: number };
+  subset: { devQueries: number; docs: number };
+  claims: Array<{ claim: string; holds: boolean }>;
+  hybrid: { denseWeight: number } | null;
 }
 
 test('drhard demo --quick runs the whole pipeline, then resumes instead of redoing it', { timeout: 20 * 60 * 1000 }, () => {
@@ -49,6 +51,14 @@ test('drhard demo --quick runs the whole pipeline, then resumes instead of redoi
     assert.equal(res.significance['adore-star']?.baseline, 'STAR');
     assert.equal(res.significance['adore-inbatch']?.baseline, 'Inbatch-Neg');
     for (const s of Object.values(res.significance)) for (const t of Object.values(s.tests)) assert.ok(t.pT >= 0 && t.pT <= 1 && t.pRand > 0 && t.pRand <= 1);
+    // Learning happened: a random ranking of the corpus scores MRR@10 ≈ 3/docs (< 0.001 here); STAR must reach a real
+    // share of BM25's. A loss without gradient, a sign error or a collapsed encoder stays near the random level.
+    const mrr = (m: string): number => res.methods.find((x) => x.method === m)!.eval.mean['mrr@10'] as number;
+    assert.ok(mrr('star') > 0.3 * mrr('bm25'), `STAR ${mrr('star')} vs BM25 ${mrr('bm25')}`);
+    assert.ok(mrr('star') > 100 * (3 / res.subset.docs), `STAR ${mrr('star')} is near a random ranking`);
+    assert.ok(res.hybrid !== null && res.hybrid.denseWeight >= 0 && res.hybrid.denseWeight <= 1);
+    assert.ok(res.claims.length === 5, JSON.stringify(res.claims));
+    assert.match(first.stdout, /\| Check \(dev MRR@10\) \| Holds \|/);
     const html = fs.readFileSync(path.join(out, 'report.html'), 'utf8');
     assert.ok((html.match(/<svg/g) ?? []).length >= 5, 'report has its plots');
     assert.ok(html.includes('ADORE (STAR)'));

@@ -2,6 +2,7 @@
 // The demo's report data: hybrid row, one loss chart per loss kind, LR/dev curves, tuning chart, run metadata.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { seedClaims } from '../../src/demo/pipeline.ts';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -10,7 +11,7 @@ import { spawnSync } from 'node:child_process';
 import { renderReport, renderReportHtml, winTieLoss, type ReportData } from '../../src/report/index.ts';
 import { EXAMPLE_LOSS_KINDS, exampleReportData } from '../../src/report/example.ts';
 import { DrhardInputError } from '../../src/util/errors.ts';
-import { collectEnvironment, faissHeaderVersion, flattenParams, formatTable, lossKindOf, reportData, type RunEnvironment } from '../../src/demo/report.ts';
+import { collectEnvironment, faissHeaderVersion, flattenParams, formatClaims, formatTable, lossKindOf, reportData, type RunEnvironment } from '../../src/demo/report.ts';
 import { significance, type MethodEval } from '../../src/demo/evaluate.ts';
 import type { DemoResult, MethodOutcome } from '../../src/demo/pipeline.ts';
 import { PRESETS } from '../../src/demo/presets.ts';
@@ -288,6 +289,7 @@ function fakeDemoResult(): DemoResult {
     methods,
     significance: sig,
     starInit: 'Inbatch-Neg',
+    claims: seedClaims(byName),
     hybrid: { denseWeight: 0.35, tuneMrr10: 0.41, curve: Array.from({ length: 21 }, (_, i) => ({ alpha: i / 20, value: 0.41 - (i / 20 - 0.35) ** 2 })) },
     pretrain: { history: history(4.5, () => ({ contrastive: 1 })) },
     timings: [
@@ -309,6 +311,11 @@ test('demo report: hybrid row in table and HTML, one loss chart per loss kind, L
   for (const c of cells.slice(2, 5)) assert.match(c, /^[01]\.\d{3}$/);
   assert.equal(cells[5], 'BM25');
   assert.match(cells[6]!, /^[+-]\d\.\d{3} \[[-\d.]+, [-\d.]+\]$/);
+  // formatClaims: one line per ordering, in the fixture's numbers (Rand-Neg 0.28 < Inbatch-Neg 0.30 does not hold).
+  const claims = formatClaims(r).split('\n');
+  assert.match(claims.find((l) => l.startsWith('| Rand-Neg > Inbatch-Neg |')) ?? '', /\| no \| 0\.280 vs 0\.300 \|/);
+  assert.match(claims.find((l) => l.startsWith('| Hybrid (ADORE+STAR, BM25) > BM25 |')) ?? '', /\| 0\.380 vs 0\.200 \|/);
+  assert.ok(claims.some((l) => l.startsWith('| best dense (ADORE (STAR)) ≥ 0.9 × BM25')), claims.join('\n'));
 
   const env: RunEnvironment = { ...(await collectEnvironment({ seed: 7, cwd: ROOT })), gitCommit: 'cafebabe'.repeat(5) };
   const data = reportData(r, env);

@@ -104,3 +104,33 @@ test('negatives files: jsonl, bin and DRhard hard.json read back equal; bad file
   fs.writeFileSync(bad, '{"qoffset":1,"negatives":[2]}\n{"qoffset":1,"negatives":[3]}\n');
   assert.throws(() => readNegatives(bad), /query offset 1 appears twice/);
 });
+
+test('fillRandomSeed tops up a short BM25 list with random non-judged documents; without it the list stays short', async () => {
+  const sub = path.join(dir, 'fill');
+  fs.mkdirSync(sub);
+  const ds = openDataset(await makeDataset(sub, { nDocs: 60 }));
+  try {
+    const t = ds.manifest.tokenizer;
+    const index = Bm25Index.build(ds.corpus, { ignore: [t.clsId, t.sepId, t.padId] });
+    const qrels = ds.qrels('train');
+    // BM25 finds nothing for a query none of whose terms is in the corpus: ask for more negatives than hits exist.
+    const topk = ds.corpus.count - 1;
+    const plain = mineNegatives({ source: { kind: 'bm25', index, queries: ds.queries('train') }, qrels, topk, margin: 0 });
+    assert.ok(plain.counters.queriesShort > 0, 'some list is short without filling');
+    assert.equal(plain.counters.queriesFilledRandom, 0);
+    const filled = mineNegatives({ source: { kind: 'bm25', index, queries: ds.queries('train') }, qrels, topk, margin: 0, fillRandomSeed: 5 });
+    for (const q of filled.negatives.qoffsets) {
+      const list = Array.from(negativesOf(filled.negatives, q));
+      const judged = qrels.get(q)!;
+      assert.equal(new Set(list).size, list.length, `query ${q}: no repeats`);
+      assert.ok(list.every((x) => !judged.has(x)), `query ${q}: no judged document`);
+      assert.equal(list.length, Math.min(topk, ds.corpus.count - judged.size), `query ${q}: topped up`);
+      // The BM25 hits come first, in BM25 order.
+      const hits = Array.from(negativesOf(plain.negatives, q));
+      assert.deepEqual(list.slice(0, hits.length), hits);
+    }
+    assert.equal(filled.counters.queriesFilledRandom, plain.counters.queriesShort);
+  } finally {
+    ds.close();
+  }
+});
