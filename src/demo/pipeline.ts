@@ -240,7 +240,7 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
     // 5. Mine static hard negatives with the best warmup (DRhard used ANCE's BM25 warmup; here: best dev MRR@10).
     const warm = methods.filter((m) => WARMUPS.some((x) => x.method === m.method));
     const best = warm.reduce((a, b) => (b.eval.mean['mrr@10'] > a.eval.mean['mrr@10'] ? b : a));
-    const mined = await stages.run('mine', { v: 1, from: best.method, dataCfg, topk: preset.star.topk, warm: preset.warmup, pretrain: pt, recipe }, async (dir) => {
+    const mined = await stages.run('mine', { v: 2, from: best.method, dataCfg, topk: preset.star.topk, warm: preset.warmup, pretrain: pt, recipe }, async (dir) => {
       const qFile = path.join(dir, 'train-queries.f32');
       const { model } = loadModel(best.modelDir as string);
       try {
@@ -253,7 +253,15 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
       const layout = layoutOf(qFile);
       const qEmb = readRows(qFile, layout, 0, layout.count);
       try {
-        const r = mineNegatives({ source: { kind: 'dense', searcher, queryEmbeddings: qEmb }, qrels: ds.qrels('train'), topk: preset.star.topk, corpus: ds.corpus });
+        // Families of packages share a description whose first maxDocLength tokens are identical: every candidate of
+        // such a query can be a copy of its positive (dropped), and the list is topped up with random documents.
+        const r = mineNegatives({
+          source: { kind: 'dense', searcher, queryEmbeddings: qEmb },
+          qrels: ds.qrels('train'),
+          topk: preset.star.topk,
+          corpus: ds.corpus,
+          fillRandomSeed: seed,
+        });
         writeNegatives(path.join(dir, 'negatives.bin'), r.negatives, 'bin', { source: 'dense', model: best.method });
         return { from: best.method, counters: r.counters };
       } finally {

@@ -26,8 +26,12 @@ const options = z.object({
   param: paramsSchema.optional().describe('dense: faiss runtime parameter name=value (repeatable)'),
   maxMemory: sizeSchema.optional().describe('dense: memory budget for document vectors (a larger corpus is searched shard by shard)'),
   exact: exactSchema,
-  seed: z.coerce.number().int().default(42).describe('random: seed (default 42)'),
+  seed: z.coerce.number().int().default(42).describe('random negatives and --fill-random: seed (default 42)'),
   removeCopies: z.boolean().default(true).describe('also drop candidates whose text equals a positive (duplicate passages)'),
+  fillRandom: z
+    .boolean()
+    .default(true)
+    .describe('top up lists shorter than --topk with random non-judged documents (BM25 finding only positives, or every candidate a copy of the positive), so training never meets an empty list'),
   progress: z.boolean().default(true).describe('progress on stderr'),
 });
 type Options = z.infer<typeof options>;
@@ -101,6 +105,7 @@ async function run(o: Options): Promise<void> {
       topk: o.topk,
       margin: o.margin,
       ...(o.removeCopies ? { corpus: ds.corpus } : {}),
+      ...(o.fillRandom && o.source !== 'random' ? { fillRandomSeed: o.seed } : {}),
       onProgress: (done) => progress.update(done),
     });
     progress.stop();
