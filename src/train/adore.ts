@@ -76,6 +76,8 @@ export function checkAdorePairing(modelDir: string, embeddingsFile: string): voi
 }
 
 export interface AdoreStepOptions {
+  /** Scores are divided by it before the pairwise loss (RankNet σ = 1/τ; DRhard: 1). */
+  temperature?: number;
   maxQueryLength: number;
   padToMax: boolean;
   device: string;
@@ -122,7 +124,10 @@ export function adoreStep(model: DotModel, data: TrainData, queries: number[], i
     const B = queries.length;
     const t = listTensors(lists, o.device);
     const docs = idx.searcher.docVectors(lists.ids).reshape([B, lists.L, -1]); // [B, L, D], no gradient
-    const scores = (o.device === 'cpu' ? docs : docs.to(o.device)).bmm(q.unsqueeze(2)).squeeze(2); // [B, L]
+    let scores = (o.device === 'cpu' ? docs : docs.to(o.device)).bmm(q.unsqueeze(2)).squeeze(2); // [B, L]
+    // RankNet's σ = 1/τ: DRhard's σ = 1 on raw dot products; a model trained with a listwise temperature τ has its
+    // score differences on that scale, where σ = 1 saturates the logistic loss.
+    if (o.temperature !== undefined && o.temperature !== 1) scores = scores.div(o.temperature);
     let { loss } = adoreLoss({ scores, labels: t.labels, valid: t.valid, metricCut: o.metricCut });
     if (o.poison === true) loss = loss.mul(Number.NaN);
     loss.backward();

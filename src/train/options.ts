@@ -59,7 +59,10 @@ export const trainOptionsSchema = z.object({
     .number()
     .positive()
     .optional()
-    .describe('listwise: softmax temperature on dot products (default 0.05 × embedding dim: cosine/0.05 for LayerNorm-headed embeddings)'),
+    .describe(
+      'listwise: softmax temperature on dot products (default 0.05 × embedding dim: cosine/0.05 for LayerNorm-headed embeddings); ' +
+        'adore: scores are divided by it in the pairwise loss, RankNet σ = 1/τ (default 1 as DRhard; 0.05 × dim for a model trained from scratch)',
+    ),
   objective: z
     .enum(['contrastive', 'mlm', 'both'])
     .default('contrastive')
