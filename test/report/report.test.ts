@@ -311,10 +311,12 @@ test('demo report: hybrid row in table and HTML, one loss chart per loss kind, L
   for (const c of cells.slice(2, 5)) assert.match(c, /^[01]\.\d{3}$/);
   assert.equal(cells[5], 'BM25');
   assert.match(cells[6]!, /^[+-]\d\.\d{3} \[[-\d.]+, [-\d.]+\]$/);
-  // formatClaims: one line per ordering, in the fixture's numbers (Rand-Neg 0.28 < Inbatch-Neg 0.30 does not hold).
+  // formatClaims: one line per ordering, with the fixture's means; Rand-Neg vs Inbatch-Neg is not significant on
+  // 60 noisy queries, the hybrid's +0.18 over BM25 is.
   const claims = formatClaims(r).split('\n');
-  assert.match(claims.find((l) => l.startsWith('| Rand-Neg > Inbatch-Neg |')) ?? '', /\| no \| 0\.280 vs 0\.300 \|/);
-  assert.match(claims.find((l) => l.startsWith('| Hybrid (ADORE+STAR, BM25) > BM25 |')) ?? '', /\| 0\.380 vs 0\.200 \|/);
+  const mean = (m: string): string => r.methods.find((x) => x.method === m)!.eval.mean['mrr@10'].toFixed(3);
+  assert.ok((claims.find((l) => l.startsWith('| Rand-Neg > Inbatch-Neg |')) ?? '').startsWith(`| Rand-Neg > Inbatch-Neg | no | ${mean('randneg')} vs ${mean('inbatch')} |`), claims.join('\n'));
+  assert.ok((claims.find((l) => l.startsWith('| Hybrid (ADORE+STAR, BM25) > BM25 |')) ?? '').startsWith(`| Hybrid (ADORE+STAR, BM25) > BM25 | yes | ${mean('hybrid')} vs ${mean('bm25')} |`), claims.join('\n'));
   assert.ok(claims.some((l) => l.startsWith('| best dense (ADORE (STAR)) ≥ 0.9 × BM25')), claims.join('\n'));
 
   const env: RunEnvironment = { ...(await collectEnvironment({ seed: 7, cwd: ROOT })), gitCommit: 'cafebabe'.repeat(5) };
