@@ -209,7 +209,7 @@ export function reportData(r: DemoResult, env?: RunEnvironment): ReportData {
         { key: 'fusion', value: 'min-max score interpolation: α · dense + (1 − α) · BM25' },
         { key: 'dense weight α (chosen)', value: String(r.hybrid.denseWeight) },
         { key: 'tuning MRR@10 at α', value: r.hybrid.tuneMrr10.toFixed(4) },
-        { key: 'tuning queries', value: String(r.preset.subset.tuneQueries) },
+        { key: 'tuning queries', value: String(r.subset.tuneQueries) },
       ],
     });
   }
@@ -229,7 +229,7 @@ export function reportData(r: DemoResult, env?: RunEnvironment): ReportData {
     baseline: 'each row\'s starting model (column "vs" in the table notes)',
     results: r.methods.map((m) => {
       const s = r.significance[m.method];
-      const tuned = m.method === 'hybrid' && r.hybrid ? `; dense weight α = ${r.hybrid.denseWeight} chosen on ${r.preset.subset.tuneQueries} held-out training queries` : '';
+      const tuned = m.method === 'hybrid' && r.hybrid ? `; dense weight α = ${r.hybrid.denseWeight} chosen on ${r.subset.tuneQueries} held-out training queries` : '';
       return {
         method: m.label,
         mrr10: m.eval.mean['mrr@10'],
@@ -271,7 +271,7 @@ export function reportData(r: DemoResult, env?: RunEnvironment): ReportData {
         metric: 'MRR@10, tuning queries',
         points: r.hybrid.curve.map((c) => ({ x: c.alpha, value: c.value })),
         chosen: r.hybrid.denseWeight,
-        note: `Min-max interpolation; ${r.preset.subset.tuneQueries} held-out training queries (never dev).`,
+        note: `Min-max interpolation; ${r.subset.tuneQueries} held-out training queries (never dev).`,
       },
     ];
   }
