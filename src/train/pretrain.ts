@@ -51,6 +51,11 @@ export function cropView(row: Int32Array, range: CropRange, deletion: number, rn
   return [row[0] as number, ...kept, row[row.length - 1] as number];
 }
 
+/** A view cut to `max` tokens keeping its last (</s>), as the stores' read-time truncation does. */
+function truncateView(v: number[], max: number): number[] {
+  return v.length <= max ? v : [...v.slice(0, max - 1), v[v.length - 1] as number];
+}
+
 /** Pads token lists (each already ≤ maxLen) into [B, L] int64 ids and mask on `device`. */
 export function padViews(views: number[][], padId: number, device: string): { ids: Tensor; mask: Tensor } {
   const L = Math.max(...views.map((v) => v.length));
@@ -93,11 +98,9 @@ export function contrastiveLoss(model: DotModel, docs: TokenStore, rows: readonl
     const b: number[][] = [];
     for (const r of rows) {
       const row = truncatedRow(docs, r, o.maxDocLength);
-      a.push(cropView(row, o.crop.query, o.crop.deletion, rng).slice(0, o.maxQueryLength));
+      a.push(truncateView(cropView(row, o.crop.query, o.crop.deletion, rng), o.maxQueryLength));
       b.push(cropView(row, o.crop.doc, o.crop.deletion, rng));
     }
-    // Truncation of the query view keeps its </s> (as the read-time truncation of the stores does).
-    for (const v of a) if (v.length === o.maxQueryLength) v[v.length - 1] = b[0]![b[0]!.length - 1] as number;
     const qa = padViews(a, padId, o.device);
     const db = padViews(b, padId, o.device);
     const qe = model.encode(qa.ids, qa.mask);
