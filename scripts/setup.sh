@@ -48,3 +48,13 @@ if [ ! -f build/Release/drhard_native.node ] || [ "$(cat "$nstamp" 2>/dev/null)"
   npx cmake-js compile --directory native --out build -B Release ${LIBTORCH:+--CDCMAKE_PREFIX_PATH="$LIBTORCH"} >&2
   echo "$want" > "$nstamp"
 fi
+
+# `drhard` on PATH, pointing at this checkout (the README's commands are written with it). Skipped when a drhard of
+# this checkout is already there; a failure (no write access to npm's global prefix) is a warning, not an error.
+if [ "$(readlink -f "$(command -v drhard 2>/dev/null)" 2>/dev/null)" != "$(readlink -f bin/drhard.js)" ]; then
+  if npm link --no-audit --no-fund >/dev/null 2>&1; then
+    echo "setup: linked drhard into $(npm prefix -g)/bin" >&2
+  else
+    echo "setup: WARNING: could not npm link drhard; run it as 'node bin/drhard.js' or 'npx drhard' here" >&2
+  fi
+fi
