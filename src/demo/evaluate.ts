@@ -96,10 +96,15 @@ export async function denseRun(ds: Dataset, o: DenseEvalOptions): Promise<Run> {
   const rows = Array.from({ length: layout.count }, (_, i) => i);
   const hits = T.tidy(() => searcher.search(readRows(qFile, layout, 0, layout.count), o.k));
   const run = hitsToRun(rows, hits.ids, hits.scores, o.k);
-  const lines: string[] = [];
-  for (const [q, r] of run) r.docids.forEach((d, i) => lines.push(`${q}\tQ0\t${d}\t${i + 1}\t${(r.scores[i] as number).toFixed(6)}\tdrhard\n`));
-  writeFileAtomic(path.join(o.outDir, `${o.split}.run.trec`), lines.join(''));
+  writeTrecRun(path.join(o.outDir, `${o.split}.run.trec`), run);
   return run;
+}
+
+/** The demo's run files (query offsets, 6 decimals), in the run's order; `drhard evaluate --dataset` reads them. */
+export function writeTrecRun(file: string, run: Run, tag = 'drhard'): void {
+  const lines: string[] = [];
+  for (const [q, r] of run) r.docids.forEach((d, i) => lines.push(`${q}\tQ0\t${d}\t${i + 1}\t${(r.scores[i] as number).toFixed(6)}\t${tag}\n`));
+  writeFileAtomic(file, lines.join(''));
 }
 
 export interface Significance {

@@ -12,7 +12,7 @@ import { DenseSearcher } from '../retrieval/search.ts';
 import { trainDualEncoder, type MetricsRecord } from '../train/index.ts';
 import { log as rootLog, type Logger } from '../util/log.ts';
 import { writeSubset, trainDemoTokenizer, preprocessDemo, type SubsetStats } from './data.ts';
-import { denseRun, evaluateDense, readRunJson, writeRunJson, hitsToRun, offsetQrels, scoreRun, significance, type MethodEval, type Significance } from './evaluate.ts';
+import { denseRun, evaluateDense, readRunJson, writeRunJson, writeTrecRun, hitsToRun, offsetQrels, scoreRun, significance, type MethodEval, type Significance } from './evaluate.ts';
 import { PRESETS, stageSteps, warmupSteps, type DemoPreset } from './presets.ts';
 import { fuseInterpolate, tuneInterpolation, type Run } from '../eval/index.ts';
 import { StageRunner, type StageTiming } from './stages.ts';
@@ -326,6 +326,7 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
       const bm25Dev = readRunJson(path.join(out, 'bm25', 'dev.run.json'));
       const tuned = tuneInterpolation([await dense('tune'), bm25Tune], offsetQrels(ds, 'tune'), { metric: 'mrr@10' });
       const fused = fuseInterpolate([await dense('dev'), bm25Dev], { weights: tuned.weights, depth: preset.k });
+      writeTrecRun(path.join(dir, 'dev.hybrid.run.trec'), fused, 'drhard-hybrid');
       return { eval: scoreRun(devQrels, fused), denseWeight: tuned.alpha, tuneMrr10: tuned.value, curve: tuned.curve };
     });
     methods.push({ method: 'hybrid', label: 'Hybrid (ADORE+STAR, BM25)', modelDir: null, corpusEmbeddings: null, eval: hybrid.eval, history: [], baseline: 'bm25' });
@@ -363,24 +364,17 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
  * (p < .01), by paired t-test and randomization test on dev MRR@10; plus the best dense model's share of BM25's.
  */
 export function seedClaims(byName: Map<string, MethodOutcome>): Claim[] {
+  /** a against b on dev MRR@10; `holds` decides from the test and the means. */
+  const claim = (A: MethodOutcome, B: MethodOutcome, text: string, alpha: number, holds: (diff: number, pT: number, pRand: number) => boolean): Claim => {
+    const t = significance(A.eval, B.eval, B.label).tests['mrr@10'];
+    const mrr10: [number, number] = [A.eval.mean['mrr@10'], B.eval.mean['mrr@10']];
+    return { claim: text, a: A.label, b: B.label, mrr10, diff: t.diff, ci: t.ci, pT: t.pT, pRand: t.pRand, holds: holds(t.diff, t.pT, t.pRand), alpha };
+  };
   const out: Claim[] = [];
   const pair = (a: string, b: string, alpha: number): void => {
     const A = byName.get(a);
     const B = byName.get(b);
-    if (!A || !B) return;
-    const t = significance(A.eval, B.eval, B.label).tests['mrr@10'];
-    out.push({
-      claim: `${A.label} > ${B.label}`,
-      a: A.label,
-      b: B.label,
-      mrr10: [A.eval.mean['mrr@10'], B.eval.mean['mrr@10']],
-      diff: t.diff,
-      ci: t.ci,
-      pT: t.pT,
-      pRand: t.pRand,
-      holds: t.diff > 0 && t.pT < alpha && t.pRand < alpha,
-      alpha,
-    });
+    if (A && B) out.push(claim(A, B, `${A.label} > ${B.label}`, alpha, (diff, pT, pRand) => diff > 0 && pT < alpha && pRand < alpha));
   };
   pair('randneg', 'inbatch', 0.05);
   pair('star', 'randneg', 0.05);
@@ -390,20 +384,8 @@ export function seedClaims(byName: Map<string, MethodOutcome>): Claim[] {
   const dense = [...byName.values()].filter((m) => m.modelDir !== null);
   if (bm25 && dense.length > 0) {
     const best = dense.reduce((x, y) => (y.eval.mean['mrr@10'] > x.eval.mean['mrr@10'] ? y : x));
-    const t = significance(best.eval, bm25.eval, bm25.label).tests['mrr@10'];
     const ratio = best.eval.mean['mrr@10'] / bm25.eval.mean['mrr@10'];
-    out.push({
-      claim: `best dense (${best.label}) ≥ 0.9 × BM25 (${ratio.toFixed(3)} ×)`,
-      a: best.label,
-      b: bm25.label,
-      mrr10: [best.eval.mean['mrr@10'], bm25.eval.mean['mrr@10']],
-      diff: t.diff,
-      ci: t.ci,
-      pT: t.pT,
-      pRand: t.pRand,
-      holds: ratio >= 0.9,
-      alpha: Number.NaN,
-    });
+    out.push(claim(best, bm25, `best dense (${best.label}) ≥ 0.9 × BM25 (${ratio.toFixed(3)} ×)`, Number.NaN, () => ratio >= 0.9));
   }
   return out;
 }

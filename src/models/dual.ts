@@ -46,10 +46,8 @@ export class DotModel extends Module {
 
   /** MLM logits of hidden states [..., H] → [..., V] (needs config.mlmHead). */
   mlmLogits(hidden: Tensor): Tensor {
-    const w = this.backbone.embeddings.word_embeddings.weight;
-    if (this.lmHead instanceof RobertaLMHead) return this.lmHead.forward(hidden, w);
-    if (this.lmHead instanceof BertOnlyMLMHead) return this.lmHead.predictions.forward(hidden, w);
-    throw new Error('this model has no MLM head (config mlm_head is not set)');
+    if (this.lmHead === null) throw new Error('this model has no MLM head (config mlm_head is not set)');
+    return this.lmHead.forward(hidden, this.backbone.embeddings.word_embeddings.weight);
   }
 
   /** Size of the vectors `encode` returns. */

@@ -94,6 +94,10 @@ export class BertOnlyMLMHead extends Module {
     super();
     this.predictions = this.registerModule('predictions', new BertLMPredictionHead(c));
   }
+  /** x [..., H], decoder weight [V, H] → [..., V] */
+  forward(x: Tensor, decoderWeight: Tensor): Tensor {
+    return this.predictions.forward(x, decoderWeight);
+  }
 }
 
 /**
@@ -146,7 +150,7 @@ export class MlmHead extends Module {
   /** hidden [..., H] (e.g. the gathered masked positions [M, H]) → logits [..., V]. */
   forward(hidden: Tensor): Tensor {
     const w = this.decoderWeight;
-    return this.lm_head ? this.lm_head.forward(hidden, w) : this.cls!.predictions.forward(hidden, w);
+    return (this.lm_head ?? this.cls!).forward(hidden, w);
   }
 
   /**

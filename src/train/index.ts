@@ -344,15 +344,11 @@ export async function trainDualEncoder(input: TrainOptionsInput, runtime: TrainR
     if (res.stopped === null) {
       modelDir = path.join(outDir, OUT_FILES.model);
       // The dataset's tokenizer made the ids the model was trained on; --init's is the fallback (older datasets).
-      if (model.config.mlmHead) {
-        const plain = withoutMlmHead(model);
-        try {
-          saveModel(plain, modelDir, modelExtra, { tokenizer: [o.data, o.init] });
-        } finally {
-          plain.dispose();
-        }
-      } else {
-        saveModel(model, modelDir, modelExtra, { tokenizer: [o.data, o.init] });
+      const final = model.config.mlmHead ? withoutMlmHead(model) : model;
+      try {
+        saveModel(final, modelDir, modelExtra, { tokenizer: [o.data, o.init] });
+      } finally {
+        if (final !== model) final.dispose();
       }
       logger.info({ modelDir, step: res.step }, 'training finished');
     } else {
