@@ -10,8 +10,18 @@ export const VERSION = (JSON.parse(readFileSync(new URL('../../package.json', im
 const program = new Command('drhard')
   .description('Train, run and evaluate dense retrievers with hard negatives (STAR, ADORE)')
   .version(VERSION, '-V, --version', 'print the drhard version and exit')
-  .showHelpAfterError()
-  .exitOverride();
+  .option('--log-format <format>', 'log lines on stderr: text (human-readable), json (one object per line), or auto: text on a terminal, else json (default: auto, or DRHARD_LOG_FORMAT)')
+  // Every error is one line: commander's own ("unknown option", "(Did you mean --data?)") included, no help dump.
+  .configureOutput({ outputError: (str, write) => write(`drhard: ${str.trim().replace(/\s*\n\s*/g, ' ')}\n`) })
+  .exitOverride()
+  .hook('preSubcommand', async (self) => {
+    const f = self.opts()['logFormat'] as string | undefined;
+    if (f === undefined) return;
+    const { setLogFormat, parseLogFormat } = await import('../util/log.ts');
+    const fmt = parseLogFormat(f);
+    if (fmt === null) throw new DrhardUsageError(`--log-format: expected text, json or auto, got ${JSON.stringify(f)}`);
+    setLogFormat(fmt);
+  });
 
 // Each command module exports `register(program: Command): void`. Add one line per command.
 const commandModules: Array<() => Promise<{ register: (p: Command) => void }>> = [
@@ -34,6 +44,9 @@ const commandModules: Array<() => Promise<{ register: (p: Command) => void }>> =
   () => import('./commands/init-model.ts'),
 ];
 
+/** Error messages that span lines (lists of problems) become one line. */
+const oneLine = (m: string): string => m.trim().replace(/\s*\n\s*/g, '; ');
+
 async function main(): Promise<void> {
   for (const load of commandModules) (await load()).register(program);
   try {
@@ -44,12 +57,12 @@ async function main(): Promise<void> {
       return;
     }
     if (e instanceof DrhardUsageError) {
-      process.stderr.write(`drhard: ${e.message}\n`);
+      process.stderr.write(`drhard: ${oneLine(e.message)}\n`);
       process.exitCode = 2;
       return;
     }
     if (e instanceof DrhardInputError) {
-      process.stderr.write(`drhard: error: ${e.message}\n`);
+      process.stderr.write(`drhard: error: ${oneLine(e.message)}\n`);
       process.exitCode = 1;
       return;
     }
@@ -60,7 +73,9 @@ async function main(): Promise<void> {
       process.exitCode = 1;
       return;
     }
-    process.stderr.write(`drhard: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+    // A bug, not bad input: one line, and the stack when asked for.
+    const stack = process.env['DRHARD_DEBUG'] === '1' && e instanceof Error ? `\n${e.stack ?? ''}` : ' (DRHARD_DEBUG=1 shows the stack)';
+    process.stderr.write(`drhard: internal error: ${oneLine(e instanceof Error ? e.message : String(e))}${stack}\n`);
     process.exitCode = 1;
   }
 }

@@ -100,7 +100,7 @@ export async function denseRun(ds: Dataset, o: DenseEvalOptions): Promise<Run> {
   return run;
 }
 
-/** The demo's run files (query offsets, 6 decimals), in the run's order; `drhard evaluate --dataset` reads them. */
+/** The demo's run files (query offsets, 6 decimals), in the run's order; `drhard evaluate --data` reads them. */
 export function writeTrecRun(file: string, run: Run, tag = 'drhard'): void {
   const lines: string[] = [];
   for (const [q, r] of run) r.docids.forEach((d, i) => lines.push(`${q}\tQ0\t${d}\t${i + 1}\t${(r.scores[i] as number).toFixed(6)}\t${tag}\n`));

@@ -68,9 +68,9 @@ export async function loadInputs(o: {
   dataset?: string | undefined;
   split?: string | undefined;
 }): Promise<LoadedInputs> {
-  if (o.dataset !== undefined && o.split === undefined) throw new DrhardUsageError('--dataset needs --split (the query set the run was made for)');
-  if (o.dataset === undefined && o.split !== undefined) throw new DrhardUsageError('--split only applies with --dataset');
-  if (o.dataset === undefined && o.qrels === undefined) throw new DrhardUsageError('give --qrels (or --dataset and --split to use the split\'s qrels)');
+  if (o.dataset !== undefined && o.split === undefined) throw new DrhardUsageError('--data needs --split (the query set the run was made for)');
+  if (o.dataset === undefined && o.split !== undefined) throw new DrhardUsageError('--split only applies with --data');
+  if (o.dataset === undefined && o.qrels === undefined) throw new DrhardUsageError('give --qrels (or --data and --split to use the split\'s qrels)');
   const ids = o.dataset !== undefined ? await openDatasetIds(o.dataset, o.split!) : undefined;
   try {
     const qrels = o.qrels !== undefined ? readQrels(o.qrels) : ids!.qrels();

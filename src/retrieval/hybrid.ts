@@ -24,7 +24,7 @@ export interface HybridBm25Options {
    * is that split's query embeddings file. Held-out training queries — never the split being searched.
    */
   tune?: { split: string; queries: string };
-  /** Documents per query in each input run (as `drhard search --k` and `drhard bm25 --k`). */
+  /** Documents per query in each input run (as `drhard search --topk` and `drhard bm25 --topk`). */
   k: number;
   /** Query rows per dense search call. */
   block?: number;

@@ -1,5 +1,6 @@
-// Progress display on stderr: a redrawn cli-progress bar on a terminal, a plain line every N seconds otherwise (CI logs).
-import cliProgress from 'cli-progress';
+// Progress display on stderr: a bar redrawn in place on a terminal (log lines go above it, see tty.ts), a plain line
+// every N seconds otherwise (CI logs).
+import { addStatusLine, removeStatusLine, type StatusLine } from './tty.ts';
 
 /** Extra fields shown after the counter, e.g. `{ loss: 0.31, lr: 2e-5 }`. */
 export type ProgressPayload = Record<string, number | string>;
@@ -63,6 +64,8 @@ function formatRate(r: number): string {
 
 // Throughput over the last ~30 s, so a slow first step (JIT, cache warm-up) stops dominating the ETA.
 const RATE_WINDOW_MS = 30_000;
+// Bar redraws at most this often (5 per second), so a fast loop does not spend its time writing to the terminal.
+const BAR_INTERVAL_MS = 200;
 
 export class Progress implements Disposable {
   private readonly total: number;
@@ -76,7 +79,8 @@ export class Progress implements Disposable {
   private readonly startStep: number;
   private readonly startTime: number;
   private readonly samples: Array<{ t: number; step: number }> = [];
-  private bar: cliProgress.SingleBar | null = null;
+  private bar: StatusLine | null = null;
+  private lastDraw = Number.NEGATIVE_INFINITY;
   private step: number;
   private payload: ProgressPayload = {};
   private lastPrint = Number.NEGATIVE_INFINITY;
@@ -99,17 +103,12 @@ export class Progress implements Disposable {
     this.samples.push({ t: this.startTime, step: this.step });
     if (!this.enabled) return;
     if (this.tty) {
-      this.bar = new cliProgress.SingleBar({
-        stream: this.stream as NodeJS.WritableStream,
-        format: () => this.render(true),
-        // We chose bar mode ourselves; let cli-progress draw even if the stream does not claim a TTY.
-        noTTYOutput: true,
-        hideCursor: false,
-        gracefulExit: false,
-        linewrap: false,
-        fps: 5,
-      });
-      this.bar.start(Math.max(this.total, 1), this.step);
+      this.bar = {
+        clear: () => this.stream.write('\r\x1b[2K'),
+        redraw: () => this.drawBar(),
+      };
+      addStatusLine(this.bar);
+      this.drawBar();
     } else {
       this.printPlain();
     }
@@ -124,7 +123,9 @@ export class Progress implements Disposable {
     this.samples.push({ t, step });
     while (this.samples.length > 2 && t - (this.samples[1] as { t: number }).t >= RATE_WINDOW_MS) this.samples.shift();
     if (!this.enabled) return;
-    if (this.bar) this.bar.update(Math.min(step, Math.max(this.total, 1)));
+    if (this.bar) {
+      if (t - this.lastDraw >= BAR_INTERVAL_MS) this.drawBar();
+    }
     else if (t - this.lastPrint >= this.intervalMs) this.printPlain();
   }
 
@@ -158,8 +159,9 @@ export class Progress implements Disposable {
     this.stopped = true;
     if (!this.enabled) return;
     if (this.bar) {
-      this.bar.update(Math.min(this.step, Math.max(this.total, 1)));
-      this.bar.stop();
+      removeStatusLine(this.bar);
+      this.drawBar();
+      this.stream.write('\n');
     } else {
       this.printPlain(true);
     }
@@ -167,6 +169,17 @@ export class Progress implements Disposable {
 
   [Symbol.dispose](): void {
     this.stop();
+  }
+
+  /**
+   * Rewrites the bar line in place, cut to the terminal's width less one column: a full-width line would wrap on
+   * some terminals, and the next `\r` would then return to the wrapped half, leaving the first half behind.
+   */
+  private drawBar(): void {
+    this.lastDraw = this.now();
+    const width = Math.max(20, (this.stream.columns ?? 80) - 1);
+    const line = this.render(true);
+    this.stream.write(`\r${line.length > width ? line.slice(0, width) : line}\x1b[K`);
   }
 
   private printPlain(final = false): void {

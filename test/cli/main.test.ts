@@ -32,7 +32,7 @@ test('an output path that cannot be written is one line with the path and the op
     const out = path.join(dir, 'metrics.json');
     fs.mkdirSync(out); // a directory where the output file should go
     const fx = path.join(ROOT, 'test', 'fixtures', 'eval');
-    const r = drhard(['evaluate', '--qrels', path.join(fx, 'marco.qrels.tsv'), '--run', path.join(fx, 'marco.run.trec'), '--output', out]);
+    const r = drhard(['evaluate', '--qrels', path.join(fx, 'marco.qrels.tsv'), '--run', path.join(fx, 'marco.run.trec'), '--out', out]);
     assert.equal(r.code, 1, r.err);
     const errors = r.err.split('\n').filter((l) => l.startsWith('drhard: error:'));
     assert.deepEqual(errors, [`drhard: error: ${out}: rename failed: is a directory (EISDIR)`], r.err);

@@ -165,12 +165,12 @@ test('CLI: bad input exits 1 naming file:line, prints no data, writes nothing; b
       env: { ...process.env, DRHARD_LOG_LEVEL: 'silent' },
     });
   const base = ['preprocess', '--collection', path.join(dir, 'collection.tsv'), '--split', `train=${path.join(dir, 'queries.tsv')}:${path.join(dir, 'qrels.tsv')}`];
-  const r = cli([...base, '--out', out, '--tokenizer', TOK, '--threads', '0']);
+  const r = cli([...base, '--out-dir', out, '--tokenizer', TOK, '--threads', '0']);
   assert.equal(r.status, 1, String(r.stderr));
   assert.match(String(r.stderr), /collection\.tsv:2: expected 2 tab-separated fields/);
   assert.equal(r.stdout, '');
   assert.equal(fs.existsSync(out), false);
-  const r2 = cli([...base, '--out', out, '--tokenizer', TOK, '--max-doc-length', 'many']);
+  const r2 = cli([...base, '--out-dir', out, '--tokenizer', TOK, '--max-doc-length', 'many']);
   assert.equal(r2.status, 2);
   assert.equal(r2.stdout, '');
   assert.equal(fs.existsSync(out), false);

@@ -12,7 +12,7 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
 const LABELS = ['BM25', 'Inbatch-Neg', 'Rand-Neg', 'BM25-Neg', 'STAR', 'ADORE (STAR)', 'ADORE (Rand-Neg)', 'ADORE (Inbatch-Neg)', 'Hybrid (ADORE+STAR, BM25)'];
 
 function demo(out: string): { status: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', path.join(root, 'src/cli/main.ts'), 'demo', '--quick', '--out', out, '--no-progress'], {
+  const r = spawnSync(process.execPath, ['--import', 'tsx', path.join(root, 'src/cli/main.ts'), 'demo', '--quick', '--out-dir', out, '--no-progress'], {
     cwd: root,
     encoding: 'utf8',
     env: { ...process.env, DRHARD_LOG_LEVEL: 'warn' },

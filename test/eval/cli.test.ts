@@ -62,7 +62,7 @@ test('evaluate --per-query: trec_eval -q rows appear verbatim; --output writes t
   const rows = r.stdout.split('\n').filter((l) => /^(map|Rprec|recip_rank|P_10|recall_100|ndcg_cut_10) /.test(l));
   assert.ok(rows.length > 300, `${rows.length} rows`);
   for (const l of rows) assert.ok(teLines.has(l), `not in trec_eval output: ${JSON.stringify(l)}`);
-  const w = drhard(...args, '--output', out);
+  const w = drhard(...args, '--out', out);
   assert.equal(w.code, 0, w.stderr);
   assert.equal(w.stdout, '');
   assert.equal(fs.readFileSync(out, 'utf8'), r.stdout);
@@ -84,7 +84,7 @@ test('evaluate: bad input exits 1 naming file:line, usage errors exit 2, stdout 
   const r4 = drhard('evaluate', '--run', path.join(FIX, 'ties.run'));
   assert.equal(r4.code, 2);
   assert.match(r4.stderr, /--qrels/);
-  const r5 = drhard('evaluate', '--run', path.join(FIX, 'ties.run'), '--dataset', tmp);
+  const r5 = drhard('evaluate', '--run', path.join(FIX, 'ties.run'), '--data', tmp);
   assert.equal(r5.code, 2);
   assert.match(r5.stderr, /--split/);
   const r6 = drhard('evaluate', '--qrels', path.join(FIX, 'graded.qrels'), '--run', path.join(FIX, 'ties.run'), '--rel-threshold', 'high');

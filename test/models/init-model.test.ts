@@ -40,7 +40,7 @@ const TINY = ['--hidden-size', '32', '--layers', '1', '--heads', '2', '--max-len
 
 test('RoBERTa from a BPE tokenizer: config derived from it, seeded weights, tokenizer files, parameter count', async () => {
   const out = path.join(dir, 'roberta');
-  const r = cli(['init-model', '--out', out, '--tokenizer', TOKENIZER, ...TINY, '--seed', '3']);
+  const r = cli(['init-model', '--out-dir', out, '--tokenizer', TOKENIZER, ...TINY, '--seed', '3']);
   assert.equal(r.code, 0, r.stderr);
   const s = JSON.parse(r.stdout) as Record<string, unknown>;
   const tok = await loadTokenizer(TOKENIZER);
@@ -68,17 +68,17 @@ test('RoBERTa from a BPE tokenizer: config derived from it, seeded weights, toke
   const ids = Array.from(await own.encode('hello world', 40));
   assert.deepEqual(ids, Array.from(await tok.encode('hello world', 40)));
   // Same seed, same weights; --overwrite is needed to replace the directory.
-  assert.equal(cli(['init-model', '--out', out, '--tokenizer', TOKENIZER, ...TINY, '--seed', '3']).code, 2);
+  assert.equal(cli(['init-model', '--out-dir', out, '--tokenizer', TOKENIZER, ...TINY, '--seed', '3']).code, 2);
   const again = path.join(dir, 'roberta-again');
-  assert.equal(cli(['init-model', '--out', again, '--tokenizer', TOKENIZER, ...TINY, '--seed', '3']).code, 0);
+  assert.equal(cli(['init-model', '--out-dir', again, '--tokenizer', TOKENIZER, ...TINY, '--seed', '3']).code, 0);
   assert.ok(fs.readFileSync(path.join(out, 'model.safetensors')).equals(fs.readFileSync(path.join(again, 'model.safetensors'))));
-  assert.equal(cli(['init-model', '--out', out, '--tokenizer', TOKENIZER, ...TINY, '--seed', '4', '--overwrite']).code, 0);
+  assert.equal(cli(['init-model', '--out-dir', out, '--tokenizer', TOKENIZER, ...TINY, '--seed', '4', '--overwrite']).code, 0);
   assert.ok(!fs.readFileSync(path.join(out, 'model.safetensors')).equals(fs.readFileSync(path.join(again, 'model.safetensors'))));
 });
 
 test('BERT from a WordPiece tokenizer (auto type), first-token pooling without the head', async () => {
   const out = path.join(dir, 'bert');
-  const r = cli(['init-model', '--out', out, '--tokenizer', BERT_TOK, ...TINY, '--pooling', 'first', '--no-embedding-head', '--intermediate-size', '48']);
+  const r = cli(['init-model', '--out-dir', out, '--tokenizer', BERT_TOK, ...TINY, '--pooling', 'first', '--no-embedding-head', '--intermediate-size', '48']);
   assert.equal(r.code, 0, r.stderr);
   const tok = await loadTokenizer(BERT_TOK);
   const { model } = loadModel(out);
@@ -107,7 +107,7 @@ test('bad flags exit 2, a missing tokenizer exits 1 naming it; nothing is writte
     [['--tokenizer', path.join(dir, 'nope')], 1, new RegExp(`${path.join(dir, 'nope')}: no tokenizer here`)],
   ];
   for (const [args, code, msg] of cases) {
-    const r = cli(['init-model', '--out', out, ...args]);
+    const r = cli(['init-model', '--out-dir', out, ...args]);
     assert.equal(r.code, code, `${args.join(' ')}: ${r.stderr}`);
     assert.match(r.stderr, msg);
     assert.ok(!fs.existsSync(out));
@@ -141,7 +141,7 @@ test('preprocess keeps a copy of the tokenizer in the dataset; older datasets fa
 test('init-model → train --init → the trained model carries the tokenizer: embed --text and search --query work on it', async () => {
   const init = path.join(dir, 'init-from-dataset');
   // The dataset directory names its tokenizer.
-  const r0 = cli(['init-model', '--out', init, '--tokenizer', d.data, ...TINY]);
+  const r0 = cli(['init-model', '--out-dir', init, '--tokenizer', d.data, ...TINY]);
   assert.equal(r0.code, 0, r0.stderr);
   const out = path.join(dir, 'run');
   const tr = cli([
@@ -161,9 +161,9 @@ test('init-model → train --init → the trained model carries the tokenizer: e
   assert.equal(rows[0]!.length, 32);
 
   const corpus = path.join(dir, 'corpus.f32');
-  const enc = cli(['encode', '--model', modelDir, '--dataset', d.data, '--split', 'corpus', '--out', corpus, '--no-progress', '--max-length', '32']);
+  const enc = cli(['encode', '--model', modelDir, '--data', d.data, '--split', 'corpus', '--out', corpus, '--no-progress', '--max-length', '32']);
   assert.equal(enc.code, 0, enc.stderr);
-  const s = cli(['search', '--model', modelDir, '--corpus', corpus, '--query', 'first query text', '--k', '3', '--dataset', d.data]);
+  const s = cli(['search', '--model', modelDir, '--doc-embeddings', corpus, '--query', 'first query text', '--topk', '3', '--data', d.data]);
   assert.equal(s.code, 0, s.stderr);
   const lines = s.stdout.trim().split('\n');
   assert.equal(lines.length, 3);

@@ -32,12 +32,12 @@ const dev = path.join(dir, 'dev.emb');
 
 test('encode → search: the run holds the library search results with their scores, original ids', () => {
   for (const [split, out] of [['corpus', corpus], ['dev', dev]] as const) {
-    const r = cli(['encode', '--model', model, '--dataset', ds, '--split', split, '--out', out, '--no-progress']);
+    const r = cli(['encode', '--model', model, '--data', ds, '--split', split, '--out', out, '--no-progress']);
     assert.equal(r.code, 0, r.stderr);
     assert.equal((JSON.parse(r.stdout) as { count: number }).count, readEmbeddingsManifest(out).count);
   }
   const runFile = path.join(dir, 'dev.run');
-  const r = cli(['search', '--queries', dev, '--corpus', corpus, '--k', '7', '--dataset', ds, '--split', 'dev', '--out', runFile]);
+  const r = cli(['search', '--query-embeddings', dev, '--doc-embeddings', corpus, '--topk', '7', '--data', ds, '--split', 'dev', '--out', runFile]);
   assert.equal(r.code, 0, r.stderr);
   assert.equal(r.stdout, '');
   const d = openDataset(ds);
@@ -63,8 +63,8 @@ test('encode → search: the run holds the library search results with their sco
 });
 
 test('--max-memory below the corpus size: sharded search writes the same bytes as the in-memory search', () => {
-  const a = cli(['search', '--queries', dev, '--corpus', corpus, '--k', '20', '--format', 'trec']);
-  const b = cli(['search', '--queries', dev, '--corpus', corpus, '--k', '20', '--format', 'trec', '--max-memory', '6K']);
+  const a = cli(['search', '--query-embeddings', dev, '--doc-embeddings', corpus, '--topk', '20', '--format', 'trec']);
+  const b = cli(['search', '--query-embeddings', dev, '--doc-embeddings', corpus, '--topk', '20', '--format', 'trec', '--max-memory', '6K']);
   assert.equal(a.code, 0, a.stderr);
   assert.equal(b.code, 0, b.stderr);
   assert.ok(a.stdout.length > 0);
@@ -75,21 +75,21 @@ test('--max-memory below the corpus size: sharded search writes the same bytes a
   const want = scoresOf(a.stdout);
   for (const engine of ['bf16', 'torch', 'faiss']) {
     for (const extra of [[], ['--max-memory', '6K']]) {
-      const c = cli(['search', '--queries', dev, '--corpus', corpus, '--k', '20', '--format', 'trec', '--exact', engine, ...extra]);
+      const c = cli(['search', '--query-embeddings', dev, '--doc-embeddings', corpus, '--topk', '20', '--format', 'trec', '--exact', engine, ...extra]);
       assert.equal(c.code, 0, c.stderr);
       const got = scoresOf(c.stdout);
       assert.equal(got.length, want.length);
       got.forEach((x, i) => assert.ok(Math.abs(x - (want[i] as number)) <= 1e-5 * Math.abs(want[i] as number), `--exact ${engine} ${extra.join(' ')}: rank ${i} ${x} vs ${want[i]}`));
     }
   }
-  const bad = cli(['search', '--queries', dev, '--corpus', corpus, '--exact', 'fast']);
+  const bad = cli(['search', '--query-embeddings', dev, '--doc-embeddings', corpus, '--exact', 'fast']);
   assert.equal(bad.code, 2);
   assert.match(bad.stderr, /--exact/);
 });
 
 test('bm25 and mine CLIs equal the library', () => {
   const runFile = path.join(dir, 'bm25.run');
-  const r = cli(['bm25', '--dataset', ds, '--split', 'dev', '--k', '10', '--ids', 'offsets', '--format', 'msmarco', '--out', runFile]);
+  const r = cli(['bm25', '--data', ds, '--split', 'dev', '--topk', '10', '--ids', 'offsets', '--format', 'msmarco', '--out', runFile]);
   assert.equal(r.code, 0, r.stderr);
   const d = openDataset(ds);
   try {
@@ -101,7 +101,7 @@ test('bm25 and mine CLIs equal the library', () => {
     assert.deepEqual(new Set(q0), new Set(ref));
 
     const neg = path.join(dir, 'neg.bin');
-    const m = cli(['mine', '--dataset', ds, '--source', 'bm25', '--topk', '15', '--out', neg, '--format', 'bin', '--no-progress']);
+    const m = cli(['mine', '--data', ds, '--source', 'bm25', '--topk', '15', '--out', neg, '--format', 'bin', '--no-progress']);
     assert.equal(m.code, 0, m.stderr);
     const counters = JSON.parse(m.stdout) as { queries: number; queriesShort: number };
     const lib = mineNegatives({ source: { kind: 'bm25', index: ix, queries: d.queries('train') }, qrels: d.qrels('train'), topk: 15, corpus: d.corpus });
@@ -113,7 +113,7 @@ test('bm25 and mine CLIs equal the library', () => {
     assert.equal(side.counters.queries, lib.counters.queries);
 
     const dense = path.join(dir, 'dense.jsonl');
-    const md = cli(['mine', '--dataset', ds, '--embeddings', corpus, '--query-embeddings', path.join(dir, 'nope.emb'), '--out', dense, '--no-progress']);
+    const md = cli(['mine', '--data', ds, '--doc-embeddings', corpus, '--query-embeddings', path.join(dir, 'nope.emb'), '--out', dense, '--no-progress']);
     assert.equal(md.code, 1);
     assert.match(md.stderr, /nope\.emb/);
     assert.ok(!fs.existsSync(dense));
@@ -125,20 +125,20 @@ test('bm25 and mine CLIs equal the library', () => {
 test('bad flags exit 2 with the flag named and write nothing; --help exits 0', () => {
   const out = path.join(dir, 'never.run');
   for (const args of [
-    ['search', '--queries', dev, '--corpus', corpus, '--k', '0', '--out', out],
-    ['search', '--queries', dev, '--out', out],
-    ['search', '--queries', dev, '--query', 'x', '--corpus', corpus, '--out', out],
-    ['search', '--queries', dev, '--corpus', corpus, '--max-memory', 'lots', '--out', out],
-    ['bm25', '--dataset', ds, '--b', '2', '--out', out],
-    ['mine', '--dataset', ds, '--out', out],
-    ['encode', '--model', model, '--dataset', ds, '--out', out, '--dtype', 'int8'],
+    ['search', '--query-embeddings', dev, '--doc-embeddings', corpus, '--topk', '0', '--out', out],
+    ['search', '--query-embeddings', dev, '--out', out],
+    ['search', '--query-embeddings', dev, '--query', 'x', '--doc-embeddings', corpus, '--out', out],
+    ['search', '--query-embeddings', dev, '--doc-embeddings', corpus, '--max-memory', 'lots', '--out', out],
+    ['bm25', '--data', ds, '--b', '2', '--out', out],
+    ['mine', '--data', ds, '--out', out],
+    ['encode', '--model', model, '--data', ds, '--out', out, '--dtype', 'int8'],
   ]) {
     const r = cli(args);
     assert.equal(r.code, 2, `${args.join(' ')}\n${r.stderr}`);
     assert.equal(r.stdout, '');
     assert.ok(!fs.existsSync(out));
   }
-  assert.match(cli(['search', '--k', '0', '--corpus', corpus, '--queries', dev]).stderr, /--k/);
+  assert.match(cli(['search', '--topk', '0', '--doc-embeddings', corpus, '--query-embeddings', dev]).stderr, /--topk/);
   const h = cli(['mine', '--help']);
   assert.equal(h.code, 0);
   assert.match(h.stdout, /--margin <n>/);
@@ -148,7 +148,7 @@ test('search --query text equals encodeTexts + library search; --save-index then
   const { loadModel } = await import('../../src/models/checkpoint.ts');
   const { loadTokenizer } = await import('../../src/tokenizers/index.ts');
   const { encodeTexts } = await import('../../src/retrieval/encode.ts');
-  const r = cli(['search', '--query', 'faiss index python', '--query', 'rust', '--model', model, '--corpus', corpus, '--k', '4', '--dataset', ds]);
+  const r = cli(['search', '--query', 'faiss index python', '--query', 'rust', '--model', model, '--doc-embeddings', corpus, '--topk', '4', '--data', ds]);
   assert.equal(r.code, 0, r.stderr);
   const lines = r.stdout.trim().split('\n').map((l) => l.split(' '));
   assert.equal(lines.length, 8);
@@ -170,14 +170,14 @@ test('search --query text equals encodeTexts + library search; --save-index then
   }
 
   const ix = path.join(dir, 'hnsw.faiss');
-  const a = cli(['search', '--queries', dev, '--corpus', corpus, '--index', 'HNSW16', '--param', 'efSearch=64', '--save-index', ix, '--k', '5']);
+  const a = cli(['search', '--query-embeddings', dev, '--doc-embeddings', corpus, '--index', 'HNSW16', '--param', 'efSearch=64', '--save-index', ix, '--topk', '5']);
   assert.equal(a.code, 0, a.stderr);
   assert.ok(fs.existsSync(`${ix}.json`));
-  const b = cli(['search', '--queries', dev, '--load-index', ix, '--corpus', corpus, '--k', '5']);
+  const b = cli(['search', '--query-embeddings', dev, '--load-index', ix, '--doc-embeddings', corpus, '--topk', '5']);
   assert.equal(b.code, 0, b.stderr);
   assert.equal(b.stdout, a.stdout);
   fs.truncateSync(ix, fs.statSync(ix).size - 10);
-  const c = cli(['search', '--queries', dev, '--load-index', ix, '--k', '5']);
+  const c = cli(['search', '--query-embeddings', dev, '--load-index', ix, '--topk', '5']);
   assert.equal(c.code, 1);
   assert.match(c.stderr, /hnsw\.faiss: index file has \d+ bytes, its manifest says \d+: truncated/);
 });
@@ -187,7 +187,7 @@ test('mine --format tsv (original ids) is read by the trainer into the same list
   const tsv = path.join(dir, 'neg.tsv');
   const jsonl = path.join(dir, 'neg.jsonl');
   for (const [out, format] of [[tsv, 'tsv'], [jsonl, 'jsonl']] as const) {
-    const r = cli(['mine', '--dataset', ds, '--embeddings', corpus, '--query-embeddings', dev, '--split', 'dev', '--topk', '6', '--out', out, '--format', format, '--no-progress']);
+    const r = cli(['mine', '--data', ds, '--doc-embeddings', corpus, '--query-embeddings', dev, '--split', 'dev', '--topk', '6', '--out', out, '--format', format, '--no-progress']);
     assert.equal(r.code, 0, r.stderr);
   }
   const d = openDataset(ds);

@@ -32,14 +32,14 @@ const emb = (split: string): string => path.join(dir, `${split}.emb`);
 const K = '12';
 
 test('search --hybrid-bm25 equals drhard fuse of the dense and the drhard bm25 runs', () => {
-  for (const split of ['corpus', 'dev', 'train']) ok(['encode', '--model', model, '--dataset', ds, '--split', split, '--out', emb(split), '--no-progress']);
+  for (const split of ['corpus', 'dev', 'train']) ok(['encode', '--model', model, '--data', ds, '--split', split, '--out', emb(split), '--no-progress']);
   const run = (name: string): string => path.join(dir, name);
   // By hand: the two runs as files (original ids, as search and bm25 write them by default), then fuse.
   for (const split of ['dev', 'train']) {
-    ok(['search', '--queries', emb(split), '--corpus', emb('corpus'), '--k', K, '--dataset', ds, '--split', split, '--out', run(`${split}.dense`)]);
-    ok(['bm25', '--dataset', ds, '--split', split, '--k', K, '--out', run(`${split}.bm25`)]);
+    ok(['search', '--query-embeddings', emb(split), '--doc-embeddings', emb('corpus'), '--topk', K, '--data', ds, '--split', split, '--out', run(`${split}.dense`)]);
+    ok(['bm25', '--data', ds, '--split', split, '--topk', K, '--out', run(`${split}.bm25`)]);
   }
-  const search = ['search', '--queries', emb('dev'), '--corpus', emb('corpus'), '--k', K, '--dataset', ds, '--split', 'dev', '--tag', 'hyb', '--hybrid-bm25'];
+  const search = ['search', '--query-embeddings', emb('dev'), '--doc-embeddings', emb('corpus'), '--topk', K, '--data', ds, '--split', 'dev', '--tag', 'hyb', '--hybrid-bm25'];
   const fuse = ['fuse', run('dev.dense'), run('dev.bm25'), '--tag', 'hyb'];
 
   // RRF (the default): stdout against stdout.
@@ -79,9 +79,9 @@ test('search --hybrid-bm25 equals drhard fuse of the dense and the drhard bm25 r
 
 test('search --hybrid-*: bad combinations exit 2 and write nothing; a wrong tuning embeddings file exits 1', () => {
   const out = path.join(dir, 'never.run');
-  const base = ['search', '--queries', emb('dev'), '--corpus', emb('corpus'), '--dataset', ds, '--split', 'dev', '--out', out];
+  const base = ['search', '--query-embeddings', emb('dev'), '--doc-embeddings', emb('corpus'), '--data', ds, '--split', 'dev', '--out', out];
   const cases: Array<[string[], RegExp]> = [
-    [['search', '--queries', emb('dev'), '--corpus', emb('corpus'), '--out', out, '--hybrid-bm25'], /--dataset and --split/],
+    [['search', '--query-embeddings', emb('dev'), '--doc-embeddings', emb('corpus'), '--out', out, '--hybrid-bm25'], /--data and --split/],
     [[...base, '--hybrid-weight', '0.4'], /--hybrid-weight needs --hybrid-bm25/],
     [[...base, '--hybrid-bm25', '--hybrid-method', 'rrf', '--hybrid-weight', '0.4'], /rrf takes no weight/],
     [[...base, '--hybrid-bm25', '--hybrid-method', 'interpolate'], /needs --hybrid-weight .* or --hybrid-tune-split/],
@@ -89,7 +89,7 @@ test('search --hybrid-*: bad combinations exit 2 and write nothing; a wrong tuni
     [[...base, '--hybrid-bm25', '--hybrid-tune-split', 'train'], /--hybrid-tune-queries/],
     [[...base, '--hybrid-bm25', '--hybrid-tune-split', 'dev', '--hybrid-tune-queries', emb('dev')], /is the split being searched/],
     [[...base, '--hybrid-bm25', '--hybrid-weight', '1.5'], /--hybrid-weight/],
-    [['search', '--query', 'rust', '--model', model, '--corpus', emb('corpus'), '--dataset', ds, '--out', out, '--hybrid-bm25'], /not --query text/],
+    [['search', '--query', 'rust', '--model', model, '--doc-embeddings', emb('corpus'), '--data', ds, '--out', out, '--hybrid-bm25'], /not --query text/],
   ];
   for (const [args, msg] of cases) {
     const r = cli(args);

@@ -70,7 +70,7 @@ fs.writeFileSync(files.jsonlGz, zlib.gzipSync(jsonl));
 
 function train(name: string, args: string[]): { summary: Summary; out: string; stderr: string } {
   const out = path.join(dir, name);
-  const r = cli(['tokenizer', 'train', '--out', out, ...args]);
+  const r = cli(['tokenizer', 'train', '--out-dir', out, ...args]);
   assert.equal(r.code, 0, r.stderr);
   return { summary: JSON.parse(r.stdout) as Summary, out, stderr: r.stderr };
 }
@@ -177,7 +177,7 @@ test('bad input exits non-zero naming the file or flag, and writes nothing', () 
     [['--input', files.txt, '--min-frequency', '-1'], 2, /--min-frequency/],
   ];
   for (const [args, code, msg] of cases) {
-    const r = cli(['tokenizer', 'train', '--out', out, ...args]);
+    const r = cli(['tokenizer', 'train', '--out-dir', out, ...args]);
     assert.equal(r.code, code, `${args.join(' ')}: ${r.stderr}`);
     assert.match(r.stderr, msg, args.join(' '));
     assert.ok(!fs.existsSync(out), `${args.join(' ')}: wrote output`);
@@ -185,13 +185,13 @@ test('bad input exits non-zero naming the file or flag, and writes nothing', () 
   assert.deepEqual(fs.readdirSync(dir).filter((f) => f.startsWith('.')), [], 'no temp directory left');
   // An existing output needs --overwrite, and --overwrite never replaces a directory with other files.
   const existing = path.join(dir, 'bpe-txt');
-  assert.equal(cli(['tokenizer', 'train', '--input', files.txt, '--out', existing, '--vocab-size', '300']).code, 2);
-  const r = cli(['tokenizer', 'train', '--input', files.txt, '--out', existing, '--vocab-size', '300', '--overwrite']);
+  assert.equal(cli(['tokenizer', 'train', '--input', files.txt, '--out-dir', existing, '--vocab-size', '300']).code, 2);
+  const r = cli(['tokenizer', 'train', '--input', files.txt, '--out-dir', existing, '--vocab-size', '300', '--overwrite']);
   assert.equal(r.code, 0, r.stderr);
   const model = path.join(dir, 'model-like');
   fs.mkdirSync(model);
   fs.writeFileSync(path.join(model, 'config.json'), '{}');
-  const r2 = cli(['tokenizer', 'train', '--input', files.txt, '--out', model, '--overwrite']);
+  const r2 = cli(['tokenizer', 'train', '--input', files.txt, '--out-dir', model, '--overwrite']);
   assert.equal(r2.code, 2);
   assert.match(r2.stderr, /refusing to overwrite .*config\.json/);
   assert.ok(fs.existsSync(path.join(model, 'config.json')));

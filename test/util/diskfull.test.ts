@@ -94,11 +94,11 @@ test('convert-ids --output on a full disk: exit 1 naming the file, no partial ru
   fs.writeFileSync(input, lines.join(''));
   fillLeaving(40 << 10);
   const out = path.join(mnt, 'conv.trec');
-  const r = cli(['convert-ids', '--dataset', ds, '--split', 'dev', '--input', input, '--output', out]);
+  const r = cli(['convert-ids', '--data', ds, '--split', 'dev', '--run', input, '--out', out]);
   assertFailedCleanly(r, out);
   // With room, the same command succeeds: the failure above was the disk, not the input.
   fillLeaving(1 << 20);
-  const ok = cli(['convert-ids', '--dataset', ds, '--split', 'dev', '--input', input, '--output', out]);
+  const ok = cli(['convert-ids', '--data', ds, '--split', 'dev', '--run', input, '--out', out]);
   assert.equal(ok.code, 0, ok.stderr);
   assert.equal(fs.readFileSync(out, 'utf8').split('\n').length - 1, 6000);
 });
@@ -117,10 +117,10 @@ test('search --out on a full disk: exit 1 naming the file, no partial run file',
   q.dispose();
   fillLeaving(40 << 10);
   const out = path.join(mnt, 'dev.run');
-  const r = cli(['search', '--queries', queries, '--corpus', corpus, '--k', '300', '--dataset', ds, '--split', 'dev', '--out', out]);
+  const r = cli(['search', '--query-embeddings', queries, '--doc-embeddings', corpus, '--topk', '300', '--data', ds, '--split', 'dev', '--out', out]);
   assertFailedCleanly(r, out);
   fillLeaving(1 << 20);
-  const ok = cli(['search', '--queries', queries, '--corpus', corpus, '--k', '300', '--dataset', ds, '--split', 'dev', '--out', out]);
+  const ok = cli(['search', '--query-embeddings', queries, '--doc-embeddings', corpus, '--topk', '300', '--data', ds, '--split', 'dev', '--out', out]);
   assert.equal(ok.code, 0, `${tag}: ${ok.stderr}`);
   assert.equal(fs.readFileSync(out, 'utf8').split('\n').length - 1, 6000, tag);
 });
@@ -131,7 +131,7 @@ test('preprocess --out on a full disk: exit 1 naming the dataset directory, no p
   fillLeaving(40 << 10);
   const out = path.join(mnt, 'ds');
   const tok = path.join(ROOT, 'test', 'fixtures', 'tokenizers', 'roberta-tiny');
-  const args = ['preprocess', '--input', path.join(work, 'raw'), '--out', out, '--tokenizer', tok, '--max-doc-length', '40', '--max-query-length', '16', '--threads', '0'];
+  const args = ['preprocess', '--input', path.join(work, 'raw'), '--out-dir', out, '--tokenizer', tok, '--max-doc-length', '40', '--max-query-length', '16', '--threads', '0'];
   const r = cli(args);
   assertFailedCleanly(r, out);
   fillLeaving(1 << 20);

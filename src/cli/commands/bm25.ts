@@ -2,12 +2,12 @@
 // when the split has qrels, MRR@10 / Recall@100 / NDCG@10 on stderr.
 import type { Command } from 'commander';
 import { z } from 'zod';
-import { registerCommand } from '../../retrieval/cli.ts';
+import { defineCommand } from '../command.ts';
 
 const options = z.object({
-  dataset: z.string().describe('dataset directory written by drhard preprocess'),
+  data: z.string().describe('dataset directory written by drhard preprocess'),
   split: z.string().default('dev').describe('query split to search (default dev)'),
-  k: z.coerce.number().int().positive().default(1000).describe('documents per query (default 1000)'),
+  topk: z.coerce.number().int().positive().default(1000).describe('documents per query (default 1000)'),
   k1: z.coerce.number().min(0).default(0.9).describe("BM25 k1 (default 0.9, Anserini's MS MARCO setting)"),
   b: z.coerce.number().min(0).max(1).default(0.4).describe("BM25 b (default 0.4, Anserini's MS MARCO setting)"),
   out: z.string().optional().describe('run file to write (atomically); default stdout'),
@@ -21,9 +21,9 @@ async function run(o: Options): Promise<void> {
   const { openDataset } = await import('../../data/index.ts');
   const { Bm25Index } = await import('../../retrieval/bm25.ts');
   const { RunWriter, evaluateHits } = await import('../../retrieval/runs.ts');
-  const { idWriters } = await import('../../retrieval/cli.ts');
+  const { idWriters } = await import('../retrieval.ts');
   const { log } = await import('../../util/log.ts');
-  const ds = openDataset(o.dataset);
+  const ds = openDataset(o.data);
   try {
     const t = ds.manifest.tokenizer;
     const queries = ds.queries(o.split);
@@ -31,7 +31,7 @@ async function run(o: Options): Promise<void> {
     const index = Bm25Index.build(ds.corpus, { k1: o.k1, b: o.b, ignore: [t.clsId, t.sepId, t.padId] });
     const indexSeconds = (performance.now() - t0) / 1000;
     const t1 = performance.now();
-    const hits = index.searchBatch(queries, o.k);
+    const hits = index.searchBatch(queries, o.topk);
     const searchSeconds = (performance.now() - t1) / 1000;
     const writer = new RunWriter(o.out ?? null, { format: o.format, tag: o.tag, ...idWriters(o.ids, ds, o.split) });
     try {
@@ -56,7 +56,12 @@ async function run(o: Options): Promise<void> {
 const round = (x: number): number => Number(x.toFixed(4));
 
 export function register(program: Command): void {
-  registerCommand(program, 'bm25', 'BM25 baseline run over a dataset split (term = token id; Anserini k1/b)', options, run, {
-    dataset: 'dir', split: 'name', out: 'file', format: 'format', ids: 'kind', tag: 'tag',
+  defineCommand(program, {
+    name: 'bm25',
+    description: 'BM25 baseline run over a dataset split (term = token id; Anserini k1/b)',
+    schema: options,
+    placeholders: { data: 'dir', split: 'name', out: 'file', format: 'format', ids: 'kind', tag: 'tag' },
+    aliases: { dataset: 'data', k: 'topk' },
+    run,
   });
 }

@@ -1,10 +1,10 @@
 // `drhard build-demo-data`: regenerate the shipped demo dataset (data/demo) from apt's English package descriptions.
 import type { Command } from 'commander';
 import { z } from 'zod';
-import { parseOptions } from '../options.ts';
+import { defineCommand } from '../command.ts';
 
 const options = z.object({
-  out: z.string().default('data/demo').describe('output directory, replaced atomically (default data/demo)'),
+  outDir: z.string().default('data/demo').describe('output directory, replaced atomically (default data/demo)'),
   source: z.array(z.string()).optional().describe('apt Translation-en list file, repeatable (default: /var/lib/apt/lists/*_i18n_Translation-en*)'),
   devQueries: z.coerce.number().int().positive().default(1500).describe('queries held out as the dev split (default 1500)'),
   seed: z.coerce.number().int().default(42).describe('seed of the train/dev split (default 42)'),
@@ -14,12 +14,11 @@ const options = z.object({
 });
 type Options = z.infer<typeof options>;
 
-const help = (k: keyof typeof options.shape): string => options.shape[k].description ?? '';
 
 async function run(o: Options): Promise<void> {
   const { buildDemoData } = await import('../../data/demo.ts');
   const stats = await buildDemoData({
-    out: o.out,
+    out: o.outDir,
     ...(o.source !== undefined ? { sources: o.source } : {}),
     devQueries: o.devQueries,
     seed: o.seed,
@@ -31,17 +30,12 @@ async function run(o: Options): Promise<void> {
 }
 
 export function register(program: Command): void {
-  program
-    .command('build-demo-data')
-    .description("Build the MS MARCO-format demo dataset from Debian's English package descriptions")
-    .option('--out <dir>', help('out'))
-    .option('--source <file>', help('source'), (v: string, prev: string[] | undefined) => [...(prev ?? []), v])
-    .option('--dev-queries <n>', help('devQueries'))
-    .option('--seed <n>', help('seed'))
-    .option('--min-doc-words <n>', help('minDocWords'))
-    .option('--min-query-words <n>', help('minQueryWords'))
-    .option('--max-relevant <n>', help('maxRelevant'))
-    .action(async (raw: Record<string, unknown>) => {
-      await run(parseOptions(options, raw));
-    });
+  defineCommand(program, {
+    name: 'build-demo-data',
+    description: "Build the MS MARCO-format demo dataset from Debian's English package descriptions",
+    schema: options,
+    placeholders: { outDir: 'dir', source: 'file' },
+    aliases: { out: 'outDir' },
+    run,
+  });
 }

@@ -3,11 +3,11 @@ import type { Command } from 'commander';
 import { z } from 'zod';
 import { DrhardInputError, DrhardUsageError } from '../../util/errors.ts';
 import { writeFileAtomic } from '../../util/fsx.ts';
-import { kebab } from '../options.ts';
+import { defineCommand } from '../command.ts';
 
 const options = z.object({
-  runs: z.array(z.string()).min(2).describe('run files; the first is the baseline the others are compared with'),
-  qrels: z.string().optional().describe('qrels file "qid 0 docid rel"; optional with --dataset'),
+  runs: z.array(z.string()).min(2, 'give at least two run files: a baseline and a run to compare with it').describe('run files; the first is the baseline the others are compared with'),
+  qrels: z.string().optional().describe('qrels file "qid 0 docid rel"; optional with --data'),
   runFormat: z.enum(['auto', 'trec', 'msmarco']).default('auto').describe('run format (default auto, per file)'),
   metrics: z.string().optional().describe('metrics, comma-separated (default mrr@10,recall@100,ndcg@10,map)'),
   relThreshold: z.string().default('1').describe('relevant = grade ≥ N (default 1); "any": every qrels line'),
@@ -16,13 +16,12 @@ const options = z.object({
   alpha: z.coerce.number().gt(0).lt(1).default(0.05).describe('intervals are at level 1 − alpha (default 0.05 → 95%)'),
   correction: z.enum(['holm', 'bonferroni', 'none']).default('holm').describe('multiple-comparison correction across runs, per metric (default holm)'),
   format: z.enum(['text', 'json']).default('text').describe('text table or JSON'),
-  dataset: z.string().optional().describe('dataset directory: runs hold its offsets, mapped back to ids'),
-  split: z.string().optional().describe('query split of --dataset the runs were made for'),
-  output: z.string().optional().describe('write the report here (atomically) instead of stdout'),
+  data: z.string().optional().describe('dataset directory: runs hold its offsets, mapped back to ids'),
+  split: z.string().optional().describe('query split of --data the runs were made for'),
+  out: z.string().optional().describe('write the report here (atomically) instead of stdout'),
 });
 type Options = z.infer<typeof options>;
 
-const help = (k: keyof typeof options.shape): string => options.shape[k].description ?? '';
 
 function fmt(x: number, digits = 4): string {
   if (Number.isNaN(x)) return 'nan';
@@ -47,7 +46,7 @@ async function run(o: Options): Promise<void> {
   } catch (e) {
     throw e instanceof DrhardInputError ? new DrhardUsageError(`--metrics: ${e.message.replace(/^metrics: /, '')}`) : e;
   }
-  const { qrels, runs } = await loadInputs({ qrels: o.qrels, runs: o.runs, runFormat: o.runFormat, dataset: o.dataset, split: o.split });
+  const { qrels, runs } = await loadInputs({ qrels: o.qrels, runs: o.runs, runFormat: o.runFormat, dataset: o.data, split: o.split });
   const results = runs.map((r) => evaluate(qrels, r.run, { metrics, relThreshold, complete: true }));
   for (const [i, r] of results.entries()) {
     if (r.missingFromRun.length > 0) {
@@ -95,35 +94,18 @@ async function run(o: Options): Promise<void> {
     for (const row of table) lines.push(row.map((cell, c) => cell.padEnd(widths[c]!)).join('  ').trimEnd());
     out = `${lines.join('\n')}\n`;
   }
-  if (o.output !== undefined) writeFileAtomic(o.output, out);
+  if (o.out !== undefined) writeFileAtomic(o.out, out);
   else process.stdout.write(out);
 }
 
 export function register(program: Command): void {
-  program
-    .command('compare')
-    .description('Paired significance tests (t-test, randomization test) of runs against the first run, per metric')
-    .argument('<runs...>', help('runs'))
-    .option('--qrels <file>', help('qrels'))
-    .option('--run-format <format>', help('runFormat'))
-    .option('--metrics <list>', help('metrics'))
-    .option('--rel-threshold <n>', help('relThreshold'))
-    .option('--trials <n>', help('trials'))
-    .option('--seed <n>', help('seed'))
-    .option('--alpha <a>', help('alpha'))
-    .option('--correction <method>', help('correction'))
-    .option('--format <format>', help('format'))
-    .option('--dataset <dir>', help('dataset'))
-    .option('--split <name>', help('split'))
-    .option('--output <file>', help('output'))
-    .action(async (runs: string[], raw: Record<string, unknown>) => {
-      const r = options.safeParse({ ...raw, runs });
-      if (!r.success) {
-        const issue = r.error.issues[0]!;
-        const name = String(issue.path[0] ?? '');
-        if (name === 'runs') throw new DrhardUsageError('give at least two run files: a baseline and a run to compare with it');
-        throw new DrhardUsageError(`--${kebab(name)}: ${issue.message}`);
-      }
-      await run(r.data);
-    });
+  defineCommand(program, {
+    name: 'compare',
+    description: 'Paired significance tests (t-test, randomization test) of runs against the first run, per metric',
+    schema: options,
+    args: ['runs'],
+    placeholders: { qrels: 'file', runFormat: 'format', metrics: 'list', relThreshold: 'n', alpha: 'a', correction: 'method', format: 'format', data: 'dir', split: 'name', out: 'file' },
+    aliases: { dataset: 'data', output: 'out' },
+    run,
+  });
 }

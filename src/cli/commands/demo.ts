@@ -3,37 +3,32 @@ import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
 import { z } from 'zod';
-import { DrhardUsageError } from '../../util/errors.ts';
+import { defineCommand } from '../command.ts';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const options = z.object({
-  out: z.string().default('runs/demo').describe('output directory (re-running resumes finished stages)'),
+  outDir: z.string().default('runs/demo').describe('output directory (re-running resumes finished stages)'),
   quick: z.boolean().default(false).describe('smoke preset: tiny subset and model, ≤ 3 minutes (not for conclusions)'),
   data: z.string().default(path.resolve(here, '../../../data/demo')).describe('directory of the shipped demo corpus'),
   seed: z.coerce.number().int().default(42).describe('seed for the subset, initialization, data order and sampling'),
   progress: z.boolean().default(true).describe('progress bars on stderr'),
 });
-const help = (k: keyof typeof options.shape): string => options.shape[k].description ?? '';
 
 export function register(program: Command): void {
-  program
-    .command('demo')
-    .description('run warmups → mine → STAR → ADORE on the bundled Debian-descriptions corpus; print the table, write report.html')
-    .option('--out <dir>', help('out'), 'runs/demo')
-    .option('--quick', help('quick'))
-    .option('--data <dir>', help('data'))
-    .option('--seed <n>', help('seed'), '42')
-    .option('--no-progress', help('progress'))
-    .action(async (raw: Record<string, unknown>) => {
-      const r = options.safeParse(raw);
-      if (!r.success) throw new DrhardUsageError(z.prettifyError(r.error));
-      const o = r.data;
+  defineCommand(program, {
+    name: 'demo',
+    description: 'run warmups → mine → STAR → ADORE on the bundled Debian-descriptions corpus; print the table, write report.html',
+    schema: options,
+    placeholders: { outDir: 'dir', data: 'dir' },
+    aliases: { out: 'outDir' },
+    run: async (o) => {
       const { runDemo } = await import('../../demo/pipeline.ts');
       const { collectEnvironment, formatClaims, formatTable, formatTimings, reportData } = await import('../../demo/report.ts');
       const { renderReport } = await import('../../report/index.ts');
-      const res = await runDemo({ out: o.out, quick: o.quick, source: o.data, seed: o.seed, progress: o.progress && process.stderr.isTTY === true });
+      const res = await runDemo({ out: o.outDir, quick: o.quick, source: o.data, seed: o.seed, progress: o.progress && process.stderr.isTTY === true });
       const reportPath = path.join(res.out, 'report.html');
       await renderReport(reportData(res, await collectEnvironment({ seed: o.seed })), reportPath);
       process.stdout.write(`\n${formatTable(res)}\n\n${formatClaims(res)}\n\n${formatTimings(res)}\n\nreport: ${reportPath}\nresults: ${path.join(res.out, 'results.json')}\n`);
-    });
+    },
+  });
 }

@@ -4,11 +4,11 @@ import type { Command } from 'commander';
 import { z } from 'zod';
 import { DrhardInputError, DrhardUsageError } from '../../util/errors.ts';
 import { writeFileAtomic } from '../../util/fsx.ts';
-import { parseOptions } from '../options.ts';
+import { defineCommand } from '../command.ts';
 
 const options = z.object({
   model: z.string().describe('model directory: config.json + model.safetensors (or pytorch_model.bin)'),
-  ids: z.string().optional().describe('JSON file: an array of token-id arrays, e.g. [[0, 713, 2], [0, 9, 2]]'),
+  tokenIds: z.string().optional().describe('JSON file: an array of token-id arrays, e.g. [[0, 713, 2], [0, 9, 2]]'),
   text: z.string().optional().describe("text file, one text per line; tokenized with the model directory's tokenizer"),
   maxLength: z.coerce.number().int().min(2).default(512).describe('longest sequence (default 512); longer ones keep their first and last token, as DRhard'),
   batchSize: z.coerce.number().int().positive().default(64).describe('sequences per forward pass (default 64)'),
@@ -18,11 +18,10 @@ const options = z.object({
     .default('float32')
     .describe('float32 (default), or bfloat16 mixed precision for the matrix products (fast on AMX/AVX512-BF16 CPUs and GPUs)'),
   compat28: z.boolean().default(false).describe("tokenize as DRhard's transformers-2.8 RobertaTokenizer (lowercase, prefix space)"),
-  output: z.string().optional().describe('write the JSON here (atomically) instead of stdout'),
+  out: z.string().optional().describe('write the JSON here (atomically) instead of stdout'),
 });
 type Options = z.infer<typeof options>;
 
-const help = (k: keyof typeof options.shape): string => options.shape[k].description ?? '';
 
 /** Reads and validates an ids file: every id an integer in [0, vocabSize). */
 export function readIdsFile(file: string, vocabSize: number): number[][] {
@@ -46,7 +45,7 @@ export function readIdsFile(file: string, vocabSize: number): number[][] {
 }
 
 async function run(o: Options): Promise<void> {
-  if ((o.ids === undefined) === (o.text === undefined)) throw new DrhardUsageError('give exactly one of --ids and --text');
+  if ((o.tokenIds === undefined) === (o.text === undefined)) throw new DrhardUsageError('give exactly one of --token-ids and --text');
   // Heavy imports (libtorch) only when the command runs, so `drhard --help` stays fast.
   const { loadModel } = await import('../../models/checkpoint.ts');
   const { encodeIds, truncateIds } = await import('../../models/encode.ts');
@@ -56,8 +55,8 @@ async function run(o: Options): Promise<void> {
   // RoBERTa positions start after padding_idx, so the position table holds max_position_embeddings - pad - 1 tokens.
   const limit = Math.min(o.maxLength, model.config.maxPositionEmbeddings - (roberta ? model.config.padTokenId + 1 : 0));
   let seqs: number[][];
-  if (o.ids !== undefined) {
-    seqs = readIdsFile(o.ids, model.config.vocabSize).map((s) => truncateIds(s, limit));
+  if (o.tokenIds !== undefined) {
+    seqs = readIdsFile(o.tokenIds, model.config.vocabSize).map((s) => truncateIds(s, limit));
   } else {
     const { loadTokenizer } = await import('../../tokenizers/index.ts');
     const tok = await loadTokenizer(o.model, { compat28: o.compat28 });
@@ -81,25 +80,18 @@ async function run(o: Options): Promise<void> {
   const dim = model.dim;
   const rows = seqs.map((_, i) => Array.from(flat.subarray(i * dim, (i + 1) * dim)));
   const json = `${JSON.stringify(rows)}\n`;
-  if (o.output) writeFileAtomic(o.output, json);
+  if (o.out) writeFileAtomic(o.out, json);
   else process.stdout.write(json);
   model.dispose();
 }
 
 export function register(program: Command): void {
-  program
-    .command('embed')
-    .description('Print embeddings (a JSON array of vectors) of token-id sequences or text lines')
-    .requiredOption('--model <dir>', help('model'))
-    .option('--ids <file>', help('ids'))
-    .option('--text <file>', help('text'))
-    .option('--max-length <n>', help('maxLength'))
-    .option('--batch-size <n>', help('batchSize'))
-    .option('--device <device>', help('device'))
-    .option('--dtype <dtype>', help('dtype'))
-    .option('--compat28', help('compat28'))
-    .option('--output <file>', help('output'))
-    .action(async (raw: Record<string, unknown>) => {
-      await run(parseOptions(options, raw));
-    });
+  defineCommand(program, {
+    name: 'embed',
+    description: 'Print embeddings (a JSON array of vectors) of token-id sequences or text lines',
+    schema: options,
+    placeholders: { model: 'dir', tokenIds: 'file', text: 'file', device: 'device', dtype: 'dtype', out: 'file' },
+    aliases: { ids: 'tokenIds', output: 'out' },
+    run,
+  });
 }

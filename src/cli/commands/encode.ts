@@ -2,11 +2,11 @@
 // length-sorted batches, resumable after a crash or kill.
 import type { Command } from 'commander';
 import { z } from 'zod';
-import { registerCommand } from '../../retrieval/cli.ts';
+import { defineCommand } from '../command.ts';
 
 const options = z.object({
   model: z.string().describe('model directory: config.json + model.safetensors (or pytorch_model.bin)'),
-  dataset: z.string().describe('dataset directory written by drhard preprocess'),
+  data: z.string().describe('dataset directory written by drhard preprocess'),
   split: z.string().default('corpus').describe("what to encode: 'corpus' (documents, default) or a query split (train, dev, ...)"),
   out: z.string().describe('embeddings file to write (manifest: <out>.json; work in progress: <out>.parts/)'),
   maxLength: z.coerce.number().int().min(2).optional().describe("sequence length cap (default: the split's preprocessing length; DRhard: 32 queries, 256 passages)"),
@@ -23,9 +23,9 @@ async function run(o: Options): Promise<void> {
   const { openDataset } = await import('../../data/index.ts');
   const { loadModel, weightsFile } = await import('../../models/checkpoint.ts');
   const { encodeSplit, EncodeStopped } = await import('../../retrieval/encode.ts');
-  const { datasetChecksum, modelDirChecksum, storeOf } = await import('../../retrieval/cli.ts');
+  const { datasetChecksum, modelDirChecksum, storeOf } = await import('../retrieval.ts');
   const { StopSignal } = await import('../../util/signals.ts');
-  const ds = openDataset(o.dataset);
+  const ds = openDataset(o.data);
   const { model } = loadModel(o.model, { device: o.device });
   using stop = new StopSignal();
   try {
@@ -40,7 +40,7 @@ async function run(o: Options): Promise<void> {
       resume: o.resume,
       progress: o.progress,
       model: { path: o.model, checksum: await modelDirChecksum(o.model, weightsFile(o.model)) },
-      dataset: { path: o.dataset, checksum: datasetChecksum(ds), split: o.split },
+      dataset: { path: o.data, checksum: datasetChecksum(ds), split: o.split },
       shouldStop: () => stop.requested,
     });
     process.stdout.write(`${JSON.stringify({ out: o.out, count: r.manifest.count, dim: r.manifest.dim, dtype: r.manifest.dtype, encoded: r.encoded, reused: r.reused, seconds: Number(r.seconds.toFixed(3)), rowsPerSecond: r.encoded > 0 ? Number((r.encoded / r.seconds).toFixed(1)) : null })}\n`);
@@ -58,7 +58,12 @@ async function run(o: Options): Promise<void> {
 }
 
 export function register(program: Command): void {
-  registerCommand(program, 'encode', 'Encode a dataset split or the corpus into an embeddings file (resumable)', options, run, {
-    model: 'dir', dataset: 'dir', split: 'name', out: 'file', device: 'device', dtype: 'type',
+  defineCommand(program, {
+    name: 'encode',
+    description: 'Encode a dataset split or the corpus into an embeddings file (resumable)',
+    schema: options,
+    placeholders: { model: 'dir', data: 'dir', split: 'name', out: 'file', device: 'device', dtype: 'type' },
+    aliases: { dataset: 'data' },
+    run,
   });
 }

@@ -3,10 +3,10 @@ import type { Command } from 'commander';
 import { z } from 'zod';
 import { DrhardInputError, DrhardUsageError } from '../../util/errors.ts';
 import { writeFileAtomic } from '../../util/fsx.ts';
-import { parseOptions } from '../options.ts';
+import { defineCommand } from '../command.ts';
 
 const options = z.object({
-  qrels: z.string().optional().describe('qrels file "qid 0 docid rel" (TREC or MS MARCO .tsv); optional with --dataset'),
+  qrels: z.string().optional().describe('qrels file "qid 0 docid rel" (TREC or MS MARCO .tsv); optional with --data'),
   run: z.string().describe('run file: TREC "qid Q0 docid rank score tag" or MS MARCO "qid<TAB>docid<TAB>rank"'),
   runFormat: z.enum(['auto', 'trec', 'msmarco']).default('auto').describe('run format (default auto: by the first line)'),
   metrics: z
@@ -19,13 +19,12 @@ const options = z.object({
   complete: z.boolean().default(true).describe('average over every qrels query, missing ones scoring 0 (trec_eval -c; default on)'),
   maxDocs: z.coerce.number().int().positive().optional().describe('keep only the top N documents per query (trec_eval -M)'),
   msmarcoK: z.coerce.number().int().positive().default(10).describe('cutoff of the msmarco_eval-style MRR block (default 10; DRhard doc runs use 100)'),
-  dataset: z.string().optional().describe('dataset directory (drhard preprocess): the run holds its offsets, mapped back to ids'),
-  split: z.string().optional().describe('query split of --dataset the run was made for (train, dev, test, ...)'),
-  output: z.string().optional().describe('write the report here (atomically) instead of stdout'),
+  data: z.string().optional().describe('dataset directory (drhard preprocess): the run holds its offsets, mapped back to ids'),
+  split: z.string().optional().describe('query split of --data the run was made for (train, dev, test, ...)'),
+  out: z.string().optional().describe('write the report here (atomically) instead of stdout'),
 });
 type Options = z.infer<typeof options>;
 
-const help = (k: keyof typeof options.shape): string => options.shape[k].description ?? '';
 
 async function run(o: Options): Promise<void> {
   const { loadInputs, parseThreshold, splitMetricList } = await import('../../eval/load.ts');
@@ -39,7 +38,7 @@ async function run(o: Options): Promise<void> {
   } catch (e) {
     throw e instanceof DrhardInputError ? new DrhardUsageError(`--metrics: ${e.message.replace(/^metrics: /, '')}`) : e;
   }
-  const { qrels, runs } = await loadInputs({ qrels: o.qrels, runs: [o.run], runFormat: o.runFormat, dataset: o.dataset, split: o.split });
+  const { qrels, runs } = await loadInputs({ qrels: o.qrels, runs: [o.run], runFormat: o.runFormat, dataset: o.data, split: o.split });
   const loaded = runs[0]!;
   const res = evaluate(qrels, loaded.run, {
     metrics,
@@ -69,28 +68,17 @@ async function run(o: Options): Promise<void> {
     const mm = msmarcoMrr(qrels, loaded.run, { k: o.msmarcoK, relThreshold });
     out = formatMsmarcoBlock(mm.mrr, o.msmarcoK, mm.queriesRanked) + formatTrecTable(res, { perQuery: o.perQuery, ...(loaded.tag !== undefined ? { runid: loaded.tag } : {}) });
   }
-  if (o.output !== undefined) writeFileAtomic(o.output, out);
+  if (o.out !== undefined) writeFileAtomic(o.out, out);
   else process.stdout.write(out);
 }
 
 export function register(program: Command): void {
-  program
-    .command('evaluate')
-    .description('Evaluate a run against qrels with trec_eval semantics (MRR@10, Recall@100, NDCG@10, MAP, ...)')
-    .option('--qrels <file>', help('qrels'))
-    .requiredOption('--run <file>', help('run'))
-    .option('--run-format <format>', help('runFormat'))
-    .option('--metrics <list>', help('metrics'))
-    .option('--per-query', help('perQuery'))
-    .option('--format <format>', help('format'))
-    .option('--rel-threshold <n>', help('relThreshold'))
-    .option('--no-complete', 'average only over queries present in both files (trec_eval without -c)')
-    .option('--max-docs <n>', help('maxDocs'))
-    .option('--msmarco-k <k>', help('msmarcoK'))
-    .option('--dataset <dir>', help('dataset'))
-    .option('--split <name>', help('split'))
-    .option('--output <file>', help('output'))
-    .action(async (raw: Record<string, unknown>) => {
-      await run(parseOptions(options, raw));
-    });
+  defineCommand(program, {
+    name: 'evaluate',
+    description: 'Evaluate a run against qrels with trec_eval semantics (MRR@10, Recall@100, NDCG@10, MAP, ...)',
+    schema: options,
+    placeholders: { qrels: 'file', run: 'file', runFormat: 'format', metrics: 'list', format: 'format', relThreshold: 'n', msmarcoK: 'k', data: 'dir', split: 'name', out: 'file' },
+    aliases: { dataset: 'data', output: 'out' },
+    run,
+  });
 }

@@ -4,12 +4,12 @@ import type { Command } from 'commander';
 import { z } from 'zod';
 import { DrhardInputError, DrhardUsageError } from '../../util/errors.ts';
 import { writeFileAtomic } from '../../util/fsx.ts';
-import { kebab } from '../options.ts';
+import { defineCommand } from '../command.ts';
 
 const options = z.object({
-  runs: z.array(z.string()).min(2).describe('run files to fuse (TREC "qid Q0 docid rank score tag" or MS MARCO "qid docid rank"), in the order --weights refers to'),
+  runs: z.array(z.string()).min(2, 'give at least two run files to fuse').describe('run files to fuse (TREC "qid Q0 docid rank score tag" or MS MARCO "qid docid rank"), in the order --weights refers to'),
   method: z.enum(['rrf', 'interpolate']).default('rrf').describe('rrf: Σ w/(k + rank); interpolate: Σ w · min-max normalized score, missing = 0 (default rrf)'),
-  k: z.coerce.number().min(0).optional().describe('RRF constant k (default 60); --method rrf only'),
+  rrfK: z.coerce.number().min(0).optional().describe('RRF constant k (default 60); --method rrf only'),
   weights: z.string().optional().describe('per-run weights, comma-separated, one per run (default: rrf 1 each, interpolate 1/R each)'),
   alpha: z.coerce.number().min(0).max(1).optional().describe('two runs: weight of the first run; the second gets 1 − alpha (interpolate default 0.5)'),
   tuneQrels: z.string().optional().describe('qrels of held-out TRAINING queries (never dev/test) to tune alpha on; needs --tune-runs and --method interpolate'),
@@ -24,7 +24,6 @@ const options = z.object({
 });
 type Options = z.infer<typeof options>;
 
-const help = (k: keyof typeof options.shape): string => options.shape[k].description ?? '';
 
 function splitList(raw: string): string[] {
   return raw
@@ -51,7 +50,7 @@ async function run(o: Options): Promise<void> {
 
   // Flag combinations first, before reading anything.
   const tuning = o.tuneQrels !== undefined || o.tuneRuns !== undefined;
-  if (o.k !== undefined && o.method !== 'rrf') throw new DrhardUsageError('--k applies to --method rrf only');
+  if (o.rrfK !== undefined && o.method !== 'rrf') throw new DrhardUsageError('--rrf-k applies to --method rrf only');
   if (o.weights !== undefined && o.alpha !== undefined) throw new DrhardUsageError('give --weights or --alpha, not both');
   if (o.alpha !== undefined && nRuns !== 2) throw new DrhardUsageError(`--alpha needs exactly two runs (got ${nRuns}); use --weights with one weight per run`);
   const weightsGiven = o.weights !== undefined ? parseWeights(o.weights) : undefined;
@@ -108,7 +107,7 @@ async function run(o: Options): Promise<void> {
   const opts = {
     names: o.runs,
     depth,
-    ...(o.k !== undefined ? { k: o.k } : {}),
+    ...(o.rrfK !== undefined ? { k: o.rrfK } : {}),
     ...(tuned !== undefined ? { alpha: tuned.alpha } : {}),
     ...(o.alpha !== undefined ? { alpha: o.alpha } : {}),
     ...(weightsGiven !== undefined ? { weights: weightsGiven } : {}),
@@ -135,14 +134,14 @@ async function run(o: Options): Promise<void> {
   }
   let docs = 0;
   for (const r of fused.values()) docs += r.docids.length;
-  log.info({ method: o.method, runs: o.runs, weights, ...(o.method === 'rrf' ? { k: o.k ?? fuse.DEFAULT_RRF_K } : {}), depth, queries: fused.size, docs }, 'fuse done');
+  log.info({ method: o.method, runs: o.runs, weights, ...(o.method === 'rrf' ? { k: o.rrfK ?? fuse.DEFAULT_RRF_K } : {}), depth, queries: fused.size, docs }, 'fuse done');
 
   if (o.report !== undefined) {
     const report = {
       method: o.method,
       runs: o.runs,
       weights,
-      ...(o.method === 'rrf' ? { k: o.k ?? fuse.DEFAULT_RRF_K } : {}),
+      ...(o.method === 'rrf' ? { k: o.rrfK ?? fuse.DEFAULT_RRF_K } : {}),
       depth,
       queries: fused.size,
       output: o.out ?? null,
@@ -156,31 +155,16 @@ async function run(o: Options): Promise<void> {
 }
 
 export function register(program: Command): void {
-  program
-    .command('fuse')
-    .description('Hybrid retrieval: fuse runs (e.g. dense + BM25) by reciprocal rank fusion or min-max score interpolation')
-    .argument('<runs...>', help('runs'))
-    .option('--method <method>', help('method'))
-    .option('--k <k>', help('k'))
-    .option('--weights <list>', help('weights'))
-    .option('--alpha <a>', help('alpha'))
-    .option('--tune-qrels <file>', help('tuneQrels'))
-    .option('--tune-runs <list>', help('tuneRuns'))
-    .option('--tune-metric <metric>', help('tuneMetric'))
-    .option('--rel-threshold <n>', help('relThreshold'))
-    .option('--depth <n>', help('depth'))
-    .option('--run-format <format>', help('runFormat'))
-    .option('--out <file>', help('out'))
-    .option('--tag <name>', help('tag'))
-    .option('--report <file>', help('report'))
-    .action(async (runs: string[], raw: Record<string, unknown>) => {
-      const r = options.safeParse({ ...raw, runs });
-      if (!r.success) {
-        const issue = r.error.issues[0]!;
-        const name = String(issue.path[0] ?? '');
-        if (name === 'runs') throw new DrhardUsageError('give at least two run files to fuse');
-        throw new DrhardUsageError(`--${kebab(name)}: ${issue.message}`);
-      }
-      await run(r.data);
-    });
+  defineCommand(program, {
+    name: 'fuse',
+    description: 'Hybrid retrieval: fuse runs (e.g. dense + BM25) by reciprocal rank fusion or min-max score interpolation',
+    schema: options,
+    args: ['runs'],
+    placeholders: {
+      method: 'method', rrfK: 'k', weights: 'list', alpha: 'a', tuneQrels: 'file', tuneRuns: 'list', tuneMetric: 'metric', relThreshold: 'n',
+      runFormat: 'format', out: 'file', tag: 'name', report: 'file',
+    },
+    aliases: { k: 'rrfK' },
+    run,
+  });
 }

@@ -2,12 +2,12 @@
 // init, the tokenizer files) to start training from scratch with `drhard train --init DIR`.
 import type { Command } from 'commander';
 import { z } from 'zod';
-import { parseOptions } from '../options.ts';
+import { defineCommand } from '../command.ts';
 
 const posInt = z.coerce.number().int('must be an integer').min(1, 'must be a positive integer');
 
 const options = z.object({
-  out: z.string().describe('model directory to write: config.json, model.safetensors and the tokenizer files (built in a temp dir, renamed into place)'),
+  outDir: z.string().describe('model directory to write: config.json, model.safetensors and the tokenizer files (built in a temp dir, renamed into place)'),
   tokenizer: z
     .string()
     .describe('the tokenizer: a directory from `drhard tokenizer train` or any model directory with tokenizer files, a tokenizer.json, or a dataset directory (the tokenizer it was preprocessed with); sets vocab_size and pad_token_id'),
@@ -37,7 +37,6 @@ const options = z.object({
 });
 type Options = z.infer<typeof options>;
 
-const help = (k: keyof typeof options.shape): string => options.shape[k].description ?? '';
 
 async function run(o: Options): Promise<void> {
   const { DrhardUsageError } = await import('../../util/errors.ts');
@@ -48,7 +47,7 @@ async function run(o: Options): Promise<void> {
   const { initModelDir } = await import('../../models/init.ts');
   const { log } = await import('../../util/log.ts');
   const r = await initModelDir({
-    out: o.out,
+    out: o.outDir,
     tokenizer: o.tokenizer,
     ...(o.type !== 'auto' ? { modelType: o.type } : {}),
     hiddenSize: o.hiddenSize,
@@ -86,28 +85,14 @@ async function run(o: Options): Promise<void> {
 }
 
 export function register(program: Command): void {
-  program
-    .command('init-model')
-    .description(
+  defineCommand(program, {
+    name: 'init-model',
+    description:
       'Write a freshly initialized model directory (config.json, model.safetensors, tokenizer files) sized for training from scratch; ' +
-        'start training with `drhard train --init <out>`. Prints a JSON summary with the parameter count.',
-    )
-    .requiredOption('--out <dir>', help('out'))
-    .requiredOption('--tokenizer <dir>', help('tokenizer'))
-    .option('--type <type>', help('type'))
-    .option('--hidden-size <n>', help('hiddenSize'))
-    .option('--layers <n>', help('layers'))
-    .option('--heads <n>', help('heads'))
-    .option('--intermediate-size <n>', help('intermediateSize'))
-    .option('--max-length <n>', help('maxLength'))
-    .option('--pooling <pooling>', help('pooling'))
-    .option('--embedding-head', help('embeddingHead'))
-    .option('--no-embedding-head', 'no head: the pooled vector is the embedding')
-    .option('--output-embedding-size <n>', help('outputEmbeddingSize'))
-    .option('--dropout <p>', help('dropout'))
-    .option('--seed <n>', help('seed'))
-    .option('--overwrite', help('overwrite'))
-    .action(async (raw: Record<string, unknown>) => {
-      await run(parseOptions(options, raw));
-    });
+      'start training with `drhard train --init <out-dir>`. Prints a JSON summary with the parameter count.',
+    schema: options,
+    placeholders: { outDir: 'dir', tokenizer: 'dir', type: 'type', pooling: 'pooling', dropout: 'p' },
+    aliases: { out: 'outDir' },
+    run,
+  });
 }

@@ -4,18 +4,19 @@ import * as path from 'node:path';
 import type { Command } from 'commander';
 import { z } from 'zod';
 import { DrhardUsageError } from '../../util/errors.ts';
-import { exactSchema, paramsSchema, registerCommand, sizeSchema } from '../../retrieval/cli.ts';
+import { defineCommand } from '../command.ts';
+import { exactSchema, paramsSchema, sizeSchema } from '../retrieval.ts';
 
 const options = z.object({
-  dataset: z.string().describe('dataset directory written by drhard preprocess'),
+  data: z.string().describe('dataset directory written by drhard preprocess'),
   split: z.string().default('train').describe('query split to mine for (default train; DRhard: train, whatever its README says)'),
-  source: z.enum(['dense', 'bm25', 'random']).default('dense').describe('dense (default: --model or --embeddings), bm25, or random negatives'),
+  source: z.enum(['dense', 'bm25', 'random']).default('dense').describe('dense (default: --model or --doc-embeddings), bm25, or random negatives'),
   topk: z.coerce.number().int().positive().default(200).describe('negatives kept per query (default 200)'),
   margin: z.coerce.number().int().min(0).default(10).describe('extra candidates retrieved so removals still leave --topk (default 10, as DRhard)'),
   out: z.string().describe('negatives file to write (+ <out>.json with provenance and counters)'),
   format: z.enum(['jsonl', 'bin', 'tsv']).default('jsonl').describe('jsonl: {"qoffset": q, "negatives": [...]} per line (default); bin: compact CSR of offsets; tsv: "qid<TAB>docid<TAB>rank" with original ids'),
   model: z.string().optional().describe('dense: model directory; queries and corpus are encoded (resumably) into --work'),
-  embeddings: z.string().optional().describe('dense: document embeddings file to reuse (drhard encode --split corpus)'),
+  docEmbeddings: z.string().optional().describe('dense: document embeddings file to reuse (drhard encode --split corpus)'),
   queryEmbeddings: z.string().optional().describe("dense: query embeddings of --split to reuse (drhard encode --split <split>)"),
   work: z.string().optional().describe('dense with --model: where encoded embeddings go (default <out>.work/)'),
   maxQueryLength: z.coerce.number().int().min(2).optional().describe("dense with --model: query token cap (default: the split's preprocessing length)"),
@@ -37,11 +38,11 @@ const options = z.object({
 type Options = z.infer<typeof options>;
 
 async function run(o: Options): Promise<void> {
-  if (o.source === 'dense' && o.model === undefined && (o.embeddings === undefined || o.queryEmbeddings === undefined)) {
-    throw new DrhardUsageError('--source dense needs --model, or both --embeddings and --query-embeddings');
+  if (o.source === 'dense' && o.model === undefined && (o.docEmbeddings === undefined || o.queryEmbeddings === undefined)) {
+    throw new DrhardUsageError('--source dense needs --model, or both --doc-embeddings and --query-embeddings');
   }
-  if (o.source !== 'dense' && (o.model !== undefined || o.embeddings !== undefined || o.queryEmbeddings !== undefined)) {
-    throw new DrhardUsageError(`--source ${o.source} takes no --model/--embeddings/--query-embeddings`);
+  if (o.source !== 'dense' && (o.model !== undefined || o.docEmbeddings !== undefined || o.queryEmbeddings !== undefined)) {
+    throw new DrhardUsageError(`--source ${o.source} takes no --model/--doc-embeddings/--query-embeddings`);
   }
   const { openDataset } = await import('../../data/index.ts');
   const { mineNegatives } = await import('../../retrieval/mine.ts');
@@ -49,16 +50,16 @@ async function run(o: Options): Promise<void> {
   const { DenseSearcher } = await import('../../retrieval/search.ts');
   const { Bm25Index } = await import('../../retrieval/bm25.ts');
   const { embeddingsSha256 } = await import('../../retrieval/ann.ts');
-  const { datasetChecksum, idWriters, modelDirChecksum, searcherOptions } = await import('../../retrieval/cli.ts');
+  const { datasetChecksum, idWriters, modelDirChecksum, searcherOptions } = await import('../retrieval.ts');
   const { Progress } = await import('../../util/progress.ts');
   const { log } = await import('../../util/log.ts');
-  const ds = openDataset(o.dataset);
+  const ds = openDataset(o.data);
   const cleanup: Array<() => void> = [() => ds.close()];
   try {
     const qstore = ds.queries(o.split);
     const qrels = ds.qrels(o.split);
     if (qrels.size === 0) throw new DrhardUsageError(`split ${o.split} has no qrels: nothing to mine for`);
-    const meta: Record<string, unknown> = { dataset: { path: o.dataset, checksum: datasetChecksum(ds), split: o.split }, source: o.source, topk: o.topk, margin: o.margin };
+    const meta: Record<string, unknown> = { dataset: { path: o.data, checksum: datasetChecksum(ds), split: o.split }, source: o.source, topk: o.topk, margin: o.margin };
     const t0 = performance.now();
     let source: Parameters<typeof mineNegatives>[0]['source'];
     if (o.source === 'random') {
@@ -71,7 +72,7 @@ async function run(o: Options): Promise<void> {
       source = { kind: 'bm25', index, queries: qstore };
       meta['bm25'] = index.params;
     } else {
-      let docEmb = o.embeddings;
+      let docEmb = o.docEmbeddings;
       let qEmb = o.queryEmbeddings;
       if (o.model !== undefined) {
         const { loadModel, weightsFile } = await import('../../models/checkpoint.ts');
@@ -84,8 +85,8 @@ async function run(o: Options): Promise<void> {
           const common = { batchSize: o.batchSize, padId: ds.manifest.tokenizer.padId, progress: o.progress, model: { path: o.model, checksum } };
           qEmb ??= path.join(work, `${o.split}.emb`);
           docEmb ??= path.join(work, 'corpus.emb');
-          await encodeSplit(model, qstore, { ...common, out: qEmb, maxLength: o.maxQueryLength ?? qstore.maxLength, dataset: { path: o.dataset, checksum: dsum, split: o.split } });
-          await encodeSplit(model, ds.corpus, { ...common, out: docEmb, maxLength: o.maxDocLength ?? ds.corpus.maxLength, dataset: { path: o.dataset, checksum: dsum, split: 'corpus' } });
+          await encodeSplit(model, qstore, { ...common, out: qEmb, maxLength: o.maxQueryLength ?? qstore.maxLength, dataset: { path: o.data, checksum: dsum, split: o.split } });
+          await encodeSplit(model, ds.corpus, { ...common, out: docEmb, maxLength: o.maxDocLength ?? ds.corpus.maxLength, dataset: { path: o.data, checksum: dsum, split: 'corpus' } });
           meta['model'] = { path: o.model, checksum };
         } finally {
           model.dispose();
@@ -120,8 +121,15 @@ async function run(o: Options): Promise<void> {
 }
 
 export function register(program: Command): void {
-  registerCommand(program, 'mine', 'Mine hard (dense), BM25 or random negatives for a query split', options, run, {
-    dataset: 'dir', split: 'name', source: 'kind', out: 'file', format: 'format', model: 'dir', embeddings: 'file', queryEmbeddings: 'file',
-    work: 'dir', device: 'device', index: 'factory', param: 'name=value', maxMemory: 'bytes',
+  defineCommand(program, {
+    name: 'mine',
+    description: 'Mine hard (dense), BM25 or random negatives for a query split',
+    schema: options,
+    placeholders: {
+      data: 'dir', split: 'name', source: 'kind', out: 'file', format: 'format', model: 'dir', docEmbeddings: 'file', queryEmbeddings: 'file',
+      work: 'dir', device: 'device', index: 'factory', exact: 'engine', param: 'name=value', maxMemory: 'bytes',
+    },
+    aliases: { dataset: 'data', embeddings: 'docEmbeddings' },
+    run,
   });
 }

@@ -2,18 +2,18 @@
 import type { Command } from 'commander';
 import { z } from 'zod';
 import { DrhardUsageError } from '../../util/errors.ts';
-import { parseOptions } from '../options.ts';
+import { defineCommand } from '../command.ts';
 
 const options = z.object({
-  format: z.enum(['msmarco-passage', 'msmarco-doc', 'beir']).default('msmarco-passage').describe('input format: msmarco-passage (default), msmarco-doc or beir'),
+  inputFormat: z.enum(['msmarco-passage', 'msmarco-doc', 'beir']).default('msmarco-passage').describe('input format: msmarco-passage (default), msmarco-doc or beir'),
   input: z.string().optional().describe('input directory with the standard file names (collection.tsv, queries.*.tsv, qrels.*.tsv; or BEIR corpus.jsonl, queries.jsonl, qrels/*.tsv); .gz variants are read too'),
-  out: z.string().describe('output dataset directory (built in a temp dir beside it, renamed into place when complete)'),
+  outDir: z.string().describe('output dataset directory (built in a temp dir beside it, renamed into place when complete)'),
   tokenizer: z.string().describe('model directory with tokenizer.json, vocab.json + merges.txt, or vocab.txt (or a tokenizer.json path)'),
   compat28: z.boolean().default(false).describe("tokenize as DRhard's transformers-2.8 RobertaTokenizer (lowercase, prefix space); needed for DRhard's published checkpoints"),
   lowercase: z.boolean().optional().describe('vocab.txt tokenizers: override do_lower_case'),
   collection: z.string().optional().describe('MS MARCO collection file (default: found in --input)'),
   split: z.array(z.string()).optional().describe('MS MARCO query set NAME=QUERIES[:QRELS], repeatable (default: DRhard train/dev/test/lead sets found in --input); BEIR: a qrels/NAME.tsv split name, repeatable (default: all)'),
-  ids: z.enum(['numeric', 'string']).default('numeric').describe("MS MARCO id check: 'numeric' (default: integer ids, D<digits> docids) or 'string' (any id without whitespace)"),
+  idType: z.enum(['numeric', 'string']).default('numeric').describe("MS MARCO id check: 'numeric' (default: integer ids, D<digits> docids) or 'string' (any id without whitespace)"),
   maxDocLength: z.coerce.number().int().min(2).default(512).describe('document truncation length in tokens, special tokens included (default 512)'),
   maxQueryLength: z.coerce.number().int().min(2).default(64).describe('query truncation length in tokens, special tokens included (default 64)'),
   maxDocChars: z.coerce.number().int().min(0).default(10_000).describe('cut documents to this many characters before tokenizing (default 10000; 0: no cut)'),
@@ -24,7 +24,6 @@ const options = z.object({
 });
 type Options = z.infer<typeof options>;
 
-const help = (k: keyof typeof options.shape): string => options.shape[k].description ?? '';
 
 function parseSplitArg(s: string): { name: string; queries: string; qrels?: string } {
   const eq = s.indexOf('=');
@@ -39,7 +38,7 @@ function parseSplitArg(s: string): { name: string; queries: string; qrels?: stri
 async function run(o: Options): Promise<void> {
   const { preprocessMsmarco, preprocessBeir } = await import('../../data/index.ts');
   const common = {
-    out: o.out,
+    out: o.outDir,
     tokenizer: o.tokenizer,
     compat28: o.compat28,
     ...(o.lowercase !== undefined ? { lowercase: o.lowercase } : {}),
@@ -51,7 +50,7 @@ async function run(o: Options): Promise<void> {
     overwrite: o.overwrite,
   };
   let report;
-  if (o.format === 'beir') {
+  if (o.inputFormat === 'beir') {
     if (o.input === undefined) throw new DrhardUsageError('--input is required for BEIR');
     if (o.collection !== undefined) throw new DrhardUsageError('--collection is for MS MARCO formats');
     report = await preprocessBeir({ ...common, input: o.input, titleSep: o.titleSep, ...(o.split ? { splits: o.split } : {}) });
@@ -61,8 +60,8 @@ async function run(o: Options): Promise<void> {
     }
     report = await preprocessMsmarco({
       ...common,
-      kind: o.format === 'msmarco-doc' ? 'doc' : 'passage',
-      idType: o.ids,
+      kind: o.inputFormat === 'msmarco-doc' ? 'doc' : 'passage',
+      idType: o.idType,
       ...(o.input !== undefined ? { input: o.input } : {}),
       ...(o.collection !== undefined ? { collection: o.collection } : {}),
       ...(o.split !== undefined ? { splits: o.split.map(parseSplitArg) } : {}),
@@ -81,27 +80,12 @@ async function run(o: Options): Promise<void> {
 }
 
 export function register(program: Command): void {
-  program
-    .command('preprocess')
-    .description('Tokenize MS MARCO or BEIR text into a dataset directory (token stores, id maps, qrels by offset, manifest)')
-    .option('--format <format>', help('format'))
-    .option('--input <dir>', help('input'))
-    .requiredOption('--out <dir>', help('out'))
-    .requiredOption('--tokenizer <dir>', help('tokenizer'))
-    .option('--compat28', help('compat28'))
-    .option('--lowercase', help('lowercase'))
-    .option('--no-lowercase', 'vocab.txt tokenizers: keep case')
-    .option('--collection <file>', help('collection'))
-    .option('--split <spec>', help('split'), (v: string, prev: string[] | undefined) => [...(prev ?? []), v])
-    .option('--ids <type>', help('ids'))
-    .option('--max-doc-length <n>', help('maxDocLength'))
-    .option('--max-query-length <n>', help('maxQueryLength'))
-    .option('--max-doc-chars <n>', help('maxDocChars'))
-    .option('--title-sep <s>', help('titleSep'))
-    .option('--threads <n>', help('threads'))
-    .option('--skip-invalid', help('skipInvalid'))
-    .option('--overwrite', help('overwrite'))
-    .action(async (raw: Record<string, unknown>) => {
-      await run(parseOptions(options, raw));
-    });
+  defineCommand(program, {
+    name: 'preprocess',
+    description: 'Tokenize MS MARCO or BEIR text into a dataset directory (token stores, id maps, qrels by offset, manifest)',
+    schema: options,
+    placeholders: { inputFormat: 'format', input: 'dir', outDir: 'dir', tokenizer: 'dir', collection: 'file', split: 'spec', idType: 'type', titleSep: 's' },
+    aliases: { out: 'outDir', format: 'inputFormat', ids: 'idType' },
+    run,
+  });
 }

@@ -5,33 +5,33 @@ import type { Command } from 'commander';
 import { z } from 'zod';
 import { DrhardUsageError } from '../../util/errors.ts';
 import type { DenseSearcher } from '../../retrieval/search.ts';
-import { exactSchema, paramsSchema, registerCommand, sizeSchema } from '../../retrieval/cli.ts';
-import { kebab } from '../options.ts';
+import { defineCommand, kebab } from '../command.ts';
+import { exactSchema, paramsSchema, sizeSchema } from '../retrieval.ts';
 
 const options = z.object({
-  queries: z.string().optional().describe('query embeddings file (drhard encode --split <split>); row = query offset'),
+  queryEmbeddings: z.string().optional().describe('query embeddings file (drhard encode --split <split>); row = query offset'),
   query: z.array(z.string()).optional().describe('ad-hoc query text (repeatable); encoded with --model and its tokenizer'),
   model: z.string().optional().describe('model directory with a tokenizer, for --query'),
-  corpus: z.string().optional().describe('document embeddings file (drhard encode --split corpus)'),
-  k: z.coerce.number().int().positive().default(100).describe('documents per query (default 100)'),
+  docEmbeddings: z.string().optional().describe('document embeddings file (drhard encode --split corpus)'),
+  topk: z.coerce.number().int().positive().default(100).describe('documents per query (default 100)'),
   index: z.string().default('flat').describe("'flat' (exact inner product, default) or a faiss index_factory string: HNSW32, IVF4096,PQ64, ..."),
   param: paramsSchema.optional().describe('faiss runtime parameter name=value (repeatable): nprobe=64, efSearch=128'),
-  saveIndex: z.string().optional().describe('build the --index over --corpus and save it here (+ .json manifest), then search it'),
-  loadIndex: z.string().optional().describe('search a saved index (its manifest is verified; with --corpus, also that it was built from it)'),
+  saveIndex: z.string().optional().describe('build the --index over --doc-embeddings and save it here (+ .json manifest), then search it'),
+  loadIndex: z.string().optional().describe('search a saved index (its manifest is verified; with --doc-embeddings, also that it was built from it)'),
   maxMemory: sizeSchema.optional().describe('memory budget for document vectors, e.g. 4G; a larger corpus is searched shard by shard (exact)'),
   exact: exactSchema,
   out: z.string().optional().describe('run file to write (atomically); default stdout'),
   format: z.enum(['trec', 'msmarco']).default('trec').describe('trec: "qid Q0 docid rank score tag" (default); msmarco: "qid<TAB>docid<TAB>rank"'),
-  ids: z.enum(['original', 'offsets']).optional().describe('ids in the run: original (needs --dataset/--split; default when --dataset is given) or offsets'),
-  dataset: z.string().optional().describe('dataset directory, for original ids (and the tokenizer settings of --query)'),
-  split: z.string().optional().describe('query split of --dataset the --queries were encoded from'),
+  ids: z.enum(['original', 'offsets']).optional().describe('ids in the run: original (needs --data/--split; default when --data is given) or offsets'),
+  data: z.string().optional().describe('dataset directory, for original ids (and the tokenizer settings of --query)'),
+  split: z.string().optional().describe('query split of --data the --query-embeddings were encoded from'),
   tag: z.string().default('drhard').describe('TREC run tag (default drhard)'),
   maxLength: z.coerce.number().int().min(2).default(32).describe('token cap for --query text (default 32, as DRhard queries)'),
   compat28: z.boolean().optional().describe("tokenize --query as DRhard's transformers-2.8 RobertaTokenizer (default: the dataset's setting, else off)"),
   hybridBm25: z
     .boolean()
     .optional()
-    .describe('hybrid: also run BM25 (as drhard bm25, --k documents) on the --split queries of --dataset and output the fusion of the dense and BM25 runs (as drhard fuse)'),
+    .describe('hybrid: also run BM25 (as drhard bm25, --topk documents) on the --split queries of --data and output the fusion of the dense and BM25 runs (as drhard fuse)'),
   hybridMethod: z
     .enum(['rrf', 'interpolate'])
     .optional()
@@ -46,37 +46,37 @@ const options = z.object({
 type Options = z.infer<typeof options>;
 
 async function run(o: Options): Promise<void> {
-  if ((o.queries === undefined) === (o.query === undefined)) throw new DrhardUsageError('give exactly one of --queries <file> and --query <text>');
+  if ((o.queryEmbeddings === undefined) === (o.query === undefined)) throw new DrhardUsageError('give exactly one of --query-embeddings <file> and --query <text>');
   if (o.query !== undefined && o.model === undefined) throw new DrhardUsageError('--query needs --model (the encoder and its tokenizer)');
   if (o.saveIndex !== undefined && o.loadIndex !== undefined) throw new DrhardUsageError('give at most one of --save-index and --load-index');
-  if (o.loadIndex === undefined && o.corpus === undefined) throw new DrhardUsageError('--corpus is required (unless --load-index)');
+  if (o.loadIndex === undefined && o.docEmbeddings === undefined) throw new DrhardUsageError('--doc-embeddings is required (unless --load-index)');
   const hybridMethod = checkHybrid(o);
   const T = await import('../../tensor/index.ts');
   const { DenseSearcher: Searcher } = await import('../../retrieval/search.ts');
   const { buildIndex, searcherFromIndex } = await import('../../retrieval/ann.ts');
   const { RunWriter, searchFileToRun } = await import('../../retrieval/runs.ts');
-  const { idWriters, searcherOptions } = await import('../../retrieval/cli.ts');
+  const { idWriters, searcherOptions } = await import('../retrieval.ts');
   const { openDataset } = await import('../../data/index.ts');
   const { log } = await import('../../util/log.ts');
 
-  const ds = o.dataset !== undefined ? openDataset(o.dataset) : undefined;
+  const ds = o.data !== undefined ? openDataset(o.data) : undefined;
   const idMode = o.ids ?? (ds !== undefined && (o.split !== undefined || o.query !== undefined) ? 'original' : 'offsets');
   const t0 = performance.now();
   let searcher: DenseSearcher;
   const params = o.param ?? {};
   if (o.loadIndex !== undefined) {
-    searcher = searcherFromIndex(o.loadIndex, { ...(o.corpus !== undefined ? { embeddings: o.corpus } : {}), params });
+    searcher = searcherFromIndex(o.loadIndex, { ...(o.docEmbeddings !== undefined ? { embeddings: o.docEmbeddings } : {}), params });
   } else if (o.saveIndex !== undefined) {
-    const m = buildIndex(o.corpus as string, o.saveIndex, { factory: o.index === 'flat' ? 'Flat' : o.index, params });
+    const m = buildIndex(o.docEmbeddings as string, o.saveIndex, { factory: o.index === 'flat' ? 'Flat' : o.index, params });
     log.info({ index: o.saveIndex, factory: m.factory, ntotal: m.ntotal, seconds: m.buildSeconds }, 'index built and saved');
-    searcher = searcherFromIndex(o.saveIndex, { embeddings: o.corpus as string });
+    searcher = searcherFromIndex(o.saveIndex, { embeddings: o.docEmbeddings as string });
   } else {
-    searcher = Searcher.fromFile(o.corpus as string, searcherOptions(o));
+    searcher = Searcher.fromFile(o.docEmbeddings as string, searcherOptions(o));
   }
   const loadSeconds = (performance.now() - t0) / 1000;
   try {
     // Ad-hoc queries have no split: they are numbered 1, 2, … and only doc ids are mapped.
-    if (idMode === 'original' && o.query === undefined && o.split === undefined) throw new DrhardUsageError('--ids original needs --split (the query split of --queries)');
+    if (idMode === 'original' && o.query === undefined && o.split === undefined) throw new DrhardUsageError('--ids original needs --split (the query split of --query-embeddings)');
     const ids = idWriters(idMode, ds, o.query !== undefined ? undefined : o.split);
     const writer = new RunWriter(o.out ?? null, { format: o.format, tag: o.tag, ...(o.query !== undefined ? (ids.docid ? { docid: ids.docid } : {}) : ids) });
     const t1 = performance.now();
@@ -90,16 +90,16 @@ async function run(o: Options): Promise<void> {
         try {
           const tok = await loadTokenizer(o.model as string, { compat28: o.compat28 ?? ds?.manifest.tokenizer.compat28 ?? false });
           const q = await encodeTexts(model, tok, o.query, { maxLength: o.maxLength });
-          const hits = T.tidy(() => searcher.search(q, o.k));
+          const hits = T.tidy(() => searcher.search(q, o.topk));
           q.dispose();
           for (let b = 0; b < o.query.length; b++) {
             const docs: string[] = [];
             const scores: number[] = [];
-            for (let j = 0; j < o.k; j++) {
-              const d = hits.ids[b * o.k + j] as number;
+            for (let j = 0; j < o.topk; j++) {
+              const d = hits.ids[b * o.topk + j] as number;
               if (d < 0) continue;
               docs.push(ids.docid ? ids.docid(d) : String(d));
-              scores.push(hits.scores[b * o.k + j] as number);
+              scores.push(hits.scores[b * o.topk + j] as number);
             }
             writer.addRanking(String(b + 1), docs, scores);
           }
@@ -109,9 +109,9 @@ async function run(o: Options): Promise<void> {
         }
       } else if (hybridMethod !== null) {
         const { hybridBm25Search } = await import('../../retrieval/hybrid.ts');
-        const h = hybridBm25Search(ds!, searcher, o.split!, o.queries as string, (sp) => idWriters(idMode, ds, sp), {
+        const h = hybridBm25Search(ds!, searcher, o.split!, o.queryEmbeddings as string, (sp) => idWriters(idMode, ds, sp), {
           method: hybridMethod,
-          k: o.k,
+          k: o.topk,
           block: searcher.mode === 'sharded' ? 65536 : 4096,
           ...(o.hybridWeight !== undefined ? { denseWeight: o.hybridWeight } : {}),
           ...(o.hybridTuneSplit !== undefined ? { tune: { split: o.hybridTuneSplit, queries: o.hybridTuneQueries! } } : {}),
@@ -128,8 +128,8 @@ async function run(o: Options): Promise<void> {
         for (const [qid, r] of h.run) writer.addRanking(qid, r.docids, r.scores);
         nq = h.run.size;
       } else {
-        nq = searchFileToRun(searcher, o.queries as string, writer, {
-          k: o.k,
+        nq = searchFileToRun(searcher, o.queryEmbeddings as string, writer, {
+          k: o.topk,
           dim: searcher.dim,
           // A sharded search reads the whole corpus per call, so give it as many queries at once as is sensible.
           block: searcher.mode === 'sharded' ? 65536 : 4096,
@@ -141,7 +141,7 @@ async function run(o: Options): Promise<void> {
       throw e;
     }
     const seconds = (performance.now() - t1) / 1000;
-    log.info({ queries: nq, k: o.k, mode: searcher.mode, engine: searcher.engine ?? o.index, shards: searcher.shards, docs: searcher.count, loadSeconds: Number(loadSeconds.toFixed(3)), searchSeconds: Number(seconds.toFixed(3)), qps: Number((nq / seconds).toFixed(1)) }, 'search done');
+    log.info({ queries: nq, k: o.topk, mode: searcher.mode, engine: searcher.engine ?? o.index, shards: searcher.shards, docs: searcher.count, loadSeconds: Number(loadSeconds.toFixed(3)), searchSeconds: Number(seconds.toFixed(3)), qps: Number((nq / seconds).toFixed(1)) }, 'search done');
   } finally {
     searcher.dispose();
     ds?.close();
@@ -155,8 +155,8 @@ function checkHybrid(o: Options): 'rrf' | 'interpolate' | null {
     if (extra.length > 0) throw new DrhardUsageError(`${extra.map((k) => `--${kebab(k)}`).join(', ')} ${extra.length === 1 ? 'needs' : 'need'} --hybrid-bm25`);
     return null;
   }
-  if (o.query !== undefined) throw new DrhardUsageError('--hybrid-bm25 searches a dataset split: give --queries <embeddings of --split>, not --query text');
-  if (o.dataset === undefined || o.split === undefined) throw new DrhardUsageError('--hybrid-bm25 needs --dataset and --split (BM25 searches that split\'s queries over the dataset corpus)');
+  if (o.query !== undefined) throw new DrhardUsageError('--hybrid-bm25 searches a dataset split: give --query-embeddings <embeddings of --split>, not --query text');
+  if (o.data === undefined || o.split === undefined) throw new DrhardUsageError('--hybrid-bm25 needs --data and --split (BM25 searches that split\'s queries over the dataset corpus)');
   const weighted = o.hybridWeight !== undefined || o.hybridTuneSplit !== undefined;
   const method = o.hybridMethod ?? (weighted ? 'interpolate' : 'rrf');
   if (method === 'rrf' && weighted) throw new DrhardUsageError('--hybrid-method rrf takes no weight: drop --hybrid-weight/--hybrid-tune-split, or use --hybrid-method interpolate');
@@ -174,9 +174,16 @@ function checkHybrid(o: Options): 'rrf' | 'interpolate' | null {
 }
 
 export function register(program: Command): void {
-  registerCommand(program, 'search', 'Retrieve the top-k documents for query embeddings or query text (exact or faiss)', options, run, {
-    queries: 'file', query: 'text', model: 'dir', corpus: 'file', index: 'factory', param: 'name=value', saveIndex: 'file', loadIndex: 'file',
-    maxMemory: 'bytes', out: 'file', format: 'format', ids: 'kind', dataset: 'dir', split: 'name', tag: 'tag',
-    hybridMethod: 'method', hybridWeight: 'alpha', hybridTuneSplit: 'split', hybridTuneQueries: 'file',
+  defineCommand(program, {
+    name: 'search',
+    description: 'Retrieve the top-k documents for query embeddings or query text (exact or faiss)',
+    schema: options,
+    placeholders: {
+      queryEmbeddings: 'file', query: 'text', model: 'dir', docEmbeddings: 'file', index: 'factory', exact: 'engine', param: 'name=value', saveIndex: 'file', loadIndex: 'file',
+      maxMemory: 'bytes', out: 'file', format: 'format', ids: 'kind', data: 'dir', split: 'name', tag: 'tag',
+      hybridMethod: 'method', hybridWeight: 'alpha', hybridTuneSplit: 'split', hybridTuneQueries: 'file',
+    },
+    aliases: { queries: 'queryEmbeddings', corpus: 'docEmbeddings', dataset: 'data', k: 'topk' },
+    run,
   });
 }

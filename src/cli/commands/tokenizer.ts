@@ -5,7 +5,7 @@ import * as path from 'node:path';
 import type { Command } from 'commander';
 import { z } from 'zod';
 import { DrhardUsageError } from '../../util/errors.ts';
-import { parseOptions } from '../options.ts';
+import { defineCommand } from '../command.ts';
 import type { CorpusFileStats } from '../../tokenizers/corpus.ts';
 
 const options = z.object({
@@ -18,7 +18,7 @@ const options = z.object({
         'any of them gzipped (.gz). The format is taken from the name (.txt, .tsv, .jsonl/.json, before .gz), else from the first non-empty line ' +
         '(a JSON object → JSON lines; a tab after a whitespace-free first field → TSV; else plain text)',
     ),
-  out: z.string().describe('output directory for tokenizer.json (built in a temp dir beside it and renamed into place)'),
+  outDir: z.string().describe('output directory for tokenizer.json (built in a temp dir beside it and renamed into place)'),
   kind: z.enum(['bpe', 'wordpiece']).default('bpe').describe('bpe: byte-level BPE as RoBERTa (<s> <pad> </s> <unk>, 256 byte symbols, merges, <mask>; default); wordpiece: as BERT ([PAD] [UNK] [CLS] [SEP] [MASK], ## pieces)'),
   vocabSize: z.coerce
     .number()
@@ -36,13 +36,12 @@ const options = z.object({
     .min(0)
     .default(2)
     .describe('keep only learned tokens whose pair occurred at least this often in the corpus when merged (default 2, as HF; 0 or 1: keep all); the vocabulary ends early when the corpus supports fewer'),
-  format: z.enum(['auto', 'text', 'tsv', 'jsonl']).default('auto').describe('input format for every --input: auto (default: by name, then first line), text, tsv or jsonl'),
+  inputFormat: z.enum(['auto', 'text', 'tsv', 'jsonl']).default('auto').describe('input format for every --input: auto (default: by name, then first line), text, tsv or jsonl'),
   titleSep: z.string().default(' ').describe("JSON lines: separator between title and text (default ' ')"),
   overwrite: z.boolean().default(false).describe('replace an existing output directory (only one holding nothing but tokenizer files)'),
 });
 type Options = z.infer<typeof options>;
 
-const help = (k: keyof typeof options.shape): string => options.shape[k].description ?? '';
 
 async function run(o: Options): Promise<void> {
   const { trainTokenizerWithReport, readCorpusFiles, minVocabSize, MAX_TRAIN_VOCAB, TOKENIZER_FILES } = await import('../../tokenizers/index.ts');
@@ -53,21 +52,21 @@ async function run(o: Options): Promise<void> {
   if (o.vocabSize !== undefined && (o.vocabSize < lo || o.vocabSize > MAX_TRAIN_VOCAB)) {
     throw new DrhardUsageError(`--vocab-size: must be in [${lo}, ${MAX_TRAIN_VOCAB}] for ${o.kind}, got ${o.vocabSize}`);
   }
-  const out = path.resolve(o.out);
+  const out = path.resolve(o.outDir);
   if (fs.existsSync(out)) {
     const entries = fs.statSync(out).isDirectory() ? fs.readdirSync(out) : null;
-    if (entries === null) throw new DrhardUsageError(`--out: ${out} exists and is not a directory`);
+    if (entries === null) throw new DrhardUsageError(`--out-dir: ${out} exists and is not a directory`);
     if (entries.length > 0) {
-      if (!o.overwrite) throw new DrhardUsageError(`--out: ${out} exists; pass --overwrite to replace it`);
+      if (!o.overwrite) throw new DrhardUsageError(`--out-dir: ${out} exists; pass --overwrite to replace it`);
       const foreign = entries.filter((n) => !(TOKENIZER_FILES as readonly string[]).includes(n));
-      if (foreign.length > 0) throw new DrhardUsageError(`--out: refusing to overwrite ${out}: it holds more than tokenizer files (${foreign.slice(0, 5).join(', ')})`);
+      if (foreign.length > 0) throw new DrhardUsageError(`--out-dir: refusing to overwrite ${out}: it holds more than tokenizer files (${foreign.slice(0, 5).join(', ')})`);
     }
   }
   const t0 = performance.now();
   const stats: CorpusFileStats[] = [];
   let report;
   await publishDir(out, async (tmp) => {
-    const texts = readCorpusFiles(o.input, { format: o.format, titleSep: o.titleSep, stats });
+    const texts = readCorpusFiles(o.input, { format: o.inputFormat, titleSep: o.titleSep, stats });
     ({ report } = await trainTokenizerWithReport(texts, {
       kind: o.kind,
       outDir: tmp,
@@ -103,23 +102,14 @@ async function run(o: Options): Promise<void> {
 
 export function register(program: Command): void {
   const tok = program.command('tokenizer').description('Tokenizers for models trained from scratch (see `drhard tokenizer train --help`)');
-  tok
-    .command('train')
-    .description(
-      'Train a byte-level BPE (RoBERTa-style) or WordPiece (BERT-style) tokenizer on text files and write <out>/tokenizer.json; ' +
-        'prints a JSON summary (vocabulary size chosen, texts, words) on stdout',
-    )
-    .requiredOption('--input <file...>', help('input'), (v: string, prev: string[] | undefined) => [...(prev ?? []), v])
-    .requiredOption('--out <dir>', help('out'))
-    .option('--kind <kind>', help('kind'))
-    .option('--vocab-size <n>', help('vocabSize'))
-    .option('--lowercase', 'lowercase the text (the default)')
-    .option('--no-lowercase', 'keep case (WordPiece: keep accents too)')
-    .option('--min-frequency <n>', help('minFrequency'))
-    .option('--format <format>', help('format'))
-    .option('--title-sep <s>', help('titleSep'))
-    .option('--overwrite', help('overwrite'))
-    .action(async (raw: Record<string, unknown>) => {
-      await run(parseOptions(options, raw));
-    });
+  defineCommand(tok, {
+    name: 'train',
+    description:
+      'Train a byte-level BPE (RoBERTa-style) or WordPiece (BERT-style) tokenizer on text files and write <out-dir>/tokenizer.json; ' +
+      'prints a JSON summary (vocabulary size chosen, texts, words) on stdout',
+    schema: options,
+    placeholders: { input: 'file', outDir: 'dir', kind: 'kind', inputFormat: 'format', titleSep: 's' },
+    aliases: { out: 'outDir', format: 'inputFormat' },
+    run,
+  });
 }

@@ -1,14 +1,13 @@
 // `drhard train`: STAR-style training (inbatch, randneg, bm25neg, star) and ADORE, resumable; flags come from the one
 // zod schema in src/train/options.ts, so the CLI and trainDualEncoder take the same options with the same help.
 import * as fs from 'node:fs';
-import { Option, type Command } from 'commander';
-import { z } from 'zod';
+import type { Command } from 'commander';
+import type { z } from 'zod';
 import { DrhardInputError, DrhardUsageError } from '../../util/errors.ts';
 import { resolveTrainOptions, trainOptionsSchema, type TrainOptions } from '../../train/options.ts';
-import { kebab, unwrapSchema as unwrap } from '../options.ts';
+import { defineCommand, kebab, usageMessage } from '../command.ts';
 
-
-const PLACEHOLDER: Record<string, string> = {
+export const PLACEHOLDERS: Record<string, string> = {
   data: 'dir',
   outDir: 'dir',
   logDir: 'dir',
@@ -23,31 +22,11 @@ const PLACEHOLDER: Record<string, string> = {
   device: 'device',
   optimizer: 'name',
   onNonfinite: 'policy',
+  resume: 'checkpoint',
 };
 
-/** One commander option per schema field: booleans as switches (--no-x when on by default), numbers parsed. */
-function optionFor(key: string, field: z.ZodType): Option {
-  const { inner, def } = unwrap(field);
-  const flag = kebab(key);
-  const help = field.description ?? '';
-  if (inner instanceof z.ZodBoolean) {
-    return def === true ? new Option(`--no-${flag}`, `turn off: ${help}`) : new Option(`--${flag}`, help);
-  }
-  if (inner instanceof z.ZodUnion && key === 'resume') return new Option(`--${flag} [checkpoint]`, help);
-  if (inner instanceof z.ZodTuple) {
-    const o = new Option(`--${flag} <min,max>`, help).argParser((v: string) => v.split(',').map((x) => (x.trim() === '' ? Number.NaN : Number(x))));
-    if (def !== undefined) o.default(def, (def as number[]).join(','));
-    return o;
-  }
-  const o = new Option(`--${flag} <${inner instanceof z.ZodNumber ? 'n' : (PLACEHOLDER[key] ?? 'value')}>`, help);
-  if (inner instanceof z.ZodEnum) o.choices(inner.options.map(String));
-  if (inner instanceof z.ZodNumber) o.argParser((v: string) => (v.trim() === '' ? Number.NaN : Number(v)));
-  if (def !== undefined) o.default(def);
-  return o;
-}
-
 /** Options from a --config JSON file, overridden by flags given on the command line. */
-function mergeConfig(cmd: Command, flags: Record<string, unknown>, fixed: Record<string, unknown> = {}): Record<string, unknown> {
+function mergeConfig(flags: Record<string, unknown>, fixed: Record<string, unknown> = {}): Record<string, unknown> {
   const file = flags['config'];
   const out: Record<string, unknown> = {};
   if (typeof file === 'string') {
@@ -62,10 +41,8 @@ function mergeConfig(cmd: Command, flags: Record<string, unknown>, fixed: Record
   }
   for (const key of Object.keys(trainOptionsSchema.shape)) {
     const v = flags[key];
-    if (v === undefined) continue;
-    // Defaults shown in --help must not override a value the config file sets.
-    if (cmd.getOptionValueSource(key) === 'default' && key in out) continue;
-    out[key] = v;
+    // Flags carry no defaults (the schema fills them), so a given flag always wins over the file.
+    if (v !== undefined) out[key] = v;
   }
   return { ...out, ...fixed };
 }
@@ -92,29 +69,41 @@ async function run(o: TrainOptions): Promise<void> {
   }
 }
 
-/** Adds the schema's options (all, or those `keep` accepts) and the action that runs trainDualEncoder. */
-export function addTrainOptions(cmd: Command, keep: (key: string) => boolean = () => true, fixed: Record<string, unknown> = {}): void {
-  cmd.option('--config <file>', 'JSON file of training options (library names, e.g. {"batchSize": 64}); flags override it');
-  for (const [key, field] of Object.entries(trainOptionsSchema.shape)) if (keep(key)) cmd.addOption(optionFor(key, field as z.ZodType));
-  cmd.action(async (flags: Record<string, unknown>, self: Command) => {
-    const input = mergeConfig(self, flags, fixed);
-    let o: TrainOptions;
-    try {
-      o = resolveTrainOptions(input);
-    } catch (e) {
-      if (e instanceof DrhardInputError) throw new DrhardUsageError(e.message.replace(/\b([a-z][A-Za-z0-9]*):/g, (m, k: string) => (k in trainOptionsSchema.shape ? `--${kebab(k)}:` : m)));
-      throw e;
-    }
-    await run(o);
+/**
+ * Defines `name` over the training schema (all of its options, or the `schema` subset), with --config and the
+ * action that runs trainDualEncoder; `fixed` options are set whatever the flags say (pretrain: method).
+ */
+export function defineTrainCommand(program: Command, name: string, description: string, schema: z.ZodObject = trainOptionsSchema, fixed: Record<string, unknown> = {}): Command {
+  return defineCommand(program, {
+    name,
+    description,
+    schema,
+    placeholders: PLACEHOLDERS,
+    extra: (cmd) => {
+      cmd.option('--config <file>', 'JSON file of training options (library names, e.g. {"batchSize": 64}); flags override it');
+    },
+    parse: (raw): TrainOptions => {
+      const input = mergeConfig(raw, fixed);
+      // Field problems first, in the CLI's words (missing required option --data <dir>); then the cross-field rules.
+      const r = trainOptionsSchema.safeParse(input);
+      if (!r.success) throw new DrhardUsageError(usageMessage(r.error.issues, input, { schema: trainOptionsSchema, placeholders: PLACEHOLDERS }));
+      try {
+        return resolveTrainOptions(input);
+      } catch (e) {
+        if (!(e instanceof DrhardInputError)) throw e;
+        const lines = e.message.split('\n').slice(1).map((l) => l.trim().replace(/^([a-z][A-Za-z0-9]*):/, (m, k: string) => (k in trainOptionsSchema.shape ? `--${kebab(k)}:` : m)));
+        throw new DrhardUsageError(lines.length > 0 ? lines.join('; ') : e.message);
+      }
+    },
+    run,
   });
 }
 
 export function register(program: Command): void {
-  const cmd = program
-    .command('train')
-    .description(
-      "Train a dual encoder with DRhard's semantics: --method inbatch|randneg|bm25neg|star (both towers, in-batch + sampled negatives) " +
-        'or adore (query encoder against fixed --doc-embeddings). Prints a JSON summary on stdout; exits 130/143 after a graceful stop.',
-    );
-  addTrainOptions(cmd);
+  defineTrainCommand(
+    program,
+    'train',
+    "Train a dual encoder with DRhard's semantics: --method inbatch|randneg|bm25neg|star (both towers, in-batch + sampled negatives) " +
+      'or adore (query encoder against fixed --doc-embeddings). Prints a JSON summary on stdout; exits 130/143 after a graceful stop.',
+  );
 }

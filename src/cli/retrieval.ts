@@ -1,59 +1,12 @@
-// Shared plumbing for the encode/search/mine/bm25 commands: zod schema → commander options, sizes, checksums,
-// id mapping, and the dataset-derived defaults they have in common.
+// Shared plumbing for the encode/search/mine/bm25 commands: size and faiss-parameter flags, checksums, id mapping,
+// and the dataset-derived defaults they have in common.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { Option, type Command } from 'commander';
 import { z } from 'zod';
 import type { Dataset } from '../data/dataset.ts';
-import type { FromFileOptions } from './search.ts';
+import type { FromFileOptions } from '../retrieval/search.ts';
 import { DrhardInputError, DrhardUsageError } from '../util/errors.ts';
-import { kebab, unwrapSchema } from '../cli/options.ts';
 import { sha256, sha256File } from '../util/hash.ts';
-
-/** unwrapSchema, also looking through transforms: a transform's flag shape is its input's (an array of "k=v"). */
-function unwrap(t: z.ZodType): { inner: z.ZodType; def: unknown } {
-  const u = unwrapSchema(t);
-  return u.inner instanceof z.ZodPipe ? { inner: unwrapSchema(u.inner.in as z.ZodType).inner, def: u.def } : u;
-}
-
-/**
- * Adds one option per schema field (help = the field's description), parses the flags with the schema, and calls
- * `run`. Booleans defaulting to true become `--no-x`; arrays become repeatable `--x <v...>`. A bad value is a
- * DrhardUsageError naming the flag (exit 2).
- */
-export function registerCommand<S extends z.ZodObject>(
-  program: Command,
-  name: string,
-  description: string,
-  schema: S,
-  run: (o: z.infer<S>) => Promise<void>,
-  placeholders: Record<string, string> = {},
-): Command {
-  const cmd = program.command(name).description(description);
-  for (const [key, field] of Object.entries(schema.shape as Record<string, z.ZodType>)) {
-    const { inner, def } = unwrap(field);
-    const flag = kebab(key);
-    const help = field.description ?? '';
-    let o: Option;
-    if (inner instanceof z.ZodBoolean) o = def === true ? new Option(`--no-${flag}`, `turn off: ${help}`) : new Option(`--${flag}`, help);
-    else if (inner instanceof z.ZodArray) o = new Option(`--${flag} <${placeholders[key] ?? 'value'}...>`, help);
-    else {
-      o = new Option(`--${flag} <${placeholders[key] ?? (inner instanceof z.ZodNumber ? 'n' : 'value')}>`, help);
-      if (inner instanceof z.ZodEnum) o.choices(inner.options.map(String));
-      if (def !== undefined) o.default(def);
-    }
-    cmd.addOption(o);
-  }
-  cmd.action(async (raw: Record<string, unknown>) => {
-    const r = schema.safeParse(raw);
-    if (!r.success) {
-      const lines = r.error.issues.map((i) => `--${kebab(String(i.path[0] ?? ''))}: ${i.message}`);
-      throw new DrhardUsageError(lines.join('; '));
-    }
-    await run(r.data);
-  });
-  return cmd;
-}
 
 /** '512M', '2G', '1.5GiB', '1000000' → bytes. */
 export function parseSize(s: string): number {
@@ -123,7 +76,7 @@ export async function modelDirChecksum(dir: string, weights: string): Promise<st
  */
 export function idWriters(ids: 'offsets' | 'original', ds: Dataset | undefined, split: string | undefined): { qid?: (q: number) => string; docid?: (d: number) => string } {
   if (ids === 'offsets') return {};
-  if (ds === undefined) throw new DrhardUsageError('--ids original needs --dataset (or use --ids offsets)');
+  if (ds === undefined) throw new DrhardUsageError('--ids original needs --data (or use --ids offsets)');
   let q: string[] | undefined;
   let d: string[] | undefined;
   return {
