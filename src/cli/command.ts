@@ -82,6 +82,11 @@ function optionsFor(flag: string, field: z.ZodType, placeholder: string | undefi
     }
     return [new Option(`--${flag}`, help)];
   }
+  // Choices are checked by the schema (one message style for every bad value); help lists them unless it already does.
+  if (inner instanceof z.ZodEnum) {
+    const choices = inner.options.map(String);
+    if (!choices.every((c) => help.includes(c))) help = `${help} (one of: ${choices.join(', ')})`;
+  }
   if (def !== undefined && !DEFAULT_MENTIONED.test(help)) help = `${help} (default: ${showDefault(def)})`;
   else if (required) help = `${help} (required)`;
   let o: Option;
@@ -95,11 +100,6 @@ function optionsFor(flag: string, field: z.ZodType, placeholder: string | undefi
     o = new Option(`--${flag} [${placeholder ?? 'value'}]`, help);
   } else {
     o = new Option(`--${flag} <${placeholder ?? (inner instanceof z.ZodNumber ? 'n' : 'value')}>`, help);
-    // Choices are checked by the schema (one message style for every bad value); help lists them unless it already does.
-    if (inner instanceof z.ZodEnum) {
-      const choices = inner.options.map(String);
-      if (!choices.every((c) => help.includes(c))) o.description = `${help} (one of: ${choices.join(', ')})`;
-    }
     if (inner instanceof z.ZodNumber) o.argParser(parseNumber);
   }
   return [o];
