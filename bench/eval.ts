@@ -1,5 +1,5 @@
 // Evaluation speed: 7,000 queries × 1,000 docs, MRR@10 + Recall@100 + NDCG@10, drhard vs the trec_eval binary.
-// Usage: node --import tsx bench/eval.ts [--queries N] [--docs N] [--repeat R]; TREC_EVAL=/path/to/trec_eval (default
+// Usage: node --import tsx bench/eval.ts [--quick] [--queries N] [--docs N] [--repeat R]; TREC_EVAL=/path/to/trec_eval (default
 // /tmp/trec_eval/trec_eval; scripts/fixtures/eval_fixtures.sh shows how to build one from usnistgov/trec_eval).
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -8,13 +8,14 @@ import { spawnSync } from 'node:child_process';
 import { Rng } from '../src/util/rng.ts';
 import { readQrels, readRun } from '../src/data/trec.ts';
 import { evaluate } from '../src/eval/evaluate.ts';
+import { quickMode, recordRatio } from './summary.ts';
 
 function arg(name: string, dflt: number): number {
   const i = process.argv.indexOf(`--${name}`);
   return i >= 0 ? Number(process.argv[i + 1]) : dflt;
 }
-const NQ = arg('queries', 7000);
-const ND = arg('docs', 1000);
+const NQ = arg('queries', quickMode() ? 1000 : 7000);
+const ND = arg('docs', quickMode() ? 200 : 1000);
 const REPEAT = arg('repeat', 3);
 const METRICS = ['mrr@10', 'recall@100', 'ndcg@10'];
 const TREC_EVAL = process.env['TREC_EVAL'] ?? '/tmp/trec_eval/trec_eval';
@@ -135,5 +136,6 @@ if (!haveTrecEval) {
   console.log(`trec_eval files → metrics   ${te.toFixed(0).padStart(7)} ms wall, ${median(teCpu).toFixed(0).padStart(6)} ms CPU   (walls: ${teTimes.map((x) => x.toFixed(0)).join(', ')}; ${TREC_EVAL})`);
   console.log(`trec_eval means: ${teOut.trim().split('\n').map((l) => l.replace(/\s+all\s+/, '=')).join(' ')}`);
   console.log(`ratio drhard/trec_eval (files → metrics): wall ${(drFile / te).toFixed(2)}, CPU ${(median(fileCpu) / median(teCpu)).toFixed(2)}  (target < 1)`);
+  recordRatio({ case: `files → metrics ${NQ}x${ND} wall`, drhard: drFile, reference: te, unit: 'ms', target: '< 1' });
 }
 fs.rmSync(dir, { recursive: true, force: true });

@@ -4,6 +4,7 @@
 // Usage: node --import tsx bench/models.ts [--quick] [--repeat R] [--only tiny|base]
 // Runs alternate between the two processes and the best of R is reported: the machine is shared.
 import { PythonReference } from './pyref.ts';
+import { recordRatio } from './summary.ts';
 import * as path from 'node:path';
 import { getNumThreads, manualSeed, noGrad, ones, randint, tensor, tidy, type Tensor } from '../src/tensor/index.ts';
 import { configToJson, createConfig, type EncoderConfig } from '../src/models/config.ts';
@@ -134,4 +135,5 @@ console.log(`${'case'.padEnd(w)}  wall: drhard  pytorch  ratio | cpu: drhard  py
 for (const [n, a, b, ca, cb] of rows) {
   const f = (x: number, width: number): string => x.toFixed(3).padStart(width);
   console.log(`${n.padEnd(w)}  ${f(a, 12)} ${f(b, 8)} ${f(a / b, 6)} | ${f(ca, 11)} ${f(cb, 8)} ${f(ca / cb, 6)}`);
+  recordRatio({ case: `${n} wall`, drhard: a, reference: b, unit: 's', target: '<= 1.05' });
 }

@@ -4,6 +4,7 @@ import { execFileSync } from 'node:child_process';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as T from '../src/tensor/index.ts';
+import { recordRatio } from './summary.ts';
 
 const quick = process.argv.includes('--quick');
 const threads = T.getNumThreads();
@@ -67,6 +68,8 @@ console.log(`${pad('per-op overhead (µs/call)', 28)}${pad('drhard', 10)}${pad('
 for (const [name, us] of Object.entries(ours)) {
   const r = ref?.ops_us[name];
   console.log(`${pad(name, 28)}${pad(us.toFixed(2), 10)}${pad(r === undefined ? '-' : r.toFixed(2), 10)}${r ? (us / r).toFixed(2) : '-'}`);
+  if (r) recordRatio({ case: `${name} overhead`, drhard: us, reference: r, unit: 'µs/call' });
 }
 const rq = ref?.faiss_qps;
 console.log(`${pad(`IndexFlatIP ${nDocs}x${dim} k=${k} (QPS)`, 28)}${pad(oursQps.toFixed(1), 10)}${pad(rq ? rq.toFixed(1) : '-', 10)}${rq ? (oursQps / rq).toFixed(3) : '-'} (drhard/python, target ≥ 0.95)`);
+if (rq) recordRatio({ case: `IndexFlatIP ${nDocs}x${dim} k=${k}`, drhard: oursQps, reference: rq, unit: 'QPS', target: '>= 0.95' });

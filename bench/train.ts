@@ -26,8 +26,9 @@ const flag = (name: string): string | undefined => {
   const i = argv.indexOf(`--${name}`);
   return i >= 0 ? argv[i + 1] : undefined;
 };
-const ONLY = flag('only');
-const STEPS = Number(flag('steps') ?? 5);
+const QUICK = argv.includes('--quick'); // npm run bench: tiny cases, fewer steps
+const ONLY = flag('only') ?? (QUICK ? 'star-tiny,adore-tiny' : undefined);
+const STEPS = Number(flag('steps') ?? (QUICK ? 2 : 5));
 // Three warm-up steps: the allocator's working set settles over the first two or three steps (measured at base size:
 // 400-700k page faults in each of the first steps, ~5k after), and one warm-up step left that in the timings.
 const WARMUP = Number(flag('warmup') ?? 3);

@@ -116,7 +116,7 @@ test('drhard embed: usage errors exit 2, bad input files exit 1 naming the probl
   assert.match(r.stderr, /--dtype: /);
   r = drhard('embed', '--model', ROBERTA);
   assert.equal(r.code, 2);
-  assert.match(r.stderr, /exactly one of --ids and --text/);
+  assert.match(r.stderr, /exactly one of --token-ids and --text/);
   r = drhard('embed', '--model', dir, '--token-ids', bad);
   assert.equal(r.code, 1);
   assert.match(r.stderr, /config\.json: cannot read \(ENOENT\)/);
