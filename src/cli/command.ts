@@ -1,7 +1,7 @@
 // The one way a drhard command gets its flags: a zod object schema becomes commander options (flag names, help,
 // placeholders, choices, hidden deprecated aliases), and commander's raw values are validated by the same schema into
 // one-line usage errors that name the flag.
-import { InvalidArgumentError, Option, type Command } from 'commander';
+import { Option, type Command } from 'commander';
 import { z } from 'zod';
 import { DrhardUsageError } from '../util/errors.ts';
 
@@ -63,10 +63,10 @@ function showDefault(def: unknown): string {
   return String(def);
 }
 
-function parseNumber(v: string): number {
+/** A number flag's value as a number; not one, the text as given, so the schema reports it with every other problem. */
+function parseNumber(v: string): number | string {
   const n = v.trim() === '' ? Number.NaN : Number(v);
-  if (Number.isNaN(n)) throw new InvalidArgumentError('expected a number.');
-  return n;
+  return Number.isNaN(n) ? v : n;
 }
 
 /** The commander Option(s) of one schema field under `flag` (an alias builds the same shape under its old name). */
@@ -92,7 +92,7 @@ function optionsFor(flag: string, field: z.ZodType, placeholder: string | undefi
   let o: Option;
   if (inner instanceof z.ZodArray) {
     o = new Option(`--${flag} <${placeholder ?? 'value'}...>`, help);
-    if (unwrapField(inner.element as z.ZodType).inner instanceof z.ZodNumber) o.argParser((v: string, prev: unknown) => [...((prev as number[] | undefined) ?? []), parseNumber(v)]);
+    if (unwrapField(inner.element as z.ZodType).inner instanceof z.ZodNumber) o.argParser((v: string, prev: unknown) => [...((prev as unknown[] | undefined) ?? []), parseNumber(v)]);
   } else if (inner instanceof z.ZodTuple) {
     o = new Option(`--${flag} <${placeholder ?? 'min,max'}>`, help).argParser((v: string) => v.split(',').map(parseNumber));
   } else if (inner instanceof z.ZodUnion && inner.options.some((t) => t instanceof z.ZodBoolean)) {

@@ -84,16 +84,20 @@ export function defineTrainCommand(program: Command, name: string, description: 
     },
     parse: (raw): TrainOptions => {
       const input = mergeConfig(raw, fixed);
-      // Field problems first, in the CLI's words (missing required option --data <dir>); then the cross-field rules.
+      // Every problem at once: field problems in the CLI's words (missing required option --data <dir>), then the
+      // cross-field rules resolveTrainOptions adds after the schema's own issues.
       const r = trainOptionsSchema.safeParse(input);
-      if (!r.success) throw new DrhardUsageError(usageMessage(r.error.issues, input, { schema: trainOptionsSchema, placeholders: PLACEHOLDERS }));
+      const fields = r.success ? [] : [usageMessage(r.error.issues, input, { schema: trainOptionsSchema, placeholders: PLACEHOLDERS })];
       try {
-        return resolveTrainOptions(input);
+        if (fields.length === 0) return resolveTrainOptions(input);
+        resolveTrainOptions(input);
       } catch (e) {
         if (!(e instanceof DrhardInputError)) throw e;
-        const lines = e.message.split('\n').slice(1).map((l) => l.trim().replace(/^([a-z][A-Za-z0-9]*):/, (m, k: string) => (k in trainOptionsSchema.shape ? `--${kebab(k)}:` : m)));
-        throw new DrhardUsageError(lines.length > 0 ? lines.join('; ') : e.message);
+        const lines = e.message.split('\n').slice(1).map((l) => l.trim());
+        const cross = lines.slice(r.success ? 0 : r.error.issues.length).map((l) => l.replace(/^([a-z][A-Za-z0-9]*):/, (m, k: string) => (k in trainOptionsSchema.shape ? `--${kebab(k)}:` : m)));
+        throw new DrhardUsageError([...fields, ...cross].join('; ') || e.message);
       }
+      throw new DrhardUsageError(fields.join('; '));
     },
     run,
   });
