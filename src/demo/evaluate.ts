@@ -9,6 +9,7 @@ import { encodeSplit } from '../retrieval/encode.ts';
 import { layoutOf, readRows } from '../retrieval/embeddings.ts';
 import * as T from '../tensor/index.ts';
 import { writeFileAtomic } from '../util/fsx.ts';
+import { writeRun } from '../data/runwriter.ts';
 
 export const DEMO_METRICS = ['mrr@10', 'recall@100', 'ndcg@10'] as const;
 export type DemoMetric = (typeof DEMO_METRICS)[number];
@@ -100,11 +101,12 @@ export async function denseRun(ds: Dataset, o: DenseEvalOptions): Promise<Run> {
   return run;
 }
 
-/** The demo's run files (query offsets, 6 decimals), in the run's order; `drhard evaluate --dataset` reads them. */
+/**
+ * The demo's run files (query/doc offsets; `drhard evaluate --dataset` reads them) through the one run writer, so
+ * scores keep every digit and the file ranks exactly as the metrics the demo reports were computed.
+ */
 export function writeTrecRun(file: string, run: Run, tag = 'drhard'): void {
-  const lines: string[] = [];
-  for (const [q, r] of run) r.docids.forEach((d, i) => lines.push(`${q}\tQ0\t${d}\t${i + 1}\t${(r.scores[i] as number).toFixed(6)}\t${tag}\n`));
-  writeFileAtomic(file, lines.join(''));
+  writeRun(file, run, { format: 'trec', tag });
 }
 
 export interface Significance {
