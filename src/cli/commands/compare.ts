@@ -19,6 +19,8 @@ const options = z.object({
   dataset: z.string().optional().describe('dataset directory: runs hold its offsets, mapped back to ids'),
   split: z.string().optional().describe('query split of --dataset the runs were made for'),
   output: z.string().optional().describe('write the report here (atomically) instead of stdout'),
+  allowPartial: z.boolean().default(false).describe('compare runs that share no query with the qrels or retrieve no judged document (refused by default)'),
+  allowDifferentQueries: z.boolean().default(false).describe('compare runs over different query sets, missing queries scored 0 (refused by default)'),
 });
 type Options = z.infer<typeof options>;
 
@@ -48,6 +50,10 @@ async function run(o: Options): Promise<void> {
     throw e instanceof DrhardInputError ? new DrhardUsageError(`--metrics: ${e.message.replace(/^metrics: /, '')}`) : e;
   }
   const { qrels, runs } = await loadInputs({ qrels: o.qrels, runs: o.runs, runFormat: o.runFormat, dataset: o.dataset, split: o.split });
+  const { checkRunAgainstQrels, checkSameQuerySets } = await import('../../eval/guards.ts');
+  const warn = (m: string): void => void process.stderr.write(`drhard compare: ${m}\n`);
+  for (const r of runs) checkRunAgainstQrels(qrels, r.run, r.file, { allowPartial: o.allowPartial, warn });
+  checkSameQuerySets(runs, { allow: o.allowDifferentQueries, warn, qrels });
   const results = runs.map((r) => evaluate(qrels, r.run, { metrics, relThreshold, complete: true }));
   for (const [i, r] of results.entries()) {
     if (r.missingFromRun.length > 0) {
@@ -116,6 +122,8 @@ export function register(program: Command): void {
     .option('--dataset <dir>', help('dataset'))
     .option('--split <name>', help('split'))
     .option('--output <file>', help('output'))
+    .option('--allow-partial', help('allowPartial'))
+    .option('--allow-different-queries', help('allowDifferentQueries'))
     .action(async (runs: string[], raw: Record<string, unknown>) => {
       const r = options.safeParse({ ...raw, runs });
       if (!r.success) {
