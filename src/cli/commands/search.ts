@@ -20,6 +20,7 @@ const options = z.object({
   loadIndex: z.string().optional().describe('search a saved index (its manifest is verified; with --corpus, also that it was built from it)'),
   maxMemory: sizeSchema.optional().describe('memory budget for document vectors, e.g. 4G; a larger corpus is searched shard by shard (exact)'),
   exact: exactSchema,
+  verify: z.boolean().default(false).describe('check the full sha256 of --corpus against its manifest even when it is large (default: files over 1 GiB get the sampled-block check)'),
   out: z.string().optional().describe('run file to write (atomically); default stdout'),
   format: z.enum(['trec', 'msmarco']).default('trec').describe('trec: "qid Q0 docid rank score tag" (default); msmarco: "qid<TAB>docid<TAB>rank"'),
   ids: z.enum(['original', 'offsets']).optional().describe('ids in the run: original (needs --dataset/--split; default when --dataset is given) or offsets'),
