@@ -27,6 +27,7 @@ const options = z.object({
   dataset: z.string().optional().describe('dataset directory, for original ids (and the tokenizer settings of --query)'),
   split: z.string().optional().describe('query split of --dataset the --queries were encoded from'),
   tag: z.string().default('drhard').describe('TREC run tag (default drhard)'),
+  pooling: z.enum(['first', 'mean']).optional().describe("pooling for a plain Hugging Face encoder without DRhard's head: first ([CLS]/<s>) or mean (default: the model's config)"),
   maxLength: z.coerce.number().int().min(2).default(32).describe('token cap for --query text (default 32, as DRhard queries)'),
   compat28: z.boolean().optional().describe("tokenize --query as DRhard's transformers-2.8 RobertaTokenizer (default: the dataset's setting, else off)"),
   hybridBm25: z
@@ -87,7 +88,7 @@ async function run(o: Options): Promise<void> {
         const { loadModel } = await import('../../models/checkpoint.ts');
         const { loadTokenizer } = await import('../../tokenizers/index.ts');
         const { encodeTexts } = await import('../../retrieval/encode.ts');
-        const { model } = loadModel(o.model as string);
+        const { model } = loadModel(o.model as string, { pooling: o.pooling });
         try {
           const tok = await loadTokenizer(o.model as string, { compat28: o.compat28 ?? ds?.manifest.tokenizer.compat28 ?? false });
           const q = await encodeTexts(model, tok, o.query, { maxLength: o.maxLength });
