@@ -16,6 +16,8 @@ import { denseRun, evaluateDense, readRunJson, writeRunJson, writeTrecRun, hitsT
 import { PRESETS, stageSteps, warmupSteps, type DemoPreset } from './presets.ts';
 import { fuseInterpolate, tuneInterpolation, type Run } from '../eval/index.ts';
 import { StageRunner, type StageTiming } from './stages.ts';
+import { demoPairExamples } from './examples.ts';
+import type { PairExample } from '../report/types.ts';
 
 export interface DemoOptions {
   out: string;
@@ -70,6 +72,8 @@ export interface DemoResult {
   hybrid: { denseWeight: number; tuneMrr10: number; curve: Array<{ alpha: number; value: number }> } | null;
   /** The corpus pretraining stage's metrics history (null: no pretraining stage; absent in older results.json). */
   pretrain?: { history: MetricsRecord[] } | null;
+  /** Example dev queries of the report's pair, STAR vs ADORE (STAR) (absent in older results.json). */
+  examples?: PairExample[] | null;
   timings: StageTiming[];
   totalSeconds: number;
   out: string;
@@ -348,6 +352,7 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
       claims,
       hybrid: { denseWeight: hybrid.denseWeight, tuneMrr10: hybrid.tuneMrr10, curve: hybrid.curve },
       pretrain,
+      examples: demoPairExamples(out, ds, devQrels, 'star', 'adore-star'),
       timings: stages.timings,
       totalSeconds: (performance.now() - t0) / 1000,
       out,
