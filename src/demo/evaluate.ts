@@ -10,6 +10,7 @@ import { layoutOf, readRows } from '../retrieval/embeddings.ts';
 import * as T from '../tensor/index.ts';
 import { writeFileAtomic } from '../util/fsx.ts';
 import { writeRun } from '../data/runwriter.ts';
+import { strcmpUtf8 } from '../data/ranking.ts';
 
 export const DEMO_METRICS = ['mrr@10', 'recall@100', 'ndcg@10'] as const;
 export type DemoMetric = (typeof DEMO_METRICS)[number];
@@ -28,8 +29,42 @@ export function offsetQrels(ds: Dataset, split: string): Qrels {
   return q;
 }
 
-export function scoreRun(qrels: Qrels, run: Run): MethodEval {
-  const r = evaluate(qrels, run, { metrics: [...DEMO_METRICS] });
+/** A split's offset → id tables: what `drhard evaluate --dataset DIR --split S` maps the demo's run files through. */
+export interface SplitIds {
+  queryIds: readonly string[];
+  docIds: readonly string[];
+}
+
+export function splitIds(ds: Dataset, split: string): SplitIds {
+  return { queryIds: ds.queryIds(split), docIds: ds.docIds() };
+}
+
+/**
+ * Metrics of an offset run against offset qrels. With `ids`, scored as `drhard evaluate --dataset` scores the run
+ * file: over the original ids, so score ties break on the docids the evaluator sees (trec_eval: docid descending)
+ * and the means equal its output exactly; per-query values stay keyed (and ordered) by offset for the paired tests.
+ */
+export function scoreRun(qrels: Qrels, run: Run, ids?: SplitIds): MethodEval {
+  if (ids === undefined) return methodEval(evaluate(qrels, run, { metrics: [...DEMO_METRICS] }));
+  const q = (o: string): string => ids.queryIds[Number(o)] ?? `?${o}`;
+  const d = (o: string): string => ids.docIds[Number(o)] ?? `?${o}`;
+  const mq: Qrels = new Map([...qrels].map(([qo, m]) => [q(qo), new Map([...m].map(([doc, g]) => [d(doc), g]))]));
+  const mr: Run = new Map([...run].map(([qo, r]) => [q(qo), { docids: r.docids.map(d), scores: r.scores }]));
+  const r = evaluate(mq, mr, { metrics: [...DEMO_METRICS] });
+  const offsetOf = new Map<string, string>();
+  for (const qo of [...qrels.keys(), ...run.keys()]) offsetOf.set(q(qo), qo);
+  const order = r.queries.map((id, i) => ({ qo: offsetOf.get(id) ?? id, i })).sort((x, y) => strcmpUtf8(x.qo, y.qo));
+  const values = {} as Record<DemoMetric, number[]>;
+  const mean = {} as Record<DemoMetric, number>;
+  for (const m of DEMO_METRICS) {
+    const v = r.values[m] ?? [];
+    values[m] = order.map((o) => v[o.i] as number);
+    mean[m] = r.mean[m] ?? Number.NaN;
+  }
+  return { queries: order.map((o) => o.qo), values, mean };
+}
+
+function methodEval(r: ReturnType<typeof evaluate>): MethodEval {
   const values = {} as Record<DemoMetric, number[]>;
   const mean = {} as Record<DemoMetric, number>;
   for (const m of DEMO_METRICS) {
@@ -79,7 +114,7 @@ export function readRunJson(file: string): Run {
 
 /** Encodes the split's queries with `queryModel`, searches the corpus embeddings, writes <split>.run.trec, scores it. */
 export async function evaluateDense(ds: Dataset, o: DenseEvalOptions): Promise<MethodEval> {
-  return scoreRun(offsetQrels(ds, o.split), await denseRun(ds, o));
+  return scoreRun(offsetQrels(ds, o.split), await denseRun(ds, o), splitIds(ds, o.split));
 }
 
 /** The dense run of a split (also written to <outDir>/<split>.run.trec). */

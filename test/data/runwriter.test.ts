@@ -11,6 +11,7 @@ import { RunFileWriter } from '../../src/data/runwriter.ts';
 import { evaluate } from '../../src/eval/evaluate.ts';
 import { RunWriter, evaluateHits } from '../../src/retrieval/runs.ts';
 import { writeTrecRun as writeDemoRun, scoreRun } from '../../src/demo/evaluate.ts';
+import { offsetMapper } from '../../src/eval/load.ts';
 import { seededRng } from '../helpers/seed.ts';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'drhard-runwriter-test-'));
@@ -96,4 +97,32 @@ test('one format: search RunWriter, writeTrecRun, RunFileWriter to stdout-less f
   const bytes = files.map((f) => fs.readFileSync(f, 'utf8'));
   for (let i = 1; i < bytes.length; i++) assert.equal(bytes[i], bytes[0], `${files[i]} differs; ${tag}`);
   assert.equal(bytes[0]!.split('\n').length - 1, 35);
+});
+
+test('demo: scoreRun with the split ids equals evaluate --dataset on the written offsets file (ties on original ids)', () => {
+  const { rng, tag } = seededRng(1409);
+  const nDocs = 60;
+  // Original ids sort opposite to offsets, as `drhard evaluate --dataset` sees them.
+  const ids = { queryIds: Array.from({ length: 25 }, (_, i) => `q${i}`), docIds: Array.from({ length: nDocs }, (_, i) => `P${String(nDocs - i).padStart(3, '0')}`) };
+  const run: Run = new Map();
+  const qrels: Qrels = new Map();
+  for (let q = 0; q < 25; q++) {
+    const picked = new Set<number>();
+    while (picked.size < 12) picked.add(rng.int(nDocs));
+    const docids = [...picked].map(String);
+    run.set(String(q), { docids, scores: docids.map(() => rng.int(3)) });
+    qrels.set(String(q), new Map([[docids[rng.int(12)]!, 1]]));
+  }
+  const file = path.join(tmp, 'demo-offsets.run.trec');
+  writeDemoRun(file, run, 'drhard');
+  // What `drhard evaluate --dataset DIR --split dev --run FILE` computes (eval/load.ts maps offsets to ids).
+  const mapper = offsetMapper({ queryIds: ids.queryIds, docIds: ids.docIds, qrels: () => new Map(), close: () => {} });
+  const mappedQrels: Qrels = new Map([...qrels].map(([q, m]) => [ids.queryIds[Number(q)]!, new Map([...m].map(([d, g]) => [ids.docIds[Number(d)]!, g]))]));
+  const cli = evaluate(mappedQrels, readRun(file, { ids: mapper }).run, { metrics: ['mrr@10', 'recall@100', 'ndcg@10'] }).mean;
+  const reported = scoreRun(qrels, run, ids);
+  for (const m of ['mrr@10', 'recall@100', 'ndcg@10'] as const) assert.equal(reported.mean[m], cli[m], `${m}; ${tag}`);
+  // Per-query values stay keyed by offset, in offset order, for the paired tests.
+  const byOffsets = scoreRun(qrels, run);
+  assert.deepEqual(reported.queries, byOffsets.queries);
+  assert.notEqual(byOffsets.mean['mrr@10'], cli['mrr@10'], `fixture has no decisive ties; ${tag}`);
 });
