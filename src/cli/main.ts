@@ -42,6 +42,7 @@ const commandModules: Array<() => Promise<{ register: (p: Command) => void }>> =
   () => import('./commands/demo.ts'),
   () => import('./commands/tokenizer.ts'),
   () => import('./commands/init-model.ts'),
+  () => import('./commands/export.ts'),
 ];
 
 /** Error messages that span lines (lists of problems) become one line. */

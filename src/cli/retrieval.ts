@@ -49,8 +49,9 @@ export const exactSchema = z
   );
 
 /** DenseSearcher.fromFile options from the shared --index/--param/--exact/--max-memory flags. */
-export function searcherOptions(o: { index: string; param?: Record<string, number> | undefined; exact: z.infer<typeof exactSchema>; maxMemory?: number | undefined }): FromFileOptions {
+export function searcherOptions(o: { index: string; param?: Record<string, number> | undefined; exact: z.infer<typeof exactSchema>; maxMemory?: number | undefined; verify?: boolean | undefined }): FromFileOptions {
   return {
+    ...(o.verify === true ? { verify: true } : {}),
     index: o.index,
     params: o.param ?? {},
     ...(o.exact !== 'auto' ? { engine: o.exact } : {}),

@@ -9,6 +9,8 @@ import { encodeSplit } from '../retrieval/encode.ts';
 import { layoutOf, readRows } from '../retrieval/embeddings.ts';
 import * as T from '../tensor/index.ts';
 import { writeFileAtomic } from '../util/fsx.ts';
+import { writeRun } from '../data/runwriter.ts';
+import { strcmpUtf8 } from '../data/ranking.ts';
 
 export const DEMO_METRICS = ['mrr@10', 'recall@100', 'ndcg@10'] as const;
 export type DemoMetric = (typeof DEMO_METRICS)[number];
@@ -27,8 +29,42 @@ export function offsetQrels(ds: Dataset, split: string): Qrels {
   return q;
 }
 
-export function scoreRun(qrels: Qrels, run: Run): MethodEval {
-  const r = evaluate(qrels, run, { metrics: [...DEMO_METRICS] });
+/** A split's offset → id tables: what `drhard evaluate --dataset DIR --split S` maps the demo's run files through. */
+export interface SplitIds {
+  queryIds: readonly string[];
+  docIds: readonly string[];
+}
+
+export function splitIds(ds: Dataset, split: string): SplitIds {
+  return { queryIds: ds.queryIds(split), docIds: ds.docIds() };
+}
+
+/**
+ * Metrics of an offset run against offset qrels. With `ids`, scored as `drhard evaluate --dataset` scores the run
+ * file: over the original ids, so score ties break on the docids the evaluator sees (trec_eval: docid descending)
+ * and the means equal its output exactly; per-query values stay keyed (and ordered) by offset for the paired tests.
+ */
+export function scoreRun(qrels: Qrels, run: Run, ids?: SplitIds): MethodEval {
+  if (ids === undefined) return methodEval(evaluate(qrels, run, { metrics: [...DEMO_METRICS] }));
+  const q = (o: string): string => ids.queryIds[Number(o)] ?? `?${o}`;
+  const d = (o: string): string => ids.docIds[Number(o)] ?? `?${o}`;
+  const mq: Qrels = new Map([...qrels].map(([qo, m]) => [q(qo), new Map([...m].map(([doc, g]) => [d(doc), g]))]));
+  const mr: Run = new Map([...run].map(([qo, r]) => [q(qo), { docids: r.docids.map(d), scores: r.scores }]));
+  const r = evaluate(mq, mr, { metrics: [...DEMO_METRICS] });
+  const offsetOf = new Map<string, string>();
+  for (const qo of [...qrels.keys(), ...run.keys()]) offsetOf.set(q(qo), qo);
+  const order = r.queries.map((id, i) => ({ qo: offsetOf.get(id) ?? id, i })).sort((x, y) => strcmpUtf8(x.qo, y.qo));
+  const values = {} as Record<DemoMetric, number[]>;
+  const mean = {} as Record<DemoMetric, number>;
+  for (const m of DEMO_METRICS) {
+    const v = r.values[m] ?? [];
+    values[m] = order.map((o) => v[o.i] as number);
+    mean[m] = r.mean[m] ?? Number.NaN;
+  }
+  return { queries: order.map((o) => o.qo), values, mean };
+}
+
+function methodEval(r: ReturnType<typeof evaluate>): MethodEval {
   const values = {} as Record<DemoMetric, number[]>;
   const mean = {} as Record<DemoMetric, number>;
   for (const m of DEMO_METRICS) {
@@ -78,7 +114,7 @@ export function readRunJson(file: string): Run {
 
 /** Encodes the split's queries with `queryModel`, searches the corpus embeddings, writes <split>.run.trec, scores it. */
 export async function evaluateDense(ds: Dataset, o: DenseEvalOptions): Promise<MethodEval> {
-  return scoreRun(offsetQrels(ds, o.split), await denseRun(ds, o));
+  return scoreRun(offsetQrels(ds, o.split), await denseRun(ds, o), splitIds(ds, o.split));
 }
 
 /** The dense run of a split (also written to <outDir>/<split>.run.trec). */
@@ -100,11 +136,12 @@ export async function denseRun(ds: Dataset, o: DenseEvalOptions): Promise<Run> {
   return run;
 }
 
-/** The demo's run files (query offsets, 6 decimals), in the run's order; `drhard evaluate --data` reads them. */
+/**
+ * The demo's run files (query/doc offsets; `drhard evaluate --data` reads them) through the one run writer, so
+ * scores keep every digit and the file ranks exactly as the metrics the demo reports were computed.
+ */
 export function writeTrecRun(file: string, run: Run, tag = 'drhard'): void {
-  const lines: string[] = [];
-  for (const [q, r] of run) r.docids.forEach((d, i) => lines.push(`${q}\tQ0\t${d}\t${i + 1}\t${(r.scores[i] as number).toFixed(6)}\t${tag}\n`));
-  writeFileAtomic(file, lines.join(''));
+  writeRun(file, run, { format: 'trec', tag });
 }
 
 export interface Significance {

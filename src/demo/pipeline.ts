@@ -12,10 +12,12 @@ import { DenseSearcher } from '../retrieval/search.ts';
 import { trainDualEncoder, type MetricsRecord } from '../train/index.ts';
 import { log as rootLog, type Logger } from '../util/log.ts';
 import { writeSubset, trainDemoTokenizer, preprocessDemo, type SubsetStats } from './data.ts';
-import { denseRun, evaluateDense, readRunJson, writeRunJson, writeTrecRun, hitsToRun, offsetQrels, scoreRun, significance, type MethodEval, type Significance } from './evaluate.ts';
+import { denseRun, evaluateDense, readRunJson, writeRunJson, writeTrecRun, hitsToRun, offsetQrels, scoreRun, splitIds, significance, type MethodEval, type Significance } from './evaluate.ts';
 import { PRESETS, stageSteps, warmupSteps, type DemoPreset } from './presets.ts';
 import { fuseInterpolate, tuneInterpolation, type Run } from '../eval/index.ts';
 import { StageRunner, type StageTiming } from './stages.ts';
+import { demoPairExamples } from './examples.ts';
+import type { PairExample } from '../report/types.ts';
 
 export interface DemoOptions {
   out: string;
@@ -70,6 +72,8 @@ export interface DemoResult {
   hybrid: { denseWeight: number; tuneMrr10: number; curve: Array<{ alpha: number; value: number }> } | null;
   /** The corpus pretraining stage's metrics history (null: no pretraining stage; absent in older results.json). */
   pretrain?: { history: MetricsRecord[] } | null;
+  /** Example dev queries of the report's pair, STAR vs ADORE (STAR) (absent in older results.json). */
+  examples?: PairExample[] | null;
   timings: StageTiming[];
   totalSeconds: number;
   out: string;
@@ -124,7 +128,7 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
       const dev = runOf('dev');
       writeRunJson(path.join(dir, 'dev.run.json'), dev);
       writeRunJson(path.join(dir, 'tune.run.json'), runOf('tune'));
-      const ev = scoreRun(devQrels, dev);
+      const ev = scoreRun(devQrels, dev, splitIds(ds, 'dev'));
       // A query none of whose terms is in the corpus gets no BM25 hit: its list is topped up with random documents.
       const mined = mineNegatives({
         source: { kind: 'bm25', index, queries: ds.queries('train') },
@@ -327,7 +331,7 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
       const tuned = tuneInterpolation([await dense('tune'), bm25Tune], offsetQrels(ds, 'tune'), { metric: 'mrr@10' });
       const fused = fuseInterpolate([await dense('dev'), bm25Dev], { weights: tuned.weights, depth: preset.k });
       writeTrecRun(path.join(dir, 'dev.hybrid.run.trec'), fused, 'drhard-hybrid');
-      return { eval: scoreRun(devQrels, fused), denseWeight: tuned.alpha, tuneMrr10: tuned.value, curve: tuned.curve };
+      return { eval: scoreRun(devQrels, fused, splitIds(ds, 'dev')), denseWeight: tuned.alpha, tuneMrr10: tuned.value, curve: tuned.curve };
     });
     methods.push({ method: 'hybrid', label: 'Hybrid (ADORE+STAR, BM25)', modelDir: null, corpusEmbeddings: null, eval: hybrid.eval, history: [], baseline: 'bm25' });
 
@@ -348,6 +352,7 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
       claims,
       hybrid: { denseWeight: hybrid.denseWeight, tuneMrr10: hybrid.tuneMrr10, curve: hybrid.curve },
       pretrain,
+      examples: demoPairExamples(out, ds, devQrels, 'star', 'adore-star'),
       timings: stages.timings,
       totalSeconds: (performance.now() - t0) / 1000,
       out,

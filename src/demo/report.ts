@@ -281,6 +281,7 @@ export function reportData(r: DemoResult, env?: RunEnvironment): ReportData {
       b: adoreStar.label,
       metric: 'MRR@10',
       deltas: adoreStar.eval.values['mrr@10'].map((v, i) => v - (star.eval.values['mrr@10'][i] as number)),
+      ...(r.examples ? { examples: r.examples } : {}),
     };
   }
   return data;

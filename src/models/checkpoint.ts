@@ -8,6 +8,7 @@ import { DrhardInputError } from '../util/errors.ts';
 import { writeFileAtomic } from '../util/fsx.ts';
 import { configToJson, readConfig } from './config.ts';
 import { DotModel, createModel } from './dual.ts';
+import { resolvePlainEncoder } from './plain.ts';
 import { SafetensorsFile, writeSafetensors, type StDType } from './safetensors.ts';
 import { readTorchBin } from '../tensor/torchbin.ts';
 import { copyTokenizerFiles, findTokenizerDir } from '../tokenizers/files.ts';
@@ -78,21 +79,39 @@ export interface LoadedModel {
  * DrhardInputError naming them all; with `strict: false` missing parameters keep their fresh initialization
  * (e.g. the head when starting from a plain roberta-base) and the lists are returned.
  */
-export function loadModel(dir: string, opts: { strict?: boolean; device?: string; file?: string; mlmHead?: boolean } = {}): LoadedModel {
+export function loadModel(
+  dir: string,
+  opts: { strict?: boolean; device?: string; file?: string; mlmHead?: boolean; pooling?: 'first' | 'mean' | undefined } = {},
+): LoadedModel {
   // `mlmHead` overrides config.json: pretraining adds the head to an encoder, fine-tuning leaves a pretraining one's out.
   const read = readConfig(path.join(dir, CONFIG_FILE));
-  const config = opts.mlmHead === undefined ? read : { ...read, mlmHead: opts.mlmHead };
+  const withMlm = opts.mlmHead === undefined ? read : { ...read, mlmHead: opts.mlmHead };
   const file = opts.file ?? weightsFile(dir);
-  const model = createModel(config);
-  const { map, ignored } = normalizeKeys(readStateDict(file), config.modelType);
+  const { map, ignored } = normalizeKeys(readStateDict(file), withMlm.modelType);
+  let model: DotModel | undefined;
   try {
+    // Non-strict loads (training from a plain encoder) keep their fresh head; strict ones resolve plain encoders.
+    const plain = (opts.strict ?? true)
+      ? resolvePlainEncoder(withMlm, map.keys(), path.join(dir, CONFIG_FILE), file, { pooling: opts.pooling })
+      : { config: opts.pooling !== undefined ? { ...withMlm, pooling: opts.pooling } : withMlm, skip: () => false, plain: false };
+    const config = plain.config;
+    for (const k of [...map.keys()]) {
+      if (plain.skip(k)) {
+        ignored.push(k);
+        map.get(k)!.dispose();
+        map.delete(k);
+      }
+    }
+    model = createModel(config);
     const own = model.stateDict();
     const report: LoadReport = {
       missing: [...own.keys()].filter((k) => !map.has(k)),
       unexpected: [...map.keys()].filter((k) => !own.has(k)),
     };
     if ((opts.strict ?? true) && (report.missing.length > 0 || report.unexpected.length > 0)) {
-      throw new DrhardInputError(`checkpoint does not match the ${config.modelType} config: ${describeReport(report)}`, { file });
+      const headOff = !config.embeddingHead && report.unexpected.some((k) => k.startsWith('embeddingHead.'));
+      const hint = headOff ? ` (the weights have a head: set "embedding_head": true in ${path.join(dir, CONFIG_FILE)})` : '';
+      throw new DrhardInputError(`checkpoint does not match the ${config.modelType} config: ${describeReport(report)}${hint}`, { file });
     }
     for (const [k, t] of map) {
       const p = own.get(k);
@@ -104,7 +123,7 @@ export function loadModel(dir: string, opts: { strict?: boolean; device?: string
     if (opts.device) model.to(opts.device);
     return { model, report: { ...report, ignored, file } };
   } catch (e) {
-    model.dispose();
+    model?.dispose();
     throw e;
   } finally {
     for (const t of map.values()) t.dispose();

@@ -2,9 +2,10 @@
 import { writeFileAtomic } from '../util/fsx.ts';
 import { DrhardInputError } from '../util/errors.ts';
 import { FONT, ciSpec, curveSpec, lineSpec, renderSvg, sortedDeltaSpec, tuningSpec, winTieLoss, winTieLossSpec } from './charts.ts';
-import { reportDataSchema, type ReportData, type ResultRow } from './types.ts';
+import { reportDataSchema, type PairExample, type PairedDeltas, type ReportData, type ResultRow } from './types.ts';
 
-export type { CurvePoint, DevMetrics, MetaSection, MetricCI, PairedDeltas, ReportData, ResultRow, TrainingCurve, TuningSweep } from './types.ts';
+export type { CurvePoint, DevMetrics, MetaSection, MetricCI, PairExample, PairedDeltas, ReportData, ResultRow, TrainingCurve, TuningSweep } from './types.ts';
+export { pairExamples, type PairExamplesOptions } from './examples.ts';
 export { reportDataSchema } from './types.ts';
 export { renderSvg, winTieLoss, type WinTieLoss } from './charts.ts';
 
@@ -67,6 +68,27 @@ ${body}
 </table>`;
 }
 
+/** The pair's example queries: query text, then both methods' top documents side by side, relevant ones marked. */
+function examplesHtml(p: PairedDeltas): string {
+  if (!p.examples?.length) return '';
+  const docs = (list: PairExample['a']): string =>
+    `<ol>${list.map((d) => `<li${d.relevant ? ' class="rel"' : ''}>${d.relevant ? '<span class="mark" title="relevant">✓</span> ' : ''}<span class="docid">${esc(d.docid)}</span> ${esc(d.text)}</li>`).join('')}</ol>`;
+  const rows = p.examples
+    .map((e) => {
+      const sign = e.delta > 0 ? '+' : '';
+      return (
+        `<tr><td colspan="2" class="q"><strong>${esc(e.query)}</strong> <span class="qid">query ${esc(e.qid)}; ${e.relevant} relevant; ` +
+        `Δ ${esc(p.metric)} ${sign}${e.delta.toFixed(3)}</span></td></tr>\n<tr><td>${docs(e.a)}</td><td>${docs(e.b)}</td></tr>`
+      );
+    })
+    .join('\n');
+  return (
+    `<h3>Example queries</h3><p class="summary">Where ${esc(p.b)} gained most, then where it lost most, on ${esc(p.metric)}; ` +
+    `each method's top documents as the evaluator ranks them (✓ relevant).</p>` +
+    `<table class="examples"><thead><tr><th scope="col">${esc(p.a)}</th><th scope="col">${esc(p.b)}</th></tr></thead><tbody>\n${rows}\n</tbody></table>`
+  );
+}
+
 function figure(svg: string, caption: string, id: string): string {
   return `<figure class="chart" id="${id}" aria-label="${esc(caption)}">${svg}<figcaption>${esc(caption)}</figcaption></figure>`;
 }
@@ -92,6 +114,12 @@ table.meta caption { text-align: left; font-weight: bold; padding-bottom: 4px; }
 table.meta th, table.meta td { border-bottom: 1px solid #eee; padding: 3px 10px 3px 0; text-align: left; vertical-align: top; }
 table.meta th { font-weight: normal; color: #555; white-space: nowrap; } table.meta td { font-family: DejaVu Sans Mono, monospace; word-break: break-all; }
 footer { margin-top: 32px; color: #888; font-size: 11px; }
+table.examples { border-collapse: collapse; font-size: 12px; margin: 8px 0; width: 100%; table-layout: fixed; }
+table.examples th { text-align: left; border-bottom: 2px solid #999; padding: 4px 8px; }
+table.examples td { vertical-align: top; padding: 4px 8px; border-bottom: 1px solid #eee; }
+table.examples td.q { background: #f6f6f6; border-top: 1px solid #ccc; }
+table.examples ol { margin: 0; padding-left: 20px; } table.examples li.rel { color: #1b7f3b; }
+.qid, .docid { color: #888; font-size: 11px; } .mark { font-weight: bold; }
 `;
 
 /** Builds the report HTML. Validates `data` first (DrhardInputError listing each problem with its path). */
@@ -171,7 +199,7 @@ export async function renderReportHtml(data: ReportData): Promise<string> {
         ]
       : [];
     sections.push(
-      `<section id="pair"><h2>Per-query comparison: ${esc(p.b)} vs ${esc(p.a)}</h2>${summary}<div class="charts">${figs.join('\n')}</div></section>`,
+      `<section id="pair"><h2>Per-query comparison: ${esc(p.b)} vs ${esc(p.a)}</h2>${summary}<div class="charts">${figs.join('\n')}</div>${examplesHtml(p)}</section>`,
     );
   }
 

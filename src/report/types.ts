@@ -71,6 +71,18 @@ export interface MetaSection {
   rows: Array<{ key: string; value: string }>;
 }
 
+/** One query of a compared pair: its text and both methods' top documents (see src/report/examples.ts). */
+export interface PairExample {
+  qid: string;
+  query: string;
+  /** Per-query metric of b minus a's. */
+  delta: number;
+  /** Relevant documents the query has. */
+  relevant: number;
+  a: Array<{ docid: string; text: string; relevant: boolean }>;
+  b: Array<{ docid: string; text: string; relevant: boolean }>;
+}
+
 /** Per-query metric differences `b − a` (e.g. a = STAR, b = ADORE+STAR) for the win/tie/loss chart. */
 export interface PairedDeltas {
   a: string;
@@ -79,6 +91,8 @@ export interface PairedDeltas {
   deltas: number[];
   /** |Δ| ≤ tieEpsilon counts as a tie. Default 1e-9. */
   tieEpsilon?: number;
+  /** Queries shown with their text and both methods' top documents. */
+  examples?: PairExample[];
 }
 
 export interface ReportData {
@@ -107,6 +121,7 @@ const num = z.number();
 const anyNum = z.custom<number>((v) => typeof v === 'number', { message: 'expected a number' });
 const metricVal = anyNum.nullable();
 const pv = z.number().min(0).max(1).nullable().optional();
+const exampleDoc = z.object({ docid: z.string(), text: z.string(), relevant: z.boolean() }).strict();
 
 export const reportDataSchema = z
   .object({
@@ -158,6 +173,20 @@ export const reportDataSchema = z
         metric: z.string().min(1),
         deltas: z.array(num),
         tieEpsilon: z.number().min(0).optional(),
+        examples: z
+          .array(
+            z
+              .object({
+                qid: z.string(),
+                query: z.string(),
+                delta: num,
+                relevant: z.number().int().min(0),
+                a: z.array(exampleDoc),
+                b: z.array(exampleDoc),
+              })
+              .strict(),
+          )
+          .optional(),
       })
       .strict()
       .optional(),

@@ -7,7 +7,7 @@ import * as T from '../tensor/index.ts';
 import { DrhardFsError, DrhardInputError, fsError } from '../util/errors.ts';
 import { AtomicWriter, fsyncPath, tempPathFor } from '../util/fsx.ts';
 import { sha256FileSync } from '../util/hash.ts';
-import { assertFileFinite, layoutOf, readEmbeddingsManifest, manifestPathFor as embManifestPath, readRows } from './embeddings.ts';
+import { assertFileFinite, layoutOf, readEmbeddingsManifest, manifestPathFor as embManifestPath, readRows, verifyEmbeddings } from './embeddings.ts';
 import { DenseSearcher, FAISS_TRAIN_ROWS } from './search.ts';
 
 export const INDEX_FORMAT = 'drhard-faiss-index';
@@ -31,9 +31,12 @@ export type IndexManifest = z.infer<typeof indexManifestSchema>;
 
 export const indexManifestPath = (file: string): string => `${file}.json`;
 
-/** sha256 of an embeddings file: from its manifest (its size is checked there), else by reading the file. */
+/** sha256 of an embeddings file: from its manifest once the file is checked against it, else by reading the file. */
 export function embeddingsSha256(file: string): string {
-  if (fs.existsSync(embManifestPath(file))) return readEmbeddingsManifest(file).sha256;
+  if (fs.existsSync(embManifestPath(file))) {
+    verifyEmbeddings(file);
+    return readEmbeddingsManifest(file).sha256;
+  }
   return sha256FileSync(file).sha256;
 }
 

@@ -3,6 +3,7 @@
 import * as fs from 'node:fs';
 import { DrhardInputError } from '../util/errors.ts';
 import { AtomicWriter, writeFileAtomic } from '../util/fsx.ts';
+import { formatRunLine } from '../data/runwriter.ts';
 
 /** Per-query negative lists in CSR form: query `qoffsets[i]` has `docs[start[i] … start[i+1])`, best first. */
 export interface Negatives {
@@ -68,7 +69,8 @@ export function writeNegatives(
         if (format === 'jsonl') return `{"qoffset":${q},"negatives":[${list.join(',')}]}\n`;
         const m = ids as NonNullable<typeof ids>; // checked above
         const qid = m.qid(q);
-        return Array.from(list, (d, r) => `${qid}\t${m.docid(d)}\t${r + 1}\n`).join('');
+        // The MS MARCO run line of the one run writer; the mined order is the ranking, so no re-sort here.
+        return Array.from(list, (d, r) => formatRunLine('msmarco', qid, m.docid(d), r + 1, 0, '')).join('');
       };
       let parts: string[] = [];
       n.qoffsets.forEach((q, i) => {

@@ -1,11 +1,10 @@
 // Streaming run-file output for search results: TREC (with scores) or MS MARCO lines, doc offsets or original ids,
 // written query block by query block into one atomically published file.
-import { trecOrder, type Qrels, type Run } from '../data/trec.ts';
+import type { Qrels, Run } from '../data/trec.ts';
+import { RunFileWriter } from '../data/runwriter.ts';
 import { evaluate } from '../eval/evaluate.ts';
 import * as T from '../tensor/index.ts';
 import { layoutOf, readRows } from './embeddings.ts';
-import { DrhardInputError } from '../util/errors.ts';
-import { AtomicWriter } from '../util/fsx.ts';
 
 export type RunFileFormat = 'trec' | 'msmarco';
 
@@ -20,38 +19,27 @@ export interface RunWriterOptions {
 }
 
 /**
- * Appends per-query hits and publishes the file on `close()`. Within a query the lines follow trec_eval's order
- * (score descending, ties by docid descending), as src/data/trec.ts writes runs, so re-reading gives the same
- * ranking. Ranks are 1..n.
+ * Appends per-query hits (offsets) and publishes the file on `close()`: the hits-to-ids adaptor over the one run
+ * writer (src/data/runwriter.ts), which ranks each query in trec_eval's order with ranks 1..n.
  */
 export class RunWriter {
-  readonly #w: AtomicWriter | null;
+  readonly #w: RunFileWriter;
   readonly #o: RunWriterOptions;
-  readonly #tag: string;
-  #lines = 0;
 
   /** `file` null writes to stdout (nothing to publish or abort). */
   constructor(file: string | null, opts: RunWriterOptions) {
     this.#o = opts;
-    this.#tag = opts.tag ?? 'drhard';
-    if (/\s/.test(this.#tag) || this.#tag.length === 0) throw new DrhardInputError(`run tag ${JSON.stringify(this.#tag)} is empty or has whitespace`);
-    this.#w = file === null ? null : new AtomicWriter(file);
-  }
-
-  #write(s: string): void {
-    if (this.#w === null) process.stdout.write(s);
-    else this.#w.write(s);
+    this.#w = new RunFileWriter(file, { format: opts.format, ...(opts.tag !== undefined ? { tag: opts.tag } : {}) });
   }
 
   get lines(): number {
-    return this.#lines;
+    return this.#w.lines;
   }
 
   /** Adds `hits` rows as queries qoffset0, qoffset0+1, …; empty slots (id -1) are skipped. */
   add(qoffset0: number, hits: { ids: Int32Array; scores: ArrayLike<number>; k: number }): void {
     const k = hits.k;
     const B = hits.ids.length / k;
-    const parts: string[] = [];
     for (let b = 0; b < B; b++) {
       const qid = this.#o.qid ? this.#o.qid(qoffset0 + b) : String(qoffset0 + b);
       const docids: string[] = [];
@@ -62,31 +50,20 @@ export class RunWriter {
         docids.push(this.#o.docid ? this.#o.docid(id) : String(id));
         scores.push(hits.scores[b * k + j] as number);
       }
-      this.addRanking(qid, docids, scores, parts);
-      // Bounded string building: a train split × k=1000 is tens of millions of lines.
-      if (parts.length >= 65536) this.#write(parts.splice(0).join(''));
+      this.#w.addRanking(qid, docids, scores);
     }
-    this.#write(parts.join(''));
   }
 
   /** Adds one query's documents (any order; ranked here). */
-  addRanking(qid: string, docids: string[], scores: ArrayLike<number>, sink?: string[]): void {
-    const out = sink ?? [];
-    const order = trecOrder({ docids, scores: Array.from(scores) });
-    for (let i = 0; i < order.length; i++) {
-      const j = order[i] as number;
-      const d = docids[j] as string;
-      out.push(this.#o.format === 'trec' ? `${qid} Q0 ${d} ${i + 1} ${String(scores[j])} ${this.#tag}\n` : `${qid}\t${d}\t${i + 1}\n`);
-    }
-    this.#lines += order.length;
-    if (sink === undefined) this.#write(out.join(''));
+  addRanking(qid: string, docids: string[], scores: ArrayLike<number>): void {
+    this.#w.addRanking(qid, docids, scores);
   }
 
   close(): void {
-    this.#w?.commit();
+    this.#w.close();
   }
   abort(): void {
-    this.#w?.abort();
+    this.#w.abort();
   }
 }
 
@@ -113,14 +90,19 @@ export function searchFileToRun(
 
 /**
  * trec_eval-semantics metrics (src/eval) of in-memory hits against offset qrels: `qoffsets[b]` is row b of `hits`.
- * Averages over every qrels query (missing ones count 0, like trec_eval -c).
+ * Averages over every qrels query (missing ones count 0, like trec_eval -c). `ids` must be the id writers the run
+ * file was written with: trec_eval breaks score ties by docid, so the logged numbers equal `drhard evaluate` on the
+ * written file only when the ties are broken on the same ids.
  */
 export function evaluateHits(
   qrels: Map<number, Map<number, number>>,
   qoffsets: ArrayLike<number>,
   hits: { ids: Int32Array; scores: ArrayLike<number>; k: number },
   metrics: readonly string[] = ['mrr@10', 'recall@100', 'ndcg@10'],
+  ids: { qid?: (qoffset: number) => string; docid?: (doffset: number) => string } = {},
 ): Record<string, number> {
+  const qid = ids.qid ?? String;
+  const docid = ids.docid ?? String;
   const run: Run = new Map();
   for (let b = 0; b < qoffsets.length; b++) {
     const docids: string[] = [];
@@ -128,12 +110,12 @@ export function evaluateHits(
     for (let j = 0; j < hits.k; j++) {
       const d = hits.ids[b * hits.k + j] as number;
       if (d < 0) continue;
-      docids.push(String(d));
+      docids.push(docid(d));
       scores.push(hits.scores[b * hits.k + j] as number);
     }
-    run.set(String(qoffsets[b]), { docids, scores });
+    run.set(qid(qoffsets[b] as number), { docids, scores });
   }
   const q: Qrels = new Map();
-  for (const [qo, m] of qrels) q.set(String(qo), new Map([...m].map(([d, r]) => [String(d), r])));
+  for (const [qo, m] of qrels) q.set(qid(qo), new Map([...m].map(([d, r]) => [docid(d), r])));
   return evaluate(q, run, { metrics, complete: true }).mean;
 }

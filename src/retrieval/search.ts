@@ -5,7 +5,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as T from '../tensor/index.ts';
 import { DrhardInputError } from '../util/errors.ts';
-import { assertFileFinite, assertFinite, layoutOf, readRows, readRowsInto, type EmbeddingsLayout } from './embeddings.ts';
+import { assertFileFinite, assertFinite, layoutOf, readRows, readRowsInto, verifyEmbeddings, type EmbeddingsLayout } from './embeddings.ts';
 import { ScreenCopy, hasFastBf16 } from './screen.ts';
 import { chunkTopK, emptyTopK, mergeInto, sortRows, type TopK } from './topk.ts';
 
@@ -43,6 +43,8 @@ export interface FromFileOptions extends DenseSearcherOptions {
   maxMemoryBytes?: number;
   /** dim/dtype for a bare file without a `<file>.json` manifest. */
   layout?: Partial<EmbeddingsLayout>;
+  /** Check the file's full sha256 against its manifest even when it is large (see verifyEmbeddings). */
+  verify?: boolean;
 }
 
 /**
@@ -141,6 +143,7 @@ export class DenseSearcher implements Disposable {
    */
   static fromFile(file: string, opts: FromFileOptions = {}): DenseSearcher {
     if (!fs.existsSync(file)) throw new DrhardInputError('embeddings file not found', { file });
+    verifyEmbeddings(file, { full: opts.verify ?? false });
     const layout = layoutOf(file, opts.layout);
     const { count: N, dim: D } = layout;
     const budget = opts.maxMemoryBytes ?? Math.floor(os.totalmem() / 2);

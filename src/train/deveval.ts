@@ -44,16 +44,26 @@ export class DevEvaluator {
   /** Doc offsets encoded for STAR-style evaluation (null: the whole corpus). */
   private readonly docRows: number[] | null;
   private readonly qrels: Qrels;
+  /**
+   * Offset → the dataset's id. Metrics are computed over original ids, as `drhard evaluate --dataset` scores a run of
+   * these offsets: trec_eval breaks score ties by docid, so offsets would order ties differently.
+   */
+  private readonly qid: (qoffset: number) => string;
+  private readonly docid: (doffset: number) => string;
 
   constructor(data: TrainData, o: DevEvalOptions) {
     this.data = data;
     this.o = o;
+    const qids = data.dataset.queryIds(o.split);
+    const dids = data.dataset.docIds();
+    this.qid = (q) => qids[q] ?? String(q);
+    this.docid = (d) => dids[d] ?? String(d);
     const all = data.dataset.qrels(o.split);
     const judged = [...all.keys()].filter((q) => [...(all.get(q) as Map<number, number>).values()].some((r) => r >= 1)).sort((a, b) => a - b);
     // A sample fixed by the seed alone, so every evaluation of a run (and of its resumption) uses the same queries.
     const rng = new Rng(o.seed).fork('dev-sample');
     this.queryRows = o.queries > 0 && o.queries < judged.length ? rng.sample(judged.length, o.queries).map((i) => judged[i] as number).sort((a, b) => a - b) : judged;
-    this.qrels = new Map(this.queryRows.map((q) => [String(q), new Map([...(all.get(q) as Map<number, number>)].map(([d, r]) => [String(d), r]))]));
+    this.qrels = new Map(this.queryRows.map((q) => [this.qid(q), new Map([...(all.get(q) as Map<number, number>)].map(([d, r]) => [this.docid(d), r]))]));
     if (o.docs > 0) {
       const docs = new Set<number>();
       for (const q of this.queryRows) for (const d of (all.get(q) as Map<number, number>).keys()) docs.add(d);
@@ -95,10 +105,10 @@ export class DevEvaluator {
           for (let j = 0; j < hits.k; j++) {
             const id = hits.ids[b * hits.k + j] as number;
             if (id < 0) continue;
-            docids.push(String(docOf(id)));
+            docids.push(this.docid(docOf(id)));
             scores.push(hits.scores[b * hits.k + j] as number);
           }
-          run.set(String(qo), { docids, scores });
+          run.set(this.qid(qo), { docids, scores });
         });
         return evaluate(this.qrels, run, { metrics: DEV_METRICS }).mean;
       } finally {

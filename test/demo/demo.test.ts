@@ -62,6 +62,19 @@ test('drhard demo --quick runs the whole pipeline, then resumes instead of redoi
     const html = fs.readFileSync(path.join(out, 'report.html'), 'utf8');
     assert.ok((html.match(/<svg/g) ?? []).length >= 5, 'report has its plots');
     assert.ok(html.includes('ADORE (STAR)'));
+    assert.ok(html.includes('Example queries'), 'report shows per-query examples of STAR vs ADORE (STAR)');
+    // The metrics the demo reports are what `drhard evaluate` says of the run files it wrote.
+    for (const m of ['star', 'adore-star']) {
+      const ev = spawnSync(
+        process.execPath,
+        ['--import', 'tsx', path.join(root, 'src/cli/main.ts'), 'evaluate', '--dataset', path.join(out, 'data', 'dataset'), '--split', 'dev', '--run', path.join(out, m, 'dev.run.trec'), '--format', 'json'],
+        { cwd: root, encoding: 'utf8' },
+      );
+      assert.equal(ev.status, 0, ev.stderr);
+      const cli = JSON.parse(ev.stdout) as Record<string, number>;
+      const mean = res.methods.find((x) => x.method === m)!.eval.mean;
+      for (const k of ['mrr@10', 'recall@100', 'ndcg@10']) assert.equal(mean[k], cli[k], `${m} ${k}: demo ${mean[k]} vs evaluate ${cli[k]}`);
+    }
 
     const second = demo(out);
     assert.equal(second.status, 0, second.stderr.slice(-2000));

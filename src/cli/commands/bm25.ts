@@ -33,7 +33,8 @@ async function run(o: Options): Promise<void> {
     const t1 = performance.now();
     const hits = index.searchBatch(queries, o.topk);
     const searchSeconds = (performance.now() - t1) / 1000;
-    const writer = new RunWriter(o.out ?? null, { format: o.format, tag: o.tag, ...idWriters(o.ids, ds, o.split) });
+    const ids = idWriters(o.ids, ds, o.split);
+    const writer = new RunWriter(o.out ?? null, { format: o.format, tag: o.tag, ...ids });
     try {
       writer.add(0, hits);
       writer.close();
@@ -46,7 +47,7 @@ async function run(o: Options): Promise<void> {
       queriesPerSecond: round(queries.count / searchSeconds),
     };
     const qrels = ds.qrels(o.split);
-    if (qrels.size > 0) Object.assign(summary, evaluateHits(qrels, Int32Array.from({ length: queries.count }, (_, i) => i), hits));
+    if (qrels.size > 0) Object.assign(summary, evaluateHits(qrels, Int32Array.from({ length: queries.count }, (_, i) => i), hits, undefined, ids));
     log.info(summary, 'bm25 done');
   } finally {
     ds.close();

@@ -19,6 +19,8 @@ const options = z.object({
   data: z.string().optional().describe('dataset directory: runs hold its offsets, mapped back to ids'),
   split: z.string().optional().describe('query split of --data the runs were made for'),
   out: z.string().optional().describe('write the report here (atomically) instead of stdout'),
+  allowPartial: z.boolean().default(false).describe('compare runs that share no query with the qrels or retrieve no judged document (refused by default)'),
+  allowDifferentQueries: z.boolean().default(false).describe('compare runs over different query sets, missing queries scored 0 (refused by default)'),
 });
 type Options = z.infer<typeof options>;
 
@@ -47,6 +49,10 @@ async function run(o: Options): Promise<void> {
     throw e instanceof DrhardInputError ? new DrhardUsageError(`--metrics: ${e.message.replace(/^metrics: /, '')}`) : e;
   }
   const { qrels, runs } = await loadInputs({ qrels: o.qrels, runs: o.runs, runFormat: o.runFormat, dataset: o.data, split: o.split });
+  const { checkRunAgainstQrels, checkSameQuerySets } = await import('../../eval/guards.ts');
+  const warn = (m: string): void => void process.stderr.write(`drhard compare: ${m}\n`);
+  for (const r of runs) checkRunAgainstQrels(qrels, r.run, r.file, { allowPartial: o.allowPartial, warn });
+  checkSameQuerySets(runs, { allow: o.allowDifferentQueries, warn, qrels });
   const results = runs.map((r) => evaluate(qrels, r.run, { metrics, relThreshold, complete: true }));
   for (const [i, r] of results.entries()) {
     if (r.missingFromRun.length > 0) {

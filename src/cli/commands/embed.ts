@@ -12,6 +12,7 @@ const options = z.object({
   text: z.string().optional().describe("text file, one text per line; tokenized with the model directory's tokenizer"),
   maxLength: z.coerce.number().int().min(2).default(512).describe('longest sequence (default 512); longer ones keep their first and last token, as DRhard'),
   batchSize: z.coerce.number().int().positive().default(64).describe('sequences per forward pass (default 64)'),
+  pooling: z.enum(['first', 'mean']).optional().describe("pooling for a plain Hugging Face encoder without DRhard's head: first ([CLS]/<s>) or mean (default: the model's config)"),
   device: z.string().default('cpu').describe("'cpu' (default) or 'cuda:N'"),
   dtype: z
     .enum(['float32', 'bfloat16'])
@@ -49,7 +50,7 @@ async function run(o: Options): Promise<void> {
   // Heavy imports (libtorch) only when the command runs, so `drhard --help` stays fast.
   const { loadModel } = await import('../../models/checkpoint.ts');
   const { encodeIds, truncateIds } = await import('../../models/encode.ts');
-  const { model } = loadModel(o.model, { device: o.device });
+  const { model } = loadModel(o.model, { device: o.device, pooling: o.pooling });
   if (o.dtype === 'bfloat16') model.setMixedPrecision('bfloat16');
   const roberta = model.config.modelType === 'roberta';
   // RoBERTa positions start after padding_idx, so the position table holds max_position_embeddings - pad - 1 tokens.

@@ -13,6 +13,7 @@ const options = z.object({
   batchSize: z.coerce.number().int().positive().default(64).describe('sequences per forward pass (default 64)'),
   dtype: z.enum(['float32', 'float16']).default('float32').describe('stored value type (default float32)'),
   chunkRows: z.coerce.number().int().positive().default(16384).describe('rows per resumable part (default 16384)'),
+  pooling: z.enum(['first', 'mean']).optional().describe("pooling for a plain Hugging Face encoder without DRhard's head: first ([CLS]/<s>) or mean (default: the model's config)"),
   device: z.string().default('cpu').describe("'cpu' (default) or 'cuda:N'"),
   resume: z.boolean().default(true).describe('reuse the verified parts of an interrupted run with the same model, data and settings'),
   progress: z.boolean().default(true).describe('progress bar with throughput and ETA on stderr'),
@@ -26,7 +27,7 @@ async function run(o: Options): Promise<void> {
   const { datasetChecksum, modelDirChecksum, storeOf } = await import('../retrieval.ts');
   const { StopSignal } = await import('../../util/signals.ts');
   const ds = openDataset(o.data);
-  const { model } = loadModel(o.model, { device: o.device });
+  const { model } = loadModel(o.model, { device: o.device, pooling: o.pooling });
   using stop = new StopSignal();
   try {
     const store = storeOf(ds, o.split);

@@ -22,6 +22,7 @@ const options = z.object({
   data: z.string().optional().describe('dataset directory (drhard preprocess): the run holds its offsets, mapped back to ids'),
   split: z.string().optional().describe('query split of --data the run was made for (train, dev, test, ...)'),
   out: z.string().optional().describe('write the report here (atomically) instead of stdout'),
+  allowPartial: z.boolean().default(false).describe('score a run that shares no query with the qrels or retrieves no judged document (refused by default)'),
 });
 type Options = z.infer<typeof options>;
 
@@ -40,6 +41,8 @@ async function run(o: Options): Promise<void> {
   }
   const { qrels, runs } = await loadInputs({ qrels: o.qrels, runs: [o.run], runFormat: o.runFormat, dataset: o.data, split: o.split });
   const loaded = runs[0]!;
+  const { checkRunAgainstQrels } = await import('../../eval/guards.ts');
+  checkRunAgainstQrels(qrels, loaded.run, loaded.file, { allowPartial: o.allowPartial, warn: (m) => process.stderr.write(`drhard evaluate: ${m}\n`) });
   const res = evaluate(qrels, loaded.run, {
     metrics,
     relThreshold,

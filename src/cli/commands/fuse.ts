@@ -115,23 +115,8 @@ async function run(o: Options): Promise<void> {
   const fused = fuse.fuseRuns(runs, o.method, opts);
   const weights = fuse.fusionWeights(o.method, nRuns, opts);
 
-  if (o.out !== undefined) {
-    const { writeTrecRun } = await import('../../data/trec.ts');
-    writeTrecRun(o.out, fused, { tag });
-  } else {
-    // Rankings come out of fuseRuns already in the evaluator's order, so position + 1 is the rank.
-    let parts: string[] = [];
-    for (const [qid, r] of fused) {
-      for (let i = 0; i < r.docids.length; i++) {
-        parts.push(`${qid} Q0 ${r.docids[i]} ${i + 1} ${String(r.scores[i])} ${tag}\n`);
-        if (parts.length >= 1 << 16) {
-          process.stdout.write(parts.join(''));
-          parts = [];
-        }
-      }
-    }
-    if (parts.length > 0) process.stdout.write(parts.join(''));
-  }
+  const { writeRun } = await import('../../data/runwriter.ts');
+  writeRun(o.out ?? null, fused, { format: 'trec', tag });
   let docs = 0;
   for (const r of fused.values()) docs += r.docids.length;
   log.info({ method: o.method, runs: o.runs, weights, ...(o.method === 'rrf' ? { k: o.rrfK ?? fuse.DEFAULT_RRF_K } : {}), depth, queries: fused.size, docs }, 'fuse done');

@@ -20,12 +20,14 @@ const options = z.object({
   loadIndex: z.string().optional().describe('search a saved index (its manifest is verified; with --doc-embeddings, also that it was built from it)'),
   maxMemory: sizeSchema.optional().describe('memory budget for document vectors, e.g. 4G; a larger corpus is searched shard by shard (exact)'),
   exact: exactSchema,
+  verify: z.boolean().default(false).describe('check the full sha256 of --corpus against its manifest even when it is large (default: files over 1 GiB get the sampled-block check)'),
   out: z.string().optional().describe('run file to write (atomically); default stdout'),
   format: z.enum(['trec', 'msmarco']).default('trec').describe('trec: "qid Q0 docid rank score tag" (default); msmarco: "qid<TAB>docid<TAB>rank"'),
   ids: z.enum(['original', 'offsets']).optional().describe('ids in the run: original (needs --data/--split; default when --data is given) or offsets'),
   data: z.string().optional().describe('dataset directory, for original ids (and the tokenizer settings of --query)'),
   split: z.string().optional().describe('query split of --data the --query-embeddings were encoded from'),
   tag: z.string().default('drhard').describe('TREC run tag (default drhard)'),
+  pooling: z.enum(['first', 'mean']).optional().describe("pooling for a plain Hugging Face encoder without DRhard's head: first ([CLS]/<s>) or mean (default: the model's config)"),
   maxLength: z.coerce.number().int().min(2).default(32).describe('token cap for --query text (default 32, as DRhard queries)'),
   compat28: z.boolean().optional().describe("tokenize --query as DRhard's transformers-2.8 RobertaTokenizer (default: the dataset's setting, else off)"),
   hybridBm25: z
@@ -86,7 +88,7 @@ async function run(o: Options): Promise<void> {
         const { loadModel } = await import('../../models/checkpoint.ts');
         const { loadTokenizer } = await import('../../tokenizers/index.ts');
         const { encodeTexts } = await import('../../retrieval/encode.ts');
-        const { model } = loadModel(o.model as string);
+        const { model } = loadModel(o.model as string, { pooling: o.pooling });
         try {
           const tok = await loadTokenizer(o.model as string, { compat28: o.compat28 ?? ds?.manifest.tokenizer.compat28 ?? false });
           const q = await encodeTexts(model, tok, o.query, { maxLength: o.maxLength });
