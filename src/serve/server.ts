@@ -219,12 +219,18 @@ export interface RunningServer {
 /** Binds `createApp(engine)` on host:port (port 0: any free port). */
 export async function startServer(engine: SearchEngine, o: AppOptions & { host: string; port: number }): Promise<RunningServer> {
   const sa = createApp(engine, o);
-  const server = createAdaptorServer({ fetch: sa.app.fetch, hostname: o.host }) as Server;
-  server.requestTimeout = sa.limits.requestTimeoutMs;
-  server.headersTimeout = Math.min(sa.limits.headersTimeoutMs, sa.limits.requestTimeoutMs);
-  server.keepAliveTimeout = sa.limits.keepAliveTimeoutMs;
-  // Checks for timed-out requests every so often (Node's default is 30 s, too coarse for short limits).
-  (server as Server & { connectionsCheckingInterval?: number }).connectionsCheckingInterval = 500;
+  const l = sa.limits;
+  const server = createAdaptorServer({
+    fetch: sa.app.fetch,
+    hostname: o.host,
+    serverOptions: {
+      requestTimeout: l.requestTimeoutMs,
+      headersTimeout: Math.min(l.headersTimeoutMs, l.requestTimeoutMs),
+      keepAliveTimeout: l.keepAliveTimeoutMs,
+      // How often timed-out requests are looked for (Node's default, 30 s, would let a slow client overstay).
+      connectionsCheckingInterval: Math.min(1000, l.headersTimeoutMs),
+    },
+  }) as Server;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(o.port, o.host, () => {
