@@ -61,7 +61,7 @@ export async function openServer(o: ServeCliOptions): Promise<void> {
       port: o.port,
       ...(token !== undefined ? { token } : {}),
       logger: log,
-      limits: { maxK: o.maxK, maxQueries: o.maxQueries, maxQueryChars: o.maxQueryChars, maxBodyBytes: o.maxBody, requestTimeoutMs: o.requestTimeout },
+      limits: { maxK: o.maxK, maxQueries: o.maxQueries, maxQueryChars: o.maxQueryChars, maxBodyBytes: o.maxBody ?? 256 * 1024, requestTimeoutMs: o.requestTimeout },
       batch: { maxBatch: o.batchSize, maxWaitMs: o.batchWait },
     });
   } catch (e) {

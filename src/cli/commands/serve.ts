@@ -23,7 +23,7 @@ const options = z.object({
   maxK: z.coerce.number().int().positive().default(100).describe('largest k a request may ask for (default 100)'),
   maxQueries: z.coerce.number().int().positive().default(64).describe('most queries in one request (default 64)'),
   maxQueryChars: z.coerce.number().int().positive().default(2000).describe('longest query in characters; longer ones get 400 (default 2000)'),
-  maxBody: sizeSchema.default(256 * 1024).describe('largest request body, e.g. 256K (default); larger ones get 413'),
+  maxBody: sizeSchema.optional().describe('largest request body, e.g. 1M (default 256K); larger ones get 413'),
   requestTimeout: z.coerce.number().int().positive().default(10000).describe('ms a request may take to arrive; slower clients are disconnected (default 10000)'),
   batchSize: z.coerce.number().int().positive().default(32).describe('most queries encoded and searched together (micro-batching; 1 turns it off; default 32)'),
   batchWait: z.coerce.number().min(0).default(2).describe('ms the first queued query waits for others to batch with (default 2)'),
