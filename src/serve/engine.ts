@@ -130,7 +130,10 @@ export class SearchEngine {
           model = loadModel(src.model).model;
           model.eval();
           if (model.dim !== searcher.dim) throw new DrhardInputError(`the model encodes ${model.dim}-dim queries, the documents are ${searcher.dim}-dim`, { file: src.model });
-          const tokenizer = await loadTokenizer(src.model, { compat28 });
+          // A model trained on a dataset may have left its tokenizer there.
+          const tokDir = findTokenizerDir([src.model, ds.dir]);
+          if (tokDir === undefined) throw new DrhardInputError('no tokenizer in the model directory or the dataset', { file: src.model });
+          const tokenizer = await loadTokenizer(tokDir, { compat28 });
           dense.set(src.name, { source: src, model, tokenizer, searcher });
         } catch (e) {
           model?.dispose();
