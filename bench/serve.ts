@@ -4,7 +4,7 @@
 // Bounded: at most --requests requests and --seconds seconds per level. The server is a `drhard serve` child process
 // (so the clients here do not share its event loop); the corpus is synthetic (--docs passages, tiny tokenizer) and
 // the encoder random (--layers, --hidden): speed only, not quality.
-// Usage: node --import tsx bench/serve.ts [--docs 20000] [--hidden 128] [--layers 2] [--requests 600] [--seconds 8]
+// Usage: node --import tsx bench/serve.ts [--docs 20000] [--hidden 128] [--layers 2] [--requests 600] [--seconds 8] [--spin]
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -18,6 +18,15 @@ import { createLogger } from '../src/util/log.ts';
 import { Rng } from '../src/util/rng.ts';
 
 const argv = process.argv.slice(2);
+
+// As bench/retrieval.ts: libgomp's threads spin after each parallel region by default and, on a shared 2-core
+// machine, starve the server's event loop between small ops; the variable is read when libgomp loads, so the bench
+// re-runs itself with it set (the server child inherits it). --spin keeps the library default.
+if (process.env['OMP_WAIT_POLICY'] === undefined && !argv.includes('--spin')) {
+  const { spawnSync } = await import('node:child_process');
+  const r = spawnSync(process.execPath, [...process.execArgv, import.meta.filename, ...argv], { stdio: 'inherit', env: { ...process.env, OMP_WAIT_POLICY: 'PASSIVE' } });
+  process.exit(r.status ?? 1);
+}
 const arg = (name: string, def: number): number => {
   const i = argv.indexOf(`--${name}`);
   return i >= 0 ? Number(argv[i + 1]) : def;
@@ -136,7 +145,7 @@ async function main(): Promise<void> {
     const f = await fixture(dir);
     const cpu = (os.cpus()[0]?.model ?? 'unknown CPU').trim();
     const flags = /flags\s*:\s*(.*)/.exec(fs.readFileSync('/proc/cpuinfo', 'utf8'))?.[1]?.split(' ').filter((x) => /avx512_bf16|avx512f|amx|avx2/.test(x)).join(' ');
-    console.log(`# bench/serve.ts — ${DOCS} docs, random encoder ${LAYERS}×${HIDDEN}, k=${K}, dense, loopback; ${cpu} (${os.cpus().length} cores; ${flags}); load ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}`);
+    console.log(`# bench/serve.ts — ${DOCS} docs, random encoder ${LAYERS}×${HIDDEN}, k=${K}, dense, loopback; OMP_WAIT_POLICY=${process.env['OMP_WAIT_POLICY'] ?? 'default'}; ${cpu} (${os.cpus().length} cores; ${flags}); load ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}`);
     // The library in this process: one query per call, and c queries per call.
     const engine = await SearchEngine.open({ dataset: f.ds, dense: [{ name: 'dense', model: f.model, embeddings: f.emb }], bm25: false, maxQueryLength: 32, hybrid: { method: 'rrf' }, searcher: {}, textChars: 0 });
     const lib: Record<string, Level> = {};
@@ -191,7 +200,7 @@ async function main(): Promise<void> {
     for (const c of LEVELS) {
       const base = lib[`one-${c}`] as Level;
       console.log(row('library, 1 query per call', base, base));
-      console.log(row(`library, ${c} queries per call`, lib[`batch-${c}`] as Level, base));
+      if (c > 1) console.log(row(`library, ${c} queries per call`, lib[`batch-${c}`] as Level, base));
       console.log(row('HTTP, micro-batching on (32)', http[`32-${c}`] as Level, base));
       console.log(row('HTTP, micro-batching off', http[`1-${c}`] as Level, base));
     }
