@@ -4,7 +4,7 @@
 // Bounded: at most --requests requests and --seconds seconds per level. The server is a `drhard serve` child process
 // (so the clients here do not share its event loop); the corpus is synthetic (--docs passages, tiny tokenizer) and
 // the encoder random (--layers, --hidden): speed only, not quality.
-// Usage: node --import tsx bench/serve.ts [--docs 20000] [--hidden 128] [--layers 2] [--requests 600] [--seconds 8] [--spin]
+// Usage: node --import tsx bench/serve.ts [--docs 20000] [--hidden 128] [--layers 2] [--requests 600] [--seconds 8] [--soak 3] [--spin]
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -36,6 +36,7 @@ const HIDDEN = arg('hidden', 128);
 const LAYERS = arg('layers', 2);
 const REQUESTS = arg('requests', 600);
 const SECONDS = arg('seconds', 8);
+const SOAK = arg('soak', 3);
 const LEVELS = [1, 8, 32];
 const K = 10;
 const ROOT = path.join(import.meta.dirname, '..');
@@ -171,6 +172,7 @@ async function main(): Promise<void> {
       engine.dispose();
     }
     const http: Record<string, Level & { rss: [number, number, number] }> = {};
+    const soaks = new Map<number, number[]>();
     for (const batch of [32, 1]) {
       const s = await startServer(f, batch);
       try {
@@ -188,6 +190,13 @@ async function main(): Promise<void> {
           clearInterval(timer);
           http[`${batch}-${c}`] = { ...lv, rss: [start, peak, rssOf(s.pid)] };
         }
+        // Soak: more rounds at the highest concurrency; RSS after each shows whether it keeps growing.
+        const soak: number[] = [rssOf(s.pid)];
+        for (let r = 0; r < SOAK; r++) {
+          await drive(LEVELS[LEVELS.length - 1] as number, post, f.queries);
+          soak.push(rssOf(s.pid));
+        }
+        soaks.set(batch, soak);
       } finally {
         await s.stop();
       }
@@ -212,6 +221,7 @@ async function main(): Promise<void> {
         console.log(`| batch ${b} | ${c} | ${h.rss.map(mb).join(' / ')} | ${b === 32 ? ((h.qps / (http[`1-${c}`] as Level).qps).toFixed(2)) : ''} |`);
       }
     }
+    for (const [b, r] of soaks) console.log(`\nbatch ${b}: RSS before and after each of ${SOAK} more rounds at concurrency ${LEVELS[LEVELS.length - 1]}: ${r.map(mb).join(' → ')} MiB`);
     console.log(`\nload after: ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}`);
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
