@@ -43,6 +43,7 @@ const commandModules: Array<() => Promise<{ register: (p: Command) => void }>> =
   () => import('./commands/tokenizer.ts'),
   () => import('./commands/init-model.ts'),
   () => import('./commands/export.ts'),
+  () => import('./commands/serve.ts'),
 ];
 
 /** Error messages that span lines (lists of problems) become one line. */

@@ -39,6 +39,21 @@ export function formatClaims(r: DemoResult): string {
   return ['| Check (dev MRR@10) | Holds | MRR@10 | Δ [95% CI] | p (t-test / randomization) |', '|---|---|---|---|---|', ...rows].join('\n');
 }
 
+/** The `drhard serve` command line that serves the demo's ADORE (STAR) and STAR models side by side with BM25. */
+export function serveCommand(r: DemoResult): string | null {
+  const star = r.methods.find((m) => m.method === 'star');
+  const adore = r.methods.find((m) => m.method === 'adore-star');
+  if (star?.modelDir == null || adore?.modelDir == null || star.corpusEmbeddings === null || adore.corpusEmbeddings === null) return null;
+  const q = (s: string): string => (/^[\w@%+=:,./-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`);
+  const data = path.join(r.out, 'data');
+  return [
+    'drhard serve', '--data', q(path.join(data, 'dataset')), '--collection', q(path.join(data, 'raw', 'collection.tsv')),
+    '--model', q(adore.modelDir), '--doc-embeddings', q(adore.corpusEmbeddings), '--name', 'adore-star',
+    '--model', q(star.modelDir), '--doc-embeddings', q(star.corpusEmbeddings), '--name', 'star',
+    '--bm25', '--max-length', String(r.preset.maxQueryLength),
+  ].join(' ');
+}
+
 export function formatTimings(r: DemoResult): string {
   const rows = r.timings.map((t) => `| ${t.name} | ${t.seconds.toFixed(1)} s${t.resumed ? ' (done earlier, reused)' : ''} |`);
   return ['| Stage | Wall time |', '|---|---|', ...rows, `| total (this invocation) | ${r.totalSeconds.toFixed(1)} s |`].join('\n');

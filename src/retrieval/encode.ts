@@ -332,7 +332,11 @@ export async function encodeTexts(
   texts: readonly string[],
   opts: { maxLength: number; batchSize?: number },
 ): Promise<T.Tensor> {
-  const packed = await tok.encodeBatch(texts, opts.maxLength);
+  return encodePacked(model, await tok.encodeBatch(texts, opts.maxLength), opts);
+}
+
+/** Embeddings [n, D] of already tokenized texts (a tokenizer's packed ids), as encodeTexts encodes them. */
+export function encodePacked(model: DotModel, packed: { ids: Int32Array; lengths: Int32Array }, opts: { batchSize?: number } = {}): T.Tensor {
   const seqs: Int32Array[] = [];
   let off = 0;
   for (const n of packed.lengths) {
@@ -340,5 +344,5 @@ export async function encodeTexts(
     off += n;
   }
   const flat = encodeIds(model, seqs, { batchSize: opts.batchSize ?? 64 });
-  return T.tensor(flat, { shape: [texts.length, model.dim] });
+  return T.tensor(flat, { shape: [packed.lengths.length, model.dim] });
 }

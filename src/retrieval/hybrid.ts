@@ -44,7 +44,8 @@ export interface HybridBm25Result {
 
 type Searcher = { search(q: T.Tensor, k: number): { ids: Int32Array; scores: ArrayLike<number>; k: number } };
 
-function addHits(run: Run, rows: { ids: Int32Array; scores: ArrayLike<number>; k: number }, q0: number, ids: IdMaps): void {
+/** Adds [B, k] hits to `run` as queries q0 … q0 + B − 1 (ids mapped), skipping empty slots, as the run files hold them. */
+export function addHits(run: Run, rows: { ids: Int32Array; scores: ArrayLike<number>; k: number }, q0: number, ids: IdMaps): void {
   const k = rows.k;
   const B = rows.ids.length / k;
   for (let b = 0; b < B; b++) {
