@@ -54,3 +54,18 @@ test('a line logged right before process.exit is not lost (synchronous destinati
   assert.equal(r.status, 3);
   assert.match(r.stderr, /"msg":"bye"/);
 });
+
+test('text format: time, level, module, message and exact field values on one line', async () => {
+  const { formatLogLine, parseLogFormat } = await import('../../src/util/log.ts');
+  const line = JSON.stringify({ level: 'info', time: '2026-12-06T11:02:03.456Z', mod: 'bm25', 'mrr@10': 0.0483726123, queries: 80, file: 'runs/a b.trec', msg: 'bm25 done' });
+  assert.equal(formatLogLine(line), '11:02:03 INFO  [bm25] bm25 done mrr@10=0.0483726123 queries=80 file="runs/a b.trec"');
+  assert.equal(formatLogLine('not json'), 'not json');
+  assert.equal(parseLogFormat(' JSON '), 'json');
+  assert.equal(parseLogFormat('xml'), null);
+});
+
+test('DRHARD_LOG_FORMAT=text gives text lines even when stderr is not a terminal', () => {
+  const r = runChild(`import { log } from './src/util/log.ts'; log.warn({ step: 7 }, 'warmup exceeds the run');`, { DRHARD_LOG_LEVEL: 'info', DRHARD_LOG_FORMAT: 'text' });
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stderr, /^\d\d:\d\d:\d\d WARN  warmup exceeds the run step=7\n$/);
+});
