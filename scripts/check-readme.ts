@@ -74,6 +74,16 @@ export const PLAN: Step[] = [
   { dir: 'scratch', readme: 'drhard fuse dev.dense.trec dev.bm25.trec --method interpolate --alpha 0.3 --out dev.hybrid.trec' },
   { dir: 'scratch', readme: 'drhard fuse dev.dense.trec dev.bm25.trec --method interpolate --tune-qrels heldout.qrels --tune-runs heldout.dense.trec,heldout.bm25.trec --report fuse.json --out dev.hybrid.trec' },
   { dir: 'scratch', readme: 'drhard evaluate --qrels msmarco/qrels.dev.small.tsv --run dev.hybrid.trec' },
+  // Serving: the MS MARCO section's models (repro/), started in the background, asked as the README's curl lines ask, stopped.
+  {
+    dir: 'repro',
+    readme: 'drhard serve --data data/passage --collection msmarco/collection.tsv --bm25 --model adore/model --doc-embeddings star/corpus.f32 --name adore --model star/model --doc-embeddings star/corpus.f32 --name star',
+    extra: [
+      '> serve.url & p=$!; for i in $(seq 600); do [ -s serve.url ] && break; sleep 0.1; done',
+      `curl -sf localhost:8080/v1/search -H 'content-type: application/json' -d '{"query": "w1 w2", "k": 5, "mode": "hybrid", "model": "adore", "text": true}' | grep -q '"hits"'`,
+      'curl -sf localhost:8080/metrics | grep -q "^drhard_"; kill -TERM $p; wait $p',
+    ].join('; '),
+  },
   // The published checkpoints: star_model/ stands in for one (a RoBERTa directory with the tokenizer files added).
   { dir: 'repro', setup: 'drhard init-model --tokenizer roberta-base --out-dir star_model --hidden-size 32 --layers 1 --heads 2 --max-length 48 > /dev/null' },
   { dir: 'repro', setup: 'cut -f2 msmarco/queries.dev.small.tsv | head -5 > queries.txt' },
