@@ -148,7 +148,8 @@ export async function encodeSplit(model: DotModel, store: TokenStore, opts: Enco
   if ((opts.resume ?? true) && fs.existsSync(opts.out) && fs.existsSync(manifestPathFor(opts.out))) {
     try {
       const m = readEmbeddingsManifest(opts.out);
-      if (m.model?.checksum === modelSum && m.count === N && m.dim === D && m.dtype === dtype && m.maxLength === maxLength &&
+      // pooling too: --pooling on a plain encoder changes the vectors, not the weights the checksum covers.
+      if (m.model?.checksum === modelSum && m.count === N && m.dim === D && m.dtype === dtype && m.maxLength === maxLength && m.pooling === model.config.pooling &&
         (opts.dataset === undefined || (m.dataset?.checksum === opts.dataset.checksum && m.dataset.split === opts.dataset.split))) {
         log.info({ out: opts.out }, 'embeddings already complete; nothing to do');
         return { manifest: m, encoded: 0, reused: N, seconds: (performance.now() - t0) / 1000 };

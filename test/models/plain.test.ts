@@ -125,3 +125,34 @@ test('CLI: drhard embed --pooling first on a plain encoder runs; without it exit
   const ok = run('--pooling', 'first');
   assert.equal(ok.status, 0, ok.stderr);
 });
+
+test('encode: an output encoded with --pooling first is not reused for --pooling mean (same weights, other vectors)', async () => {
+  const { encodeSplit } = await import('../../src/retrieval/encode.ts');
+  const { makeDataset, makeModelDir, tmpDir } = await import('../retrieval/helpers.ts');
+  const { openDataset } = await import('../../src/data/index.ts');
+  const { readRows, layoutOf } = await import('../../src/retrieval/embeddings.ts');
+  const dir = tmpDir('drhard-plain-encode-');
+  dirs.push(dir);
+  const ds = openDataset(await makeDataset(dir, { nDocs: 40, nTrain: 4, nDev: 4 }));
+  // makeModelDir's model without its head: a plain encoder over the dataset's tokenizer.
+  const m = makeModelDir(dir);
+  const sd = readStateDict(path.join(m, 'model.safetensors'));
+  for (const k of ['embeddingHead.weight', 'embeddingHead.bias', 'norm.weight', 'norm.bias']) sd.delete(k);
+  saveStateDict(path.join(m, 'model.safetensors'), sd);
+  const out = path.join(dir, 'emb.f32');
+  const vectors: number[][] = [];
+  try {
+    for (const pooling of ['first', 'mean'] as const) {
+      const { model } = loadModel(m, { pooling });
+      model.eval();
+      const r = await encodeSplit(model, ds.corpus, { out, maxLength: 16, batchSize: 8, progress: false, model: { path: m } });
+      assert.equal(r.encoded, 40, `${pooling}: encoded, not reused`);
+      assert.equal(r.manifest.pooling, pooling);
+      vectors.push(tidy(() => readRows(out, layoutOf(out), 0, 40).toArray()));
+      model.dispose();
+    }
+  } finally {
+    ds.close();
+  }
+  assert.notDeepEqual(vectors[0], vectors[1]);
+});
