@@ -25,7 +25,7 @@ export const EXACT_ENGINES: readonly ExactEngine[] = ['bf16', 'fp32', 'faiss', '
  * whichever engine runs it, and tests and small corpora should not pay a calibration.
  */
 export const CALIBRATE_MIN_FLOATS = 1 << 22;
-/** Synthetic documents per calibration run: 2^24 floats (64 MiB), 4096 rows at least (bounds rows per D class). */
+/** Synthetic documents per calibration run: 2^24 floats (64 MiB; 131072 rows at D = 128, 21845 at D = 768). */
 const SAMPLE_FLOATS = 1 << 24;
 /** Queries per calibration run: the screening engines' batch (search.ts SCREEN_QUERY_BATCH). */
 const SAMPLE_QUERIES = 512;
@@ -175,7 +175,7 @@ function readCache(file: string, logger: Logger): z.infer<typeof fileSchema> | n
 
 /** Times every engine on seeded synthetic data of dimension D (engines interleaved, best of ROUNDS). */
 function measureEngines(D: number, machine: string, measure: Measure, sample: { floats: number; queries: number }): CalibrationEntry {
-  const N = Math.max(Math.min(4096, sample.floats), Math.round(sample.floats / D));
+  const N = Math.max(1, Math.round(sample.floats / D));
   const B = sample.queries;
   const best = new Map<ExactEngine, number>();
   T.tidy(() => {
@@ -196,7 +196,7 @@ function measureEngines(D: number, machine: string, measure: Measure, sample: { 
   let engine: ExactEngine = 'fp32';
   for (const e of EXACT_ENGINES) {
     qps[e] = Math.round((10 * B) / (best.get(e) as number)) / 10;
-    if ((qps[e] as number) > (qps[engine] as number)) engine = e;
+    if ((best.get(e) as number) < (best.get(engine) as number)) engine = e;
   }
   return { machine, engine, qps, shape: { N, D, B, k: K }, measuredAt: new Date().toISOString() };
 }
