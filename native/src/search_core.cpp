@@ -2,6 +2,7 @@
 #include "search_core.h"
 
 #include <ATen/Parallel.h>
+#include <dlfcn.h>
 
 #include <algorithm>
 #include <array>
@@ -185,6 +186,41 @@ __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default"))) fl
   return static_cast<float>(acc[0]);
 }
 
+// OpenBLAS (the BLAS libtorch and faiss use here) set to one thread for this object's lifetime, so that several
+// threads can each run their own sgemm; restored afterwards. Inactive where the BLAS is not OpenBLAS.
+class BlasSingleThread {
+ public:
+  BlasSingleThread() {
+    static const auto fns = [] {
+      std::pair<void (*)(int), int (*)()> f{nullptr, nullptr};
+      for (const char* lib : {"libopenblas.so.0", "libblas.so.3"}) {
+        void* h = dlopen(lib, RTLD_LAZY | RTLD_NOLOAD);
+        if (h == nullptr) continue;
+        f.first = reinterpret_cast<void (*)(int)>(dlsym(h, "openblas_set_num_threads"));
+        f.second = reinterpret_cast<int (*)()>(dlsym(h, "openblas_get_num_threads"));
+        if (f.first != nullptr && f.second != nullptr) break;
+        f = {nullptr, nullptr};
+      }
+      return f;
+    }();
+    set_ = fns.first;
+    if (set_ != nullptr) {
+      prev_ = fns.second();
+      set_(1);
+    }
+  }
+  ~BlasSingleThread() {
+    if (set_ != nullptr) set_(prev_);
+  }
+  BlasSingleThread(const BlasSingleThread&) = delete;
+  BlasSingleThread& operator=(const BlasSingleThread&) = delete;
+  bool active() const { return set_ != nullptr; }
+
+ private:
+  void (*set_)(int) = nullptr;
+  int prev_ = 1;
+};
+
 void checkMatrix(const at::Tensor& t, at::ScalarType type, const char* name) {
   if (!t.device().is_cpu()) throw std::invalid_argument(std::string(name) + " must be a CPU tensor");
   if (t.dim() != 2) throw std::invalid_argument(std::string(name) + " must be 2-dimensional");
@@ -227,12 +263,12 @@ bool bf16GemmIsFloat32Accumulating(int64_t m, int64_t k, int64_t n) {
 namespace {
 
 // The shared part of both screened searches: argument checks, the per-query candidate rows, and the exact
-// rescoring of what the screen let through. `screenChunk(c0, cn, rows, bound)` screens documents c0 … c0+cn.
-template <class ScreenChunk>
+// rescoring of what the screen let through. `screen(rows, bound)` screens every document into the rows.
+template <class Screen>
 std::tuple<at::Tensor, at::Tensor, at::Tensor> screenAndRescore(const char* fn, const at::Tensor& qIn,
                                                                const at::Tensor& docsIn, const at::Tensor& errAbsIn,
                                                                double errRel, int64_t k, int64_t chunk,
-                                                               ScreenChunk&& screenChunk) {
+                                                               Screen&& screen) {
   const std::string f(fn);
   const int64_t B = qIn.size(0), N = docsIn.size(0);
   if (errAbsIn.scalar_type() != at::kFloat || errAbsIn.dim() != 1 || errAbsIn.size(0) != B)
@@ -259,7 +295,7 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> screenAndRescore(const char* fn, 
 
   std::vector<Row> rows(static_cast<size_t>(B));
   for (auto& r : rows) r.cap = static_cast<size_t>(std::max<int64_t>(4 * k, 1024));
-  for (int64_t c0 = 0; c0 < N; c0 += chunk) screenChunk(c0, std::min(chunk, N - c0), rows, bound);
+  screen(rows, bound);
 
   float* so = scores.data_ptr<float>();
   int64_t* io = ids.data_ptr<int64_t>();
@@ -314,7 +350,9 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> screenedTopk(const at::Tensor& qI
   at::Tensor block;
   at::Tensor qLoF;  // float32 copy of qLo, made only if a chunk needs the float32 path
   return screenAndRescore("screenedTopk", qIn, docsIn, errAbsIn, errRel, k, chunk,
-                          [&](int64_t c0, int64_t cn, std::vector<Row>& rows, const auto& bound) {
+                          [&](std::vector<Row>& rows, const auto& bound) {
+   for (int64_t c0 = 0; c0 < N; c0 += chunk) {
+    const int64_t cn = std::min(chunk, N - c0);
     if (!block.defined()) block = at::empty({B * std::min(chunk, N)}, qLo.options());
     at::Tensor s = block.narrow(0, 0, B * cn).view({B, cn});  // [B, cn] bfloat16, contiguous
     const at::Tensor chunkLo = docsLo.narrow(0, c0, cn);
@@ -331,6 +369,7 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> screenedTopk(const at::Tensor& qI
       std::vector<float> tmp;
       for (int64_t b = b0; b < b1; b++) scanRow(sp + b * cn, cn, c0, rows[b], k, bound(b), tmp);
     });
+   }
   });
 }
 
@@ -341,21 +380,37 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> sgemmScreenedTopk(const at::Tenso
   checkMatrix(docsIn, at::kFloat, "documents");
   const int64_t B = qIn.size(0), D = qIn.size(1), N = docsIn.size(0);
   if (docsIn.size(1) != D) throw std::invalid_argument("sgemmScreenedTopk: queries [B, D] and documents [N, D] must agree");
-  at::Tensor block;  // one float32 score buffer for every chunk (see screenedTopk)
-  at::Tensor q;
   return screenAndRescore("sgemmScreenedTopk", qIn, docsIn, errAbsIn, 0.0, k, chunk,
-                          [&](int64_t c0, int64_t cn, std::vector<Row>& rows, const auto& bound) {
-    if (!block.defined()) {
-      block = at::empty({B * std::min(chunk, N)}, at::kFloat);
-      q = qIn.contiguous();
-    }
-    at::Tensor s = block.narrow(0, 0, B * cn).view({B, cn});
-    at::mm_out(s, q, docsIn.narrow(0, c0, cn).t());
-    TORCH_CHECK(s.is_contiguous() && s.data_ptr() == block.data_ptr(), "sgemmScreenedTopk: mm_out moved its output");
-    const int32_t* sp = reinterpret_cast<const int32_t*>(s.data_ptr());
-    at::parallel_for(0, B, 1, [&](int64_t b0, int64_t b1) {
+                          [&](std::vector<Row>& rows, const auto& bound) {
+    const at::Tensor q = qIn.contiguous();
+    // Each thread screens its own slice of the queries against every chunk: a single-threaded sgemm into its own
+    // reused block, scanned while the block is still in its core's cache, with no barrier between GEMM and scan.
+    // (Shared multi-threaded GEMMs left OpenBLAS's threads spinning on the cores the scan needed.) Where the BLAS
+    // cannot be made single-threaded for the call, every chunk is one shared GEMM and a parallel scan instead.
+    const int nt = at::get_num_threads();
+    BlasSingleThread single;
+    const bool perThread = nt > 1 && B > 1 && single.active();
+    const int64_t grain = perThread ? (B + nt - 1) / nt : B;
+    at::parallel_for(0, B, grain, [&](int64_t q0, int64_t q1) {
+      const int64_t qn = q1 - q0;
+      at::Tensor block = at::empty({qn * std::min(chunk, N)}, at::kFloat);
+      const at::Tensor qs = q.narrow(0, q0, qn);
       std::vector<float> tmp;
-      for (int64_t b = b0; b < b1; b++) scanRow32(sp + b * cn, cn, c0, rows[b], k, bound(b), tmp);
+      for (int64_t c0 = 0; c0 < N; c0 += chunk) {
+        const int64_t cn = std::min(chunk, N - c0);
+        at::Tensor s = block.narrow(0, 0, qn * cn).view({qn, cn});
+        at::mm_out(s, qs, docsIn.narrow(0, c0, cn).t());
+        TORCH_CHECK(s.is_contiguous() && s.data_ptr() == block.data_ptr(), "sgemmScreenedTopk: mm_out moved its output");
+        const int32_t* sp = reinterpret_cast<const int32_t*>(s.data_ptr());
+        if (perThread) {
+          for (int64_t b = 0; b < qn; b++) scanRow32(sp + b * cn, cn, c0, rows[q0 + b], k, bound(q0 + b), tmp);
+        } else {
+          at::parallel_for(0, qn, 1, [&](int64_t b0, int64_t b1) {
+            std::vector<float> tmp2;
+            for (int64_t b = b0; b < b1; b++) scanRow32(sp + b * cn, cn, c0, rows[q0 + b], k, bound(q0 + b), tmp2);
+          });
+        }
+      }
     });
   });
 }
