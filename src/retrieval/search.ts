@@ -99,7 +99,8 @@ export class DenseSearcher implements Disposable {
   readonly #engine: ExactEngine;
 
   private constructor(store: Store, count: number, dim: number, faiss: T.FaissIndex | null, opts: DenseSearcherOptions) {
-    this.#engine = opts.engine ?? defaultEngine(count, dim);
+    // A faiss index needs no exact engine: no calibration for it.
+    this.#engine = opts.engine ?? (faiss !== null ? 'fp32' : defaultEngine(count, dim));
     this.#store = store;
     this.#count = count;
     this.#dim = dim;
@@ -135,7 +136,7 @@ export class DenseSearcher implements Disposable {
     let maxNorm: number | null = null;
     try {
       assertFinite(d, what);
-      const engine = opts.engine ?? defaultEngine(N, D);
+      const engine = opts.engine ?? (isFlat(opts.index) ? defaultEngine(N, D) : 'fp32');
       if (!isFlat(opts.index)) faiss = buildFaiss(opts, D, N, (s, n) => d.narrow(0, s, n));
       else if (engine === 'faiss') flat = flatIndex(D, N, (s, n) => d.narrow(0, s, n));
       else if (engine === 'bf16') screen = ScreenCopy.build(d);
@@ -161,7 +162,7 @@ export class DenseSearcher implements Disposable {
     const budget = opts.maxMemoryBytes ?? Math.floor(os.totalmem() / 2);
     if (!(budget > 0)) throw new DrhardInputError(`maxMemoryBytes must be positive, got ${budget}`);
     const rowBytes = D * 4;
-    const engine = opts.engine ?? defaultEngine(N, D);
+    const engine = opts.engine ?? (isFlat(opts.index) ? defaultEngine(N, D) : 'fp32');
     // The bfloat16 screening copy lives beside the float32 rows.
     const memRowBytes = rowBytes + (isFlat(opts.index) && engine === 'bf16' ? D * 2 : 0);
     if (N * memRowBytes <= budget) {
