@@ -462,6 +462,16 @@ FN(screenedTopk) {
   return arr;
   GUARD_END
 }
+FN(sgemmScreenedTopk) {
+  GUARD_BEGIN
+  auto r = drhard::sgemmScreenedTopk(T(info[0]), T(info[1]), T(info[2]), i64(info[3]), i64(info[4]));
+  auto arr = Napi::Array::New(info.Env(), 3);
+  arr.Set(0u, wrap(info.Env(), std::get<0>(r)));
+  arr.Set(1u, wrap(info.Env(), std::get<1>(r)));
+  arr.Set(2u, wrap(info.Env(), std::get<2>(r)));
+  return arr;
+  GUARD_END
+}
 FN(bf16GemmIsFloat32Accumulating) {
   GUARD_BEGIN
   return Napi::Boolean::New(info.Env(), drhard::bf16GemmIsFloat32Accumulating(i64(info[0]), i64(info[1]), i64(info[2])));
@@ -679,6 +689,7 @@ FN(cudaDeviceCount) { return Napi::Number::New(info.Env(), static_cast<double>(t
 FN(version) {
   auto o = Napi::Object::New(info.Env());
   o.Set("torch", Napi::String::New(info.Env(), TORCH_VERSION));
+  o.Set("faiss", Napi::String::New(info.Env(), drhard::faissVersion()));
   return o;
 }
 
@@ -829,7 +840,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   EXPORT(fromBuffer); EXPORT(toBuffer); EXPORT(item); EXPORT(fromFile); EXPORT(readFileInto); EXPORT(create);
   EXPORT(unary); EXPORT(binary); EXPORT(shapeOp); EXPORT(indexSelect); EXPORT(gather); EXPORT(scatter);
   EXPORT(maskedFill); EXPORT(where); EXPORT(cat); EXPORT(stack); EXPORT(reduce); EXPORT(maxDim); EXPORT(minDim);
-  EXPORT(argmax); EXPORT(topk); EXPORT(screenedTopk); EXPORT(bf16GemmIsFloat32Accumulating); EXPORT(sort); EXPORT(cumsum); EXPORT(softmax); EXPORT(logSoftmax); EXPORT(clamp);
+  EXPORT(argmax); EXPORT(topk); EXPORT(screenedTopk); EXPORT(sgemmScreenedTopk); EXPORT(bf16GemmIsFloat32Accumulating); EXPORT(sort); EXPORT(cumsum); EXPORT(softmax); EXPORT(logSoftmax); EXPORT(clamp);
   EXPORT(to); EXPORT(embedding); EXPORT(layerNorm); EXPORT(linear); EXPORT(dropout); EXPORT(crossEntropy);
   EXPORT(mseLoss); EXPORT(requiresGrad); EXPORT(setRequiresGrad); EXPORT(backward); EXPORT(grad); EXPORT(setGrad);
   EXPORT(setGradEnabled); EXPORT(inplace); EXPORT(setNumThreads); EXPORT(getNumThreads); EXPORT(setMmapThreshold); EXPORT(manualSeed);

@@ -27,4 +27,9 @@ void faissSetParam(faiss::Index& index, const std::string& name, double value) {
 void faissSetThreads(int n) { omp_set_num_threads(n); }
 int faissGetThreads() { return omp_get_max_threads(); }
 
+std::string faissVersion() {
+  return std::to_string(FAISS_VERSION_MAJOR) + "." + std::to_string(FAISS_VERSION_MINOR) + "." +
+         std::to_string(FAISS_VERSION_PATCH);
+}
+
 }  // namespace drhard

@@ -13,5 +13,7 @@ void faissWrite(const faiss::Index& index, const std::string& path);
 void faissSetParam(faiss::Index& index, const std::string& name, double value);
 void faissSetThreads(int n);
 int faissGetThreads();
+// The faiss version compiled against, "major.minor.patch" (part of the engine calibration's cache key).
+std::string faissVersion();
 
 }  // namespace drhard

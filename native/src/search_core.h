@@ -1,4 +1,4 @@
-// Fused exact top-k search kernel: a low-precision (bfloat16) GEMM screens the documents, and every document that
+// Fused exact top-k search kernels: a low-precision (bfloat16) or float32 GEMM screens the documents, and every document that
 // can still be in the top-k is rescored exactly. No N-API here; addon.cpp converts arguments.
 #pragma once
 #include <torch/torch.h>
@@ -22,6 +22,11 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> screenedTopk(const at::Tensor& q,
                                                            const at::Tensor& qLo, const at::Tensor& docsLo,
                                                            const at::Tensor& errAbs, double errRel, int64_t k,
                                                            int64_t chunk);
+
+// The same search screened by a float32 sgemm of q and docs themselves (no copy): for CPUs without fast bfloat16.
+// errAbs [B]: the caller's bound |sgemm score − rescored score| <= errAbs[b] (float32 summation in any order).
+std::tuple<at::Tensor, at::Tensor, at::Tensor> sgemmScreenedTopk(const at::Tensor& q, const at::Tensor& docs,
+                                                                const at::Tensor& errAbs, int64_t k, int64_t chunk);
 
 // Whether this libtorch's bfloat16 GEMM of an m×k by k×n product accumulates in float32 here (oneDNN path, checked
 // once against float64); screenedTopk screens through sgemm where it does not.

@@ -62,6 +62,7 @@ export interface NativeAddon {
   bf16GemmIsFloat32Accumulating(m: number, k: number, n: number): boolean;
   /** native/src/search_core.h: [scores [B,k], ids [B,k], rescored [B]]. */
   screenedTopk(q: Handle, docs: Handle, qLo: Handle, docsLo: Handle, errAbs: Handle, errRel: number, k: number, chunk: number): [Handle, Handle, Handle];
+  sgemmScreenedTopk(q: Handle, docs: Handle, errAbs: Handle, k: number, chunk: number): [Handle, Handle, Handle];
   sort(a: Handle, dim: number, descending: boolean): [Handle, Handle];
   cumsum(a: Handle, dim: number): Handle;
   softmax(a: Handle, dim: number): Handle;
@@ -90,7 +91,7 @@ export interface NativeAddon {
   setRngState(h: Handle): void;
   cudaAvailable(): boolean;
   cudaDeviceCount(): number;
-  version(): { torch: string };
+  version(): { torch: string; faiss: string };
   saveTensors(names: string[], handles: Handle[]): Buffer;
   loadTensors(bytes: Buffer): [string[], Handle[]];
   faissCreate(dim: number, factory: string, innerProduct: boolean): IndexHandle;

@@ -31,4 +31,5 @@ export { mineNegatives, type MineOptions, type MineResult, type MineCounters, ty
 export { readNegatives, writeNegatives, negativesOf, negativesToMap, type Negatives, type NegativesFormat } from './negatives.ts';
 export { RunWriter, searchFileToRun, evaluateHits, type RunFileFormat, type RunWriterOptions } from './runs.ts';
 export { chunkTopK, mergeInto, sortRows, type TopK } from './topk.ts';
-export { ScreenCopy, hasFastBf16 } from './screen.ts';
+export { ScreenCopy, hasFastBf16, sgemmScreenedSearch } from './screen.ts';
+export { calibratedEngine, calibration, calibrationCacheFile, machineInfo, type CalibrationEntry } from './calibrate.ts';

@@ -49,6 +49,46 @@ function detectFastBf16(): boolean {
   }
 }
 
+/**
+ * The float32 screen (T.sgemmScreenedTopk): an sgemm of the float32 rows themselves scores every document, and those
+ * within the sgemm's rounding error of the k-th best are rescored as the bf16 engine does. The bound, for any
+ * summation order (FMA or not, any blocking): |P − q·d| <= γ_D·Σ|q_i·d_i| <= γ_D·||q||·||d||, and the rescored
+ * f obeys |f − q·d| <= (u + D·2^-53)·||q||·||d||; so |P − f| <= (γ_D + u + D·2^-53)·||q||·max||d||, times SLACK for
+ * the norms' own rounding, plus D·2^-125 for products flushed to zero. Both float32 engines therefore return the
+ * same (correctly rounded) scores, whichever of them a machine's calibration picks.
+ */
+export function sgemmScreenedSearch(
+  q: T.Tensor,
+  docs: T.Tensor,
+  maxNorm: number,
+  k: number,
+  chunk: number,
+): { scores: Float32Array; ids: BigInt64Array; rescored: BigInt64Array } {
+  return T.tidy(() => {
+    const D = q.size(1);
+    const gamma = (D * U32) / (1 - D * U32);
+    const abs = q
+      .norm(2, 1)
+      .mul((gamma + U32 + D * 2 ** -53) * maxNorm * SLACK)
+      .add(D * 2 ** -125)
+      .contiguous();
+    if (!abs.isFinite().all().item()) {
+      throw new DrhardInputError("vector norms overflow float32 in the fp32 engine's error bound; search with the 'torch' or 'faiss' exact engine");
+    }
+    const r = T.sgemmScreenedTopk(q, docs, abs, k, chunk);
+    return { scores: r.values.toFloat32Array(), ids: r.indices.toBigInt64Array(), rescored: r.rescored.toBigInt64Array() };
+  });
+}
+
+/** The largest row norm of float32 `docs` [N, D] (0 for none), block by block. */
+export function maxRowNorm(docs: T.Tensor): number {
+  const [N, D] = docs.shape as [number, number];
+  const block = Math.max(1, Math.floor(BUILD_BLOCK_BYTES / (4 * Math.max(1, D))));
+  let m = 0;
+  for (let s = 0; s < N; s += block) m = Math.max(m, T.tidy(() => docs.narrow(0, s, Math.min(block, N - s)).norm(2, 1).max().item()));
+  return m;
+}
+
 /** A document matrix's bfloat16 screening copy with the norms its error bound needs. */
 export class ScreenCopy implements Disposable {
   private constructor(

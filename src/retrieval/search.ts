@@ -1,29 +1,31 @@
-// In-process dense retrieval: exact inner-product top-k (bfloat16-screened GEMM with float32 rescoring, float32
-// GEMM + topk, or faiss flat; in memory or shard by shard from an embeddings file), or through a faiss index;
+// In-process dense retrieval: exact inner-product top-k (bfloat16- or float32-screened GEMM with exact rescoring,
+// float32 GEMM + topk, or faiss flat; in memory or shard by shard from an embeddings file), or through a faiss index;
 // deterministic ties (lower doc offset first).
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as T from '../tensor/index.ts';
 import { DrhardInputError } from '../util/errors.ts';
 import { assertFileFinite, assertFinite, layoutOf, readRows, readRowsInto, verifyEmbeddings, type EmbeddingsLayout } from './embeddings.ts';
-import { ScreenCopy, hasFastBf16 } from './screen.ts';
+import { calibratedEngine } from './calibrate.ts';
+import { ScreenCopy, maxRowNorm, sgemmScreenedSearch } from './screen.ts';
 import { chunkTopK, emptyTopK, mergeInto, sortRows, type TopK } from './topk.ts';
 
 export type SearchHits = TopK;
 
 /**
  * Exact search engines: 'bf16' (a bfloat16 GEMM screens, the documents that can still be in the top-k are rescored
- * in float64 and rounded to float32: src/retrieval/screen.ts), 'torch' (float32 libtorch GEMM + topk per block) or
- * 'faiss' (IndexFlatIP: float32 BLAS GEMM + per-query heaps). All three return the exact top-k of their scores; the
- * float32 GEMMs' scores differ from the correctly rounded ones in the last bits (summation order), so documents
- * within that distance of each other may swap places between engines.
+ * in float64 and rounded to float32: src/retrieval/screen.ts), 'fp32' (the same with a float32 sgemm screen of the
+ * rows themselves: no copy, any x86-64 CPU), 'torch' (float32 libtorch GEMM + topk per block) or 'faiss'
+ * (IndexFlatIP: float32 BLAS GEMM + per-query heaps). All four return the exact top-k of their scores. bf16 and fp32
+ * return the same, correctly rounded scores; the torch and faiss scores differ from those in the last bits
+ * (summation order), so documents within that distance of each other may swap places between engines.
  */
-export type ExactEngine = 'bf16' | 'torch' | 'faiss';
+export type ExactEngine = 'bf16' | 'fp32' | 'torch' | 'faiss';
 
 export interface DenseSearcherOptions {
   /** 'flat' (exact; the default) or a faiss index_factory string ('HNSW32', 'IVF4096,PQ64' …: approximate). */
   index?: string;
-  /** Exact engine (default defaultEngine(), picked by bench/retrieval.ts). Ties go to the lower doc offset. */
+  /** Exact engine (default defaultEngine(N, D): measured per machine, src/retrieval/calibrate.ts). Ties go to the lower doc offset. */
   engine?: ExactEngine;
   /** Documents per GEMM block. Together with queryBatch it bounds the score buffer (queryBatch × chunkRows floats). */
   chunkRows?: number;
@@ -48,20 +50,28 @@ export interface FromFileOptions extends DenseSearcherOptions {
 }
 
 /**
- * Defaults from bench/retrieval.ts. Score blocks stay at 16 MiB (256 × 16384 floats, or 512 × 16384 bfloat16):
+ * The default exact engine for N documents of dimension D: the fastest in this machine's calibration
+ * (src/retrieval/calibrate.ts; measured once per machine and D class, cached), 'fp32' for small collections.
+ * Block defaults from bench/retrieval.ts. Score blocks stay at 16 MiB (256 × 16384 floats, or 512 × 16384 bfloat16):
  * glibc recycles blocks below its 32 MiB mmap threshold, while bigger ones are mapped and page-faulted afresh on
- * every GEMM, which halved the sgemm rate. The bfloat16 screen (AMX here) answered 3x the queries/s of faiss's
- * flat search; without bfloat16 units, faiss (sgemm into cache-sized blocks + a heap that rejects most scores with
- * one comparison) measured faster than GEMM + libtorch topk at both 200k × 768 and 1M × 128.
+ * every GEMM, which halved the sgemm rate.
  */
-export function defaultEngine(): ExactEngine {
-  return hasFastBf16() ? 'bf16' : 'faiss';
+export function defaultEngine(N: number, D: number): ExactEngine {
+  return calibratedEngine(N, D);
 }
 export const DEFAULT_CHUNK_ROWS = 16384;
 export const DEFAULT_QUERY_BATCH = 256;
 /** Queries per screening GEMM: oneDNN's bfloat16 GEMM ran 40% faster at 512 rows than at 256 (bench/retrieval.ts). */
 export const SCREEN_QUERY_BATCH = 512;
 export const DEFAULT_GROUP_SIZE = 8;
+/**
+ * The fp32 engine's blocks: 512 queries per call, split between the threads, each scoring its queries against 2048
+ * documents at a time into its own reused block (256 × 2048 float32 = 2 MiB with 2 threads, this CPU's L2), scanned
+ * while still in cache. Chosen among 1024/2048/4096 × 256/512 by exp runs on a loaded 2-core EPYC (noisy; 2048 × 512
+ * was best or within noise at both 100k × 768 and 1M × 128).
+ */
+export const FP32_CHUNK_ROWS = 2048;
+export const FP32_QUERY_BATCH = 512;
 /** Rows used to train a faiss index that needs training (IVF, PQ), from the front of the collection. */
 export const FAISS_TRAIN_ROWS = 262144;
 
@@ -73,6 +83,8 @@ type Store =
       owned: boolean;
       flat: T.FaissIndex | null;
       screen: ScreenCopy | null;
+      /** The largest row norm (fp32 engine: its error bound), else null. */
+      maxNorm: number | null;
       file: { path: string; layout: EmbeddingsLayout } | null;
     }
   | { kind: 'file'; path: string; layout: EmbeddingsLayout; shardRows: number };
@@ -89,14 +101,16 @@ export class DenseSearcher implements Disposable {
   readonly #engine: ExactEngine;
 
   private constructor(store: Store, count: number, dim: number, faiss: T.FaissIndex | null, opts: DenseSearcherOptions) {
-    this.#engine = opts.engine ?? defaultEngine();
+    // A faiss index needs no exact engine: no calibration for it.
+    this.#engine = opts.engine ?? (faiss !== null ? 'fp32' : defaultEngine(count, dim));
     this.#store = store;
     this.#count = count;
     this.#dim = dim;
     this.#faiss = faiss;
-    this.#chunkRows = positiveInt(opts.chunkRows ?? DEFAULT_CHUNK_ROWS, 'chunkRows');
+    const fp32 = this.#engine === 'fp32';
+    this.#chunkRows = positiveInt(opts.chunkRows ?? (fp32 ? FP32_CHUNK_ROWS : DEFAULT_CHUNK_ROWS), 'chunkRows');
     this.#queryBatch = positiveInt(opts.queryBatch ?? DEFAULT_QUERY_BATCH, 'queryBatch');
-    this.#screenBatch = positiveInt(opts.queryBatch ?? SCREEN_QUERY_BATCH, 'queryBatch');
+    this.#screenBatch = positiveInt(opts.queryBatch ?? (fp32 ? FP32_QUERY_BATCH : SCREEN_QUERY_BATCH), 'queryBatch');
     this.#group = opts.groupSize ?? DEFAULT_GROUP_SIZE;
     if (!Number.isInteger(this.#group) || this.#group < 0) throw new DrhardInputError(`groupSize must be a non-negative integer, got ${this.#group}`);
   }
@@ -121,13 +135,15 @@ export class DenseSearcher implements Disposable {
     let faiss: T.FaissIndex | null = null;
     let flat: T.FaissIndex | null = null;
     let screen: ScreenCopy | null = null;
+    let maxNorm: number | null = null;
     try {
       assertFinite(d, what);
-      const engine = opts.engine ?? defaultEngine();
+      const engine = opts.engine ?? (isFlat(opts.index) ? defaultEngine(N, D) : 'fp32');
       if (!isFlat(opts.index)) faiss = buildFaiss(opts, D, N, (s, n) => d.narrow(0, s, n));
       else if (engine === 'faiss') flat = flatIndex(D, N, (s, n) => d.narrow(0, s, n));
       else if (engine === 'bf16') screen = ScreenCopy.build(d);
-      return new DenseSearcher({ kind: 'memory', docs: d, owned, flat, screen, file: null }, N, D, faiss, { ...opts, engine });
+      else if (engine === 'fp32') maxNorm = maxRowNorm(d);
+      return new DenseSearcher({ kind: 'memory', docs: d, owned, flat, screen, maxNorm, file: null }, N, D, faiss, { ...opts, engine });
     } catch (e) {
       faiss?.dispose();
       flat?.dispose();
@@ -149,7 +165,7 @@ export class DenseSearcher implements Disposable {
     const budget = opts.maxMemoryBytes ?? Math.floor(os.totalmem() / 2);
     if (!(budget > 0)) throw new DrhardInputError(`maxMemoryBytes must be positive, got ${budget}`);
     const rowBytes = D * 4;
-    const engine = opts.engine ?? defaultEngine();
+    const engine = opts.engine ?? (isFlat(opts.index) ? defaultEngine(N, D) : 'fp32');
     // The bfloat16 screening copy lives beside the float32 rows.
     const memRowBytes = rowBytes + (isFlat(opts.index) && engine === 'bf16' ? D * 2 : 0);
     if (N * memRowBytes <= budget) {
@@ -158,7 +174,7 @@ export class DenseSearcher implements Disposable {
       if (isFlat(opts.index) && engine === 'faiss' && 2 * N * rowBytes > budget) {
         assertFileFinite(file, layout, LOAD_BLOCK);
         const flat = flatIndex(D, N, (s, n) => readRows(file, layout, s, n));
-        return new DenseSearcher({ kind: 'memory', docs: null, owned: false, flat, screen: null, file: { path: file, layout } }, N, D, null, opts);
+        return new DenseSearcher({ kind: 'memory', docs: null, owned: false, flat, screen: null, maxNorm: null, file: { path: file, layout } }, N, D, null, opts);
       }
       const docs = T.keep(N === 0 ? T.zeros([0, D]) : readRows(file, layout, 0, N));
       return DenseSearcher.inMemory(docs, true, `${file}: document embeddings`, { ...opts, engine });
@@ -170,10 +186,10 @@ export class DenseSearcher implements Disposable {
         { file },
       );
     }
-    // Sharded search defaults to the bf16 screen where it is fast, else to the torch engine: building a faiss index
-    // per shard (a copy of the rows plus faiss's own buffers) left peak RSS 1-2x over budget from run to run (glibc
-    // keeps freed blocks), torch stayed under.
-    const shardEngine = opts.engine ?? (defaultEngine() === 'bf16' ? 'bf16' : 'torch');
+    // Sharded search defaults to the calibrated engine, but fp32 where that is faiss: building a faiss index per
+    // shard (a copy of the rows plus faiss's own buffers) left peak RSS 1-2x over budget from run to run (glibc keeps
+    // freed blocks); fp32 needs no copy at all.
+    const shardEngine = opts.engine ?? (engine === 'faiss' ? 'fp32' : engine);
     // A third of the budget holds one shard (plus its float16 source while widening, or faiss's copy of it), a sixth
     // one score block [queryBatch, chunk] with topk's working copy; the rest is headroom for what the allocator
     // keeps. Blocks shrink to fit a small budget.
@@ -182,10 +198,12 @@ export class DenseSearcher implements Disposable {
     const perRow = rowBytes + (layout.dtype === 'float16' ? D * 2 : 0) + (shardEngine === 'faiss' ? rowBytes : shardEngine === 'bf16' ? D * 2 : 0);
     let shardRows = Math.floor(shardBytes / perRow);
     if (shardRows < 1) throw new DrhardInputError(`memory budget ${budget} bytes is too small for even one ${D}-dim row per shard`);
-    const chunkRows = Math.min(opts.chunkRows ?? DEFAULT_CHUNK_ROWS, shardRows);
-    // A bfloat16 score block takes half the bytes of a float32 one (and no topk copy): twice the queries fit.
-    const blockQueries = Math.floor(blockBytes / (chunkRows * 4 * 2)) * (shardEngine === 'bf16' ? 4 : 1);
-    const queryBatch = Math.max(1, Math.min(opts.queryBatch ?? (shardEngine === 'bf16' ? SCREEN_QUERY_BATCH : DEFAULT_QUERY_BATCH), blockQueries));
+    const chunkRows = Math.min(opts.chunkRows ?? (shardEngine === 'fp32' ? FP32_CHUNK_ROWS : DEFAULT_CHUNK_ROWS), shardRows);
+    // A bfloat16 score block takes half the bytes of a float32 one, and the screens need no topk copy: 4x (bf16) or
+    // 2x (fp32) the queries fit.
+    const blockQueries = Math.floor(blockBytes / (chunkRows * 4 * 2)) * (shardEngine === 'bf16' ? 4 : shardEngine === 'fp32' ? 2 : 1);
+    const batchDefault = shardEngine === 'bf16' ? SCREEN_QUERY_BATCH : shardEngine === 'fp32' ? FP32_QUERY_BATCH : DEFAULT_QUERY_BATCH;
+    const queryBatch = Math.max(1, Math.min(opts.queryBatch ?? batchDefault, blockQueries));
     // Whole GEMM blocks per shard, so block boundaries stay where the in-memory search puts them.
     shardRows -= shardRows % chunkRows;
     // faiss blocks its GEMM by 1024 rows from each index's start: keep shards on those boundaries too.
@@ -204,8 +222,8 @@ export class DenseSearcher implements Disposable {
     const N = index.ntotal;
     const D = index.dim;
     let store: Store;
-    if (docs === undefined) store = { kind: 'memory', docs: null, owned: false, flat: null, screen: null, file: null };
-    else if (docs instanceof T.Tensor) store = { kind: 'memory', docs, owned: false, flat: null, screen: null, file: null };
+    if (docs === undefined) store = { kind: 'memory', docs: null, owned: false, flat: null, screen: null, maxNorm: null, file: null };
+    else if (docs instanceof T.Tensor) store = { kind: 'memory', docs, owned: false, flat: null, screen: null, maxNorm: null, file: null };
     else store = { kind: 'file', path: docs.file, layout: layoutOf(docs.file, docs.layout), shardRows: 0 };
     return new DenseSearcher(store, N, D, index, {});
   }
@@ -256,6 +274,7 @@ export class DenseSearcher implements Disposable {
       if (store.kind === 'memory') {
         if (store.flat !== null) mergeFlat(store.flat, qf, 0, acc);
         else if (store.screen !== null && store.docs !== null) this.searchScreened(qf, store.docs, store.screen, 0, acc);
+        else if (store.maxNorm !== null && store.docs !== null) this.searchScreened(qf, store.docs, store.maxNorm, 0, acc);
         else if (store.docs !== null) this.searchBlock(qf, store.docs, 0, acc);
       } else if (this.#engine === 'faiss') {
         for (let s = 0; s < this.#count; s += store.shardRows) {
@@ -305,7 +324,7 @@ export class DenseSearcher implements Disposable {
   }
 
   /**
-   * Exact search of a file shard by shard (torch or bf16 engine). One shard buffer (and one screening copy, and one
+   * Exact search of a file shard by shard (torch, bf16 or fp32 engine). One shard buffer (and one screening copy, and one
    * float16 staging buffer) serves every shard: a fresh allocation per shard left the freed ones behind in the
    * allocator and peak RSS over the budget.
    */
@@ -324,7 +343,8 @@ export class DenseSearcher implements Disposable {
           if (lo !== null) {
             using screen = ScreenCopy.build(shard, lo);
             this.searchScreened(q, shard, screen, s, acc);
-          } else this.searchBlock(q, shard, s, acc);
+          } else if (this.#engine === 'fp32') this.searchScreened(q, shard, maxRowNorm(shard), s, acc);
+          else this.searchBlock(q, shard, s, acc);
         } finally {
           if (shard !== buf) shard.dispose();
         }
@@ -336,13 +356,19 @@ export class DenseSearcher implements Disposable {
     }
   }
 
-  /** Merges the exact top-k of q against `docs` (rows base…base+n) into `acc` through the bfloat16 screen. */
-  private searchScreened(q: T.Tensor, docs: T.Tensor, screen: ScreenCopy, base: number, acc: TopK): void {
+  /**
+   * Merges the exact top-k of q against `docs` (rows base…base+n) into `acc` through the bfloat16 screen (a
+   * ScreenCopy) or the float32 one (the rows' largest norm).
+   */
+  private searchScreened(q: T.Tensor, docs: T.Tensor, screen: ScreenCopy | number, base: number, acc: TopK): void {
     const B = q.size(0);
     const k = acc.k;
     for (let qs = 0; qs < B; qs += this.#screenBatch) {
       const qb = Math.min(this.#screenBatch, B - qs);
-      const r = T.tidy(() => screen.search(q.narrow(0, qs, qb), docs, k, this.#chunkRows));
+      const r = T.tidy(() => {
+        const qv = q.narrow(0, qs, qb);
+        return typeof screen === 'number' ? sgemmScreenedSearch(qv, docs, screen, k, this.#chunkRows) : screen.search(qv, docs, k, this.#chunkRows);
+      });
       const ids = new Int32Array(r.ids.length);
       for (let i = 0; i < ids.length; i++) {
         const id = Number(r.ids[i]);

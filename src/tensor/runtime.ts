@@ -41,6 +41,9 @@ export function cudaDeviceCount(): number {
 export function torchVersion(): string {
   return native.version().torch;
 }
+export function faissVersion(): string {
+  return native.version().faiss;
+}
 
 // Debian's libtorch starts with one thread; default to every core unless told otherwise.
 const envThreads = Number(process.env['DRHARD_NUM_THREADS'] ?? '');

@@ -562,3 +562,12 @@ export function screenedTopk(
   const [v, i, r] = native.screenedTopk(q.handle, docs.handle, qLo.handle, docsLo.handle, errAbs.handle, errRel, k, chunk);
   return { values: wrap(v), indices: wrap(i), rescored: wrap(r) };
 }
+
+/**
+ * screenedTopk screened by a float32 sgemm of q and docs themselves (no screening copy). errAbs [B] bounds
+ * |sgemm score − rescored score| per query (src/retrieval/screen.ts derives it).
+ */
+export function sgemmScreenedTopk(q: Tensor, docs: Tensor, errAbs: Tensor, k: number, chunk: number): ValuesIndices & { rescored: Tensor } {
+  const [v, i, r] = native.sgemmScreenedTopk(q.handle, docs.handle, errAbs.handle, k, chunk);
+  return { values: wrap(v), indices: wrap(i), rescored: wrap(r) };
+}
