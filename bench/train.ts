@@ -120,13 +120,19 @@ function makeStep(c: Case, model: DotModel, data: TrainData, rng: Rng): { step: 
   const schedule = new LinearSchedule(opt, { warmupSteps: c.method === 'star' ? 1000 : 2000, totalSteps: 100_000 });
   const perm = rng.shuffle(Array.from({ length: NQ }, (_, i) => i));
   let n = 0;
+  // CPU seconds of the optimizer phase alone (the process's, all threads): wall time is noisy on a shared machine.
+  let optimCpu = 0;
   const optimize = (): number => {
+    const c0 = process.cpuUsage();
     const t = performance.now();
     opt.clipGradNorm(params, 1.0);
     opt.step();
     schedule.step();
     model.zeroGrad();
-    return (performance.now() - t) / 1000;
+    const w = (performance.now() - t) / 1000;
+    const cu = process.cpuUsage(c0);
+    optimCpu = (cu.user + cu.system) / 1e6;
+    return w;
   };
   if (c.method === 'star') {
     return {
@@ -138,7 +144,7 @@ function makeStep(c: Case, model: DotModel, data: TrainData, rng: Rng): { step: 
         pairStep(model, data, batch, { method: 'star', maxQueryLength: QLEN, maxDocLength: DLEN, padToMax: false, device: 'cpu', gradCacheChunk: 0 });
         const fb = (performance.now() - t0) / 1000;
         const o = optimize();
-        return { step: fb + o, forwardBackward: fb, optim: o };
+        return { step: fb + o, forwardBackward: fb, optim: o, optimCpu };
       },
       dispose: () => opt.dispose(),
     };
@@ -153,7 +159,7 @@ function makeStep(c: Case, model: DotModel, data: TrainData, rng: Rng): { step: 
       const r = adoreStep(model, data, qs, idx, { maxQueryLength: QLEN, padToMax: false, device: 'cpu', negTopk: 200, metricCut: 200, appendMissingPositives: false });
       const t = (performance.now() - t0) / 1000;
       const o = optimize();
-      return { step: t + o, encode: r.tEncode, search: r.tSearch, loss: r.tLoss, optim: o };
+      return { step: t + o, encode: r.tEncode, search: r.tSearch, loss: r.tLoss, optim: o, optimCpu };
     },
     dispose: () => {
       opt.dispose();
