@@ -25,23 +25,23 @@ function bits(t: Tensor): Buffer {
   return Buffer.from(d.buffer, d.byteOffset, d.byteLength);
 }
 
-function make(kind: 'adamw' | 'lamb', fused: boolean): { opt: AdamLike; params: Array<[string, Tensor]> } {
+function make(kind: 'adamw' | 'lamb', fused: boolean, dtype: 'float32' | 'float64' = 'float32'): { opt: AdamLike; params: Array<[string, Tensor]> } {
   manualSeed(SEED);
-  const params = SHAPES.map(([n, s]): [string, Tensor] => [n, (n === 'zero.weight' ? zeros(s) : randn(s)).keep().setRequiresGrad(true)]);
+  const params = SHAPES.map(([n, s]): [string, Tensor] => [n, (n === 'zero.weight' ? zeros(s, { dtype }) : randn(s, { dtype })).keep().setRequiresGrad(true)]);
   const groups = paramGroups(params, { weightDecay: 0.01 });
   const opts = { lr: 3e-3, betas: [0.9, 0.999] as [number, number], eps: 1e-8, fused };
   return { opt: kind === 'lamb' ? new Lamb(groups, opts) : new AdamW(groups, opts), params };
 }
 
 /** Steps with seeded gradients (large ones, so clipping bites); `frozen.weight` gets no gradient on odd steps. */
-function run(kind: 'adamw' | 'lamb', fused: boolean, steps: number, clip: number | null) {
-  const { opt, params } = make(kind, fused);
+function run(kind: 'adamw' | 'lamb', fused: boolean, steps: number, clip: number | null, dtype: 'float32' | 'float64' = 'float32') {
+  const { opt, params } = make(kind, fused, dtype);
   const sched = new LinearSchedule(opt, { warmupSteps: 2, totalSteps: steps + 2 });
   manualSeed(SEED + 1);
   const norms: number[] = [];
   let grads: Buffer[] = [];
   for (let s = 0; s < steps; s++) {
-    for (const [n, p] of params) p.setGrad(n === 'frozen.weight' && s % 2 === 1 ? null : noGrad(() => randn(p.shape).mul(s + 1)));
+    for (const [n, p] of params) p.setGrad(n === 'frozen.weight' && s % 2 === 1 ? null : noGrad(() => randn(p.shape, { dtype }).mul(s + 1)));
     if (clip !== null) norms.push(opt.clipGradNorm(params.map(([, p]) => p), clip));
     opt.step();
     // The gradients as step() left them (clipped in place on both paths).
@@ -78,6 +78,18 @@ for (const kind of ['adamw', 'lamb'] as const) {
       });
     });
   }
+}
+
+// float64 is not fused: the native call runs libtorch's ops in the op-by-op order (the path CUDA tensors take too).
+for (const kind of ['adamw', 'lamb'] as const) {
+  test(`${kind} + clip, float64: the native op-by-op fallback is bit-identical to the JavaScript op-by-op path`, () => {
+    const a = run(kind, false, 4, 1.0, 'float64');
+    const b = run(kind, true, 4, 1.0, 'float64');
+    assert.deepEqual(b.norms, a.norms, TAG);
+    a.params.forEach(([n, bytes], i) => assert.ok(bytes.equals(b.params[i]![1]), `${n} differs (${TAG})`));
+    for (const [k, bytes] of a.state) assert.ok(bytes.equals(b.state.get(k) ?? Buffer.alloc(0)), `state ${k} differs (${TAG})`);
+    a.grads.forEach((g, i) => assert.ok(g.equals(b.grads[i]!), `gradient of ${SHAPES[i]![0]} differs (${TAG})`));
+  });
 }
 
 test('deferred clip: applied by the next step only; zeroGrad discards it; a mismatched set is scaled eagerly', () => {
