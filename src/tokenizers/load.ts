@@ -206,6 +206,11 @@ export class DrTokenizer {
     return new DrTokenizer(json, info, opts, full, { withSpecial, without });
   }
 
+  /** Whether compat28 pieces of pure ASCII go through the JavaScript BPE (see LoadTokenizerOptions.fastBpe). */
+  get fastBpeActive(): boolean {
+    return this.fastBpe !== undefined;
+  }
+
   get padId(): number {
     return this.info.padId;
   }

@@ -38,6 +38,7 @@ test('compat28: JavaScript ASCII BPE gives the tokenizers library ids on adversa
   const { rng, tag } = seededRng(1515);
   const fast = await loadTokenizer(FIX, { compat28: true });
   const slow = await loadTokenizer(FIX, { compat28: true, fastBpe: false });
+  assert.ok(fast.fastBpeActive && !slow.fastBpeActive, 'the fast path must be the one under test');
   const texts = randomTexts(3000, rng);
   // Both ASCII-only and mixed texts: the fast path must hand the non-ASCII ones back without reordering.
   assert.ok(texts.some((t) => /[^\x00-\x7f]/.test(t)) && texts.some((t) => !/[^\x00-\x7f]/.test(t)));
