@@ -9,7 +9,7 @@ import * as path from 'node:path';
 import { getNumThreads, manualSeed, noGrad, ones, randint, tensor, tidy, type Tensor } from '../src/tensor/index.ts';
 import { configToJson, createConfig, type EncoderConfig } from '../src/models/config.ts';
 import { createModel, type DotModel } from '../src/models/dual.ts';
-import { Lamb, clipGradNorm, paramGroups } from '../src/optim/index.ts';
+import { Lamb, paramGroups } from '../src/optim/index.ts';
 
 const argv = process.argv.slice(2);
 const quick = argv.includes('--quick');
@@ -91,7 +91,7 @@ function caseFn(c: Case, model: DotModel): () => void {
       const n = model.encode(nIds, dMask);
       starLoss(q, d, n, rel, hard).backward();
     });
-    clipGradNorm(params, 1.0);
+    opt.clipGradNorm(params, 1.0);
     opt.step();
   };
 }

@@ -6,13 +6,14 @@
 // The drhard side runs the trainer's own pieces (samplePairBatch + pairStep / adoreStep, clipGradNorm, LAMB/AdamW,
 // LinearSchedule) on an in-memory token store. Prints per-phase wall-clock medians and minima, process CPU seconds,
 // and drhard/pytorch ratios (target <= 1.05).
-// Usage: node --import tsx bench/train.ts [--only star-tiny|star-base|adore-tiny] [--steps N] [--warmup W]
+// Usage: node --import tsx bench/train.ts [--only star-tiny|star-base|adore-tiny] [--steps N] [--warmup W] [--optim-ops]
+// (--optim-ops: the op-by-op optimizer path instead of the fused native step, for before/after figures)
 import { PythonReference } from './pyref.ts';
 import * as path from 'node:path';
 import { getNumThreads, manualSeed, randn, type Tensor } from '../src/tensor/index.ts';
 import { createConfig, type EncoderConfig } from '../src/models/config.ts';
 import { createModel, type DotModel } from '../src/models/dual.ts';
-import { AdamW, Lamb, LinearSchedule, clipGradNorm, paramGroups, type AdamLike } from '../src/optim/index.ts';
+import { AdamW, Lamb, LinearSchedule, paramGroups, type AdamLike } from '../src/optim/index.ts';
 import type { Dataset } from '../src/data/dataset.ts';
 import type { TokenStore } from '../src/data/tokenstore.ts';
 import { DenseSearcher } from '../src/retrieval/search.ts';
@@ -32,6 +33,7 @@ const STEPS = Number(flag('steps') ?? (QUICK ? 2 : 5));
 // Three warm-up steps: the allocator's working set settles over the first two or three steps (measured at base size:
 // 400-700k page faults in each of the first steps, ~5k after), and one warm-up step left that in the timings.
 const WARMUP = Number(flag('warmup') ?? 3);
+const FUSED = !argv.includes('--optim-ops');
 
 const TINY = createConfig({ modelType: 'roberta', vocabSize: 8192, hiddenSize: 256, numHiddenLayers: 4, numAttentionHeads: 4, intermediateSize: 1024 });
 const BASE = createConfig({ modelType: 'roberta', vocabSize: 8192, hiddenSize: 768, numHiddenLayers: 12, numAttentionHeads: 12, intermediateSize: 3072 });
@@ -115,17 +117,23 @@ type Timings = Record<string, number>;
 function makeStep(c: Case, model: DotModel, data: TrainData, rng: Rng): { step: () => Timings; dispose: () => void } {
   const params = model.parameters();
   const groups = paramGroups(model.namedParameters(), { weightDecay: 0.01 });
-  const opt: AdamLike = c.method === 'star' ? new Lamb(groups, { lr: 1e-4, eps: 1e-8 }) : new AdamW(groups, { lr: 5e-6, eps: 1e-8 });
+  const opt: AdamLike = c.method === 'star' ? new Lamb(groups, { lr: 1e-4, eps: 1e-8, fused: FUSED }) : new AdamW(groups, { lr: 5e-6, eps: 1e-8, fused: FUSED });
   const schedule = new LinearSchedule(opt, { warmupSteps: c.method === 'star' ? 1000 : 2000, totalSteps: 100_000 });
   const perm = rng.shuffle(Array.from({ length: NQ }, (_, i) => i));
   let n = 0;
+  // CPU seconds of the optimizer phase alone (the process's, all threads): wall time is noisy on a shared machine.
+  let optimCpu = 0;
   const optimize = (): number => {
+    const c0 = process.cpuUsage();
     const t = performance.now();
-    clipGradNorm(params, 1.0);
+    opt.clipGradNorm(params, 1.0);
     opt.step();
     schedule.step();
     model.zeroGrad();
-    return (performance.now() - t) / 1000;
+    const w = (performance.now() - t) / 1000;
+    const cu = process.cpuUsage(c0);
+    optimCpu = (cu.user + cu.system) / 1e6;
+    return w;
   };
   if (c.method === 'star') {
     return {
@@ -137,7 +145,7 @@ function makeStep(c: Case, model: DotModel, data: TrainData, rng: Rng): { step: 
         pairStep(model, data, batch, { method: 'star', maxQueryLength: QLEN, maxDocLength: DLEN, padToMax: false, device: 'cpu', gradCacheChunk: 0 });
         const fb = (performance.now() - t0) / 1000;
         const o = optimize();
-        return { step: fb + o, forwardBackward: fb, optim: o };
+        return { step: fb + o, forwardBackward: fb, optim: o, optimCpu };
       },
       dispose: () => opt.dispose(),
     };
@@ -152,7 +160,7 @@ function makeStep(c: Case, model: DotModel, data: TrainData, rng: Rng): { step: 
       const r = adoreStep(model, data, qs, idx, { maxQueryLength: QLEN, padToMax: false, device: 'cpu', negTopk: 200, metricCut: 200, appendMissingPositives: false });
       const t = (performance.now() - t0) / 1000;
       const o = optimize();
-      return { step: t + o, encode: r.tEncode, search: r.tSearch, loss: r.tLoss, optim: o };
+      return { step: t + o, encode: r.tEncode, search: r.tSearch, loss: r.tLoss, optim: o, optimCpu };
     },
     dispose: () => {
       opt.dispose();
@@ -169,7 +177,7 @@ const median = (xs: number[]): number => {
 };
 
 const threads = getNumThreads();
-console.error(`bench/train: ${threads} thread(s); drhard and PyTorch steps alternate after ${WARMUP} warm-up step(s) each`);
+console.error(`bench/train: ${threads} thread(s); ${FUSED ? 'fused' : 'op-by-op'} optimizer; drhard and PyTorch steps alternate after ${WARMUP} warm-up step(s) each`);
 const ref = new PythonReference(path.join(import.meta.dirname, 'train_ref.py'), threads);
 const table: Array<{ name: string; phase: string; ours: number; theirs: number; oursMin: number; theirsMin: number }> = [];
 for (const c of cases) {

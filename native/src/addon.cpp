@@ -12,6 +12,7 @@
 #include <mutex>
 
 #include "faiss_core.h"
+#include "optim_core.h"
 #include "search_core.h"
 #include "tensor_core.h"
 
@@ -834,6 +835,38 @@ FN(faissDispose) {
   GUARD_END
 }
 
+// ---- optimizers: one call per step over all parameters (see optim_core.h) ----
+// optimStep(kind 0 adamw | 1 lamb, params[], expAvg[], expAvgSq[], a[], b[], [b1, b2, eps, 1-b1, 1-b2], coef|null,
+//           fused, scratch|null)
+FN(optimStep) {
+  GUARD_BEGIN
+  const int kind = static_cast<int>(i64(info[0]));
+  auto ps = tensorList(info[1]), ms = tensorList(info[2]), vs = tensorList(info[3]);
+  auto as = info[4].As<Napi::Array>(), bs = info[5].As<Napi::Array>(), hy = info[6].As<Napi::Array>();
+  if (ms.size() != ps.size() || vs.size() != ps.size() || as.Length() != ps.size() || bs.Length() != ps.size())
+    throw std::invalid_argument("optimStep: parameter, moment and hyperparameter lists differ in length");
+  std::vector<drhard::OptimParam> list(ps.size());
+  for (size_t i = 0; i < ps.size(); i++) {
+    list[i] = {ps[i], ms[i], vs[i], f64(as.Get(static_cast<uint32_t>(i))), f64(bs.Get(static_cast<uint32_t>(i)))};
+  }
+  drhard::OptimHyper h{f64(hy.Get(0u)), f64(hy.Get(1u)), f64(hy.Get(2u)), f64(hy.Get(3u)), f64(hy.Get(4u))};
+  at::Tensor coef = isNone(info[7]) ? at::Tensor() : T(info[7]);
+  const bool fused = info[8].As<Napi::Boolean>().Value();
+  at::Tensor scratch = info.Length() > 9 && !isNone(info[9]) ? T(info[9]) : at::Tensor();
+  if (kind == 0) drhard::adamwStep(list, h, coef, fused);
+  else if (kind == 1) drhard::lambStep(list, h, coef, fused, scratch);
+  else throw std::invalid_argument("optimStep: unknown optimizer kind");
+  return info.Env().Undefined();
+  GUARD_END
+}
+// clipCoefficient(grads[], maxNorm) -> [total, coef]
+FN(clipCoefficient) {
+  GUARD_BEGIN
+  auto r = drhard::clipCoefficient(tensorList(info[0]), f64(info[1]));
+  return pair(info.Env(), std::move(r.first), std::move(r.second));
+  GUARD_END
+}
+
 #define EXPORT(name) exports.Set(#name, Napi::Function::New(env, name, #name))
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   EXPORT(dispose); EXPORT(liveTensors); EXPORT(shape); EXPORT(dtype); EXPORT(device);
@@ -848,6 +881,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   EXPORT(saveTensors); EXPORT(loadTensors);
   EXPORT(faissCreate); EXPORT(faissAdd); EXPORT(faissTrain); EXPORT(faissSearch); EXPORT(faissWrite);
   EXPORT(faissRead); EXPORT(faissInfo); EXPORT(faissSetParam); EXPORT(faissDispose);
+  EXPORT(optimStep); EXPORT(clipCoefficient);
   return exports;
 }
 

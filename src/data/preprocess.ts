@@ -32,6 +32,8 @@ export interface PreprocessOptions {
   maxQueryLength?: number;
   /** Documents are cut to this many characters before tokenizing (DRhard --max_doc_character, default 10000). */
   maxDocChars?: number;
+  /** compat28: the JavaScript ASCII BPE (default true; false is for the test that compares outputs). */
+  fastBpe?: boolean;
   /** Worker threads (default: min(2, cores)); 0 tokenizes in the calling thread. */
   threads?: number;
   /** Count and report bad lines instead of failing on the first. */
@@ -369,6 +371,7 @@ async function preprocessCore(spec: CoreSpec, opts: PreprocessOptions): Promise<
   const tokOpts = {
     ...(opts.compat28 !== undefined ? { compat28: opts.compat28 } : {}),
     ...(opts.lowercase !== undefined ? { lowercase: opts.lowercase } : {}),
+    ...(opts.fastBpe !== undefined ? { fastBpe: opts.fastBpe } : {}),
   };
   const tokInfo: TokenizerInfo = (await loadTokenizer(opts.tokenizer, tokOpts)).info;
   const pool = await TokenizePool.create({ src: opts.tokenizer, options: tokOpts }, threads);

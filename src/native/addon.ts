@@ -82,6 +82,10 @@ export interface NativeAddon {
   setGrad(a: Handle, g: Handle | null): void;
   setGradEnabled(v: boolean): boolean;
   inplace(op: number, a: Handle, x?: Handle | number | null, y?: Handle | number | null, z?: number | null): void;
+  /** One AdamW (kind 0) or LAMB (kind 1) step over all parameters; see native/src/optim_core.h. */
+  optimStep(kind: number, params: Handle[], expAvg: Handle[], expAvgSq: Handle[], a: number[], b: number[], hyper: number[], coef: Handle | null, fused: boolean, scratch: Handle | null): void;
+  /** clip_grad_norm_'s [total norm, coefficient] of the gradients, without scaling them. */
+  clipCoefficient(grads: Handle[], maxNorm: number): [Handle, Handle];
   setNumThreads(n: number): void;
   /** glibc mallopt(M_MMAP_THRESHOLD); false where unsupported. */
   setMmapThreshold(bytes: number): boolean;

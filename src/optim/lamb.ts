@@ -5,6 +5,11 @@ import { AdamLike, type MomentState, type ParamGroup } from './optimizer.ts';
 
 export class Lamb extends AdamLike {
   readonly kind = 'lamb';
+  protected readonly nativeKind = 1;
+
+  protected nativeScalars(_st: MomentState, group: ParamGroup): [number, number] {
+    return [group.lr, group.weightDecay];
+  }
 
   protected update(p: Tensor, grad: Tensor, st: MomentState, group: ParamGroup): void {
     const [b1, b2] = this.betas;

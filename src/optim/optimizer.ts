@@ -1,6 +1,8 @@
 // Optimizer base over named parameter groups (HF Trainer's decay / no-decay split), with state save/load as a
 // tensor map plus JSON so a resumed run continues exactly.
-import { noGrad, tidy, zerosLike, type Tensor } from '../tensor/index.ts';
+import { empty, noGrad, tidy, zerosLike, Tensor } from '../tensor/index.ts';
+import { native } from '../native/addon.ts';
+import { clipGradNorm } from './clip.ts';
 
 export interface ParamGroup {
   /** Parameter names (as in the model's state dict); state is keyed by name so it survives a restart. */
@@ -35,6 +37,11 @@ export interface AdamLikeOptions {
   eps?: number;
   /** Default for groups that do not set their own. */
   weightDecay?: number;
+  /**
+   * One native call per step over all parameters (default). false: the op-by-op path, one libtorch op per line of
+   * the reference optimizer; both give bit-identical parameters and moments (kept for that test).
+   */
+  fused?: boolean;
 }
 
 export interface MomentState {
@@ -58,6 +65,13 @@ export abstract class AdamLike {
   readonly betas: [number, number];
   readonly eps: number;
   protected readonly state = new Map<string, MomentState>();
+  readonly fused: boolean;
+  /** Native optimizer code (0 AdamW, 1 LAMB) and whether its fused step needs a scratch buffer. */
+  protected abstract readonly nativeKind: number;
+  /** A clip coefficient computed by clipGradNorm, applied by the next step() inside its pass over the gradients. */
+  private deferredClip: { coef: Tensor; params: Set<Tensor> } | null = null;
+  private scratch: Tensor | null = null;
+  private readonly own = new Set<Tensor>();
 
   constructor(params: GroupInit[] | Array<[string, Tensor]>, opts: AdamLikeOptions) {
     const inits: GroupInit[] = params.length > 0 && Array.isArray(params[0]) ? [{ params: params as Array<[string, Tensor]> }] : (params as GroupInit[]);
@@ -76,10 +90,112 @@ export abstract class AdamLike {
     });
     this.betas = opts.betas ?? [0.9, 0.999];
     this.eps = opts.eps ?? 1e-6;
+    this.fused = opts.fused ?? true;
+    for (const g of this.groups) for (const p of g.params) this.own.add(p);
+  }
+
+  /**
+   * clip_grad_norm_ over `params`' gradients (returns the total norm before clipping). Fused: the gradients of this
+   * optimizer's parameters are scaled by the next step(), in its single pass over them (others at once), so call
+   * step() next without touching the gradients; zeroGrad() or another clip discards a pending scale.
+   */
+  clipGradNorm(params: Tensor[], maxNorm: number): number {
+    this.discardDeferredClip();
+    if (!this.fused) return clipGradNorm(params, maxNorm);
+    return tidy(() =>
+      noGrad(() => {
+        const withGrad = params.flatMap((p) => {
+          const g = p.grad;
+          return g ? [[p, g] as const] : [];
+        });
+        if (withGrad.length === 0) return 0;
+        const [t, c] = native.clipCoefficient(withGrad.map(([, g]) => g.handle), maxNorm);
+        const total = new Tensor(t);
+        const coef = new Tensor(c);
+        const deferred = new Set<Tensor>();
+        for (const [p, g] of withGrad) {
+          if (this.own.has(p)) deferred.add(p);
+          else g.mul_(coef);
+        }
+        this.deferredClip = { coef: coef.keep(), params: deferred };
+        return total.item();
+      }),
+    );
+  }
+
+  /** Forgets a clip coefficient that no step() consumed (the gradients stay unscaled). */
+  discardDeferredClip(): void {
+    this.deferredClip?.coef.dispose();
+    this.deferredClip = null;
+  }
+
+  /** [a, b] of one parameter's native update: AdamW (step size, -lr·decay or 0), LAMB (lr, decay). */
+  protected abstract nativeScalars(st: MomentState, group: ParamGroup): [number, number];
+
+  private stepFused(): void {
+    const clip = this.deferredClip;
+    this.deferredClip = null;
+    try {
+      tidy(() =>
+        noGrad(() => {
+          const ps: Tensor[] = [];
+          const ms: Tensor[] = [];
+          const vs: Tensor[] = [];
+          const as: number[] = [];
+          const bs: number[] = [];
+          let maxNumel = 0;
+          for (const g of this.groups) {
+            g.params.forEach((p, i) => {
+              if (!p.grad) return;
+              const name = g.names[i]!;
+              let st = this.state.get(name);
+              if (!st) {
+                st = { step: 0, expAvg: zerosLike(p).keep(), expAvgSq: zerosLike(p).keep() };
+                this.state.set(name, st);
+              }
+              st.step += 1;
+              const [a, b] = this.nativeScalars(st, g);
+              ps.push(p);
+              ms.push(st.expAvg);
+              vs.push(st.expAvgSq);
+              as.push(a);
+              bs.push(b);
+              if (p.device === 'cpu' && p.dtype === 'float32') maxNumel = Math.max(maxNumel, p.numel);
+            });
+          }
+          let coef: Tensor | null = clip?.coef ?? null;
+          if (clip && (clip.params.size !== ps.length || ps.some((p) => !clip.params.has(p)))) {
+            // The clipped set is not the stepped set: scale the clipped gradients now, step unscaled.
+            for (const p of clip.params) p.grad?.mul_(clip.coef);
+            coef = null;
+          }
+          if (this.nativeKind === 1 && maxNumel > 0 && (this.scratch?.numel ?? 0) < 2 * maxNumel) {
+            this.scratch?.dispose();
+            this.scratch = empty([2 * maxNumel]).keep();
+          }
+          native.optimStep(
+            this.nativeKind,
+            ps.map((p) => p.handle),
+            ms.map((m) => m.handle),
+            vs.map((v) => v.handle),
+            as,
+            bs,
+            [this.betas[0], this.betas[1], this.eps, 1 - this.betas[0], 1 - this.betas[1]],
+            coef?.handle ?? null,
+            true,
+            this.nativeKind === 1 ? (this.scratch?.handle ?? null) : null,
+          );
+        }),
+      );
+    } finally {
+      clip?.coef.dispose();
+    }
   }
 
   /** Applies one update to every parameter that has a gradient. */
   step(): void {
+    if (this.fused) return this.stepFused();
+    this.discardDeferredClip();
     tidy(() =>
       noGrad(() => {
         for (const g of this.groups) {
@@ -105,6 +221,7 @@ export abstract class AdamLike {
   protected abstract update(p: Tensor, grad: Tensor, st: MomentState, group: ParamGroup): void;
 
   zeroGrad(): void {
+    this.discardDeferredClip();
     for (const g of this.groups) for (const p of g.params) p.zeroGrad();
   }
 
@@ -171,6 +288,9 @@ export abstract class AdamLike {
 
   /** Frees the moment tensors. */
   dispose(): void {
+    this.discardDeferredClip();
+    this.scratch?.dispose();
+    this.scratch = null;
     for (const st of this.state.values()) {
       st.expAvg.dispose();
       st.expAvgSq.dispose();

@@ -9,6 +9,8 @@ export type Piece = { special: true; token: string } | { special: false; text: s
  * first matching special token in list order wins, anything else is one lowered code point).
  */
 function lowercaseNonSpecial(text: string, specials: readonly string[]): string {
+  // Most texts hold no special token: the scan below would lower them whole anyway.
+  if (!specials.some((s) => text.includes(s))) return lowerPerCodePoint(text);
   let out = '';
   let segStart = 0;
   let i = 0;
@@ -68,6 +70,8 @@ export function compat28Pieces(text: string, specials: readonly string[]): Piece
   let t = pyIsSpace(text.charCodeAt(0)) ? text : ` ${text}`;
   t = lowercaseNonSpecial(t, specials);
   if (pyIsBlank(t)) return [];
+  // No special token: every split below leaves the one right-stripped piece (t is not blank).
+  if (!specials.some((s) => t.includes(s))) return [{ special: false, text: pyRstrip(t) }];
   const isSpecial = new Set(specials);
   let list = [t];
   for (const tok of specials) {

@@ -4,6 +4,7 @@ import * as path from 'node:path';
 import { Tokenizer } from 'tokenizers';
 import { DrhardInputError } from '../util/errors.ts';
 import { sha256 } from '../util/hash.ts';
+import { AsciiByteBpe } from './bytebpe.ts';
 import { compat28Pieces } from './compat28.ts';
 import { bertWordPieceJson, parseMergesTxt, parseVocabTxt, robertaBpeJson, type TokenizerJson } from './spec.ts';
 
@@ -38,6 +39,11 @@ export interface LoadTokenizerOptions {
   lowercase?: boolean;
   /** Pad id when the tokenizer defines none (no padding config, no <pad>/[PAD] token). */
   padId?: number;
+  /**
+   * compat28: BPE pure-ASCII pieces in JavaScript (src/tokenizers/bytebpe.ts, the same ids) instead of the tokenizers
+   * library (default true; false is for the test that compares the two).
+   */
+  fastBpe?: boolean;
 }
 
 /** Token ids of many texts, concatenated: text i is ids[starts[i] .. starts[i] + lengths[i]). */
@@ -104,6 +110,7 @@ export class DrTokenizer {
   private readonly full: Tokenizer;
   /** compat28: BPE without normalizer/post-processor, fed the pieces compat28Pieces makes. */
   private readonly core: Tokenizer | undefined;
+  private readonly fastBpe: AsciiByteBpe | undefined;
   private readonly specials28: string[];
   private readonly specialIds28: Map<string, number>;
   /** Special tokens the post-processor adds before / after a single sequence. */
@@ -146,10 +153,12 @@ export class DrTokenizer {
         post_processor: null,
       };
       this.core = Tokenizer.fromString(JSON.stringify(coreJson));
+      this.fastBpe = opts.fastBpe === false ? undefined : AsciiByteBpe.fromJson(coreJson);
       this.prefixLen = 1;
       this.suffixLen = 1;
     } else {
       this.core = undefined;
+      this.fastBpe = undefined;
       const withSp = probe.withSpecial;
       const without = probe.without;
       let p = -1;
@@ -195,6 +204,11 @@ export class DrTokenizer {
     const withSpecial = (await full.encode(probe, null, { addSpecialTokens: true })).getIds();
     const without = (await full.encode(probe, null, { addSpecialTokens: false })).getIds();
     return new DrTokenizer(json, info, opts, full, { withSpecial, without });
+  }
+
+  /** Whether compat28 pieces of pure ASCII go through the JavaScript BPE (see LoadTokenizerOptions.fastBpe). */
+  get fastBpeActive(): boolean {
+    return this.fastBpe !== undefined;
   }
 
   get padId(): number {
@@ -277,8 +291,17 @@ export class DrTokenizer {
       }
       planEnd[i] = plan.length;
     }
-    const encs = pieceTexts.length > 0 ? await core.encodeBatch(pieceTexts, { addSpecialTokens: false }) : [];
-    const pieceIds = encs.map((e) => e.getIds());
+    const pieceIds: number[][] = new Array<number[]>(pieceTexts.length);
+    const slow: number[] = [];
+    for (let k = 0; k < pieceTexts.length; k++) {
+      const ids = this.fastBpe?.encode(pieceTexts[k] as string);
+      if (ids) pieceIds[k] = ids;
+      else slow.push(k);
+    }
+    if (slow.length > 0) {
+      const encs = await core.encodeBatch(slow.map((k) => pieceTexts[k] as string), { addSpecialTokens: false });
+      slow.forEach((k, j) => (pieceIds[k] = (encs[j] as (typeof encs)[number]).getIds()));
+    }
     const content = maxLength - 2;
     const lengths = new Int32Array(texts.length);
     let total = 0;

@@ -2,7 +2,7 @@
 // periodic dev evaluation, checkpoints and graceful stop. Methods plug in through MethodRunner.
 import * as fs from 'node:fs';
 import type { DotModel } from '../models/dual.ts';
-import { clipGradNorm, gradNorm, type AdamLike, type LinearSchedule } from '../optim/index.ts';
+import { gradNorm, type AdamLike, type LinearSchedule } from '../optim/index.ts';
 import type { DenseSearcher } from '../retrieval/search.ts';
 import type { CheckpointManager } from '../util/checkpoint.ts';
 import { fsError } from '../util/errors.ts';
@@ -167,10 +167,12 @@ export async function runTrainLoop(c: LoopConfig): Promise<LoopResult> {
         padToMax: state.step < c.padFirstBatches,
         poison: c.hooks.poisonStep?.(state.step) ?? false,
       });
-      const norm = c.maxGradNorm > 0 ? clipGradNorm(params, c.maxGradNorm) : gradNorm(params);
+      // The optimizer's clip defers the scaling into its fused step (one pass over the gradients, not two).
+      const norm = c.maxGradNorm > 0 ? optimizer.clipGradNorm(params, c.maxGradNorm) : gradNorm(params);
       const w = state.window;
       if (!Number.isFinite(out.loss) || !Number.isFinite(norm)) {
         model.zeroGrad();
+        optimizer.discardDeferredClip();
         state.nonfinite.consecutive += 1;
         state.nonfinite.total += 1;
         const ids = queries.map((q) => runner.queryId(q));
