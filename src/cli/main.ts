@@ -32,6 +32,7 @@ const commandModules: Array<() => Promise<{ register: (p: Command) => void }>> =
   () => import('./commands/demo.ts'),
   () => import('./commands/tokenizer.ts'),
   () => import('./commands/init-model.ts'),
+  () => import('./commands/launch.ts'),
 ];
 
 async function main(): Promise<void> {
