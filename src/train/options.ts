@@ -119,6 +119,13 @@ export const trainOptionsSchema = z.object({
   epochs: z.number().positive().optional().describe('epochs; sets the schedule length unless --max-steps (default 100; adore 6)'),
   maxSteps: nonNegInt.default(0).describe('stop after this many steps and end the LR decay there (0 = from --epochs)'),
   seed: z.number().int().default(42).describe('seed for data order, sampling, dropout and fresh initialization'),
+  microBatches: posInt
+    .optional()
+    .describe('STAR-style methods: split each batch into this many micro-batches, each with its own in-batch negatives, gradients averaged (default 1)'),
+  negativesXDevice: z
+    .boolean()
+    .optional()
+    .describe('distributed runs (drhard launch): in-batch negatives from every rank\'s batch slice, as one process with the whole batch (Tevatron\'s negatives_x_device)'),
   gradCacheChunk: nonNegInt.default(0).describe('gradient caching: encode at most this many sequences with a graph at once (0 = off)'),
   device: z.string().min(1).default('cpu').describe('device for the model: cpu, cuda, cuda:1 …'),
   threads: posInt.optional().describe('libtorch/faiss threads (default: DRHARD_NUM_THREADS or all cores)'),
