@@ -198,7 +198,7 @@ void distStoreSet(DistGroup& g, const std::string& key, const std::string& value
 std::string distStoreGet(DistGroup& g, const std::string& key, int64_t timeoutMs) {
   // Polls check() rather than wait(timeout): a TCPStore wait that times out leaves the server's late answer in the
   // socket, and the next command would read it.
-  const deadline = std::chrono::steady_clock::now() + ms(timeoutMs);
+  const auto deadline = std::chrono::steady_clock::now() + ms(timeoutMs);
   while (!g.userStore->check({key})) {
     if (std::chrono::steady_clock::now() >= deadline)
       throw std::runtime_error("timeout waiting for store key " + key);
