@@ -217,6 +217,8 @@ function crossFieldProblems(o: Record<string, unknown>): string[] {
     if (!has('init')) problems.push('init: --method adore needs --init (the model that encoded --doc-embeddings)');
     if (typeof o['gradCacheChunk'] === 'number' && o['gradCacheChunk'] > 0) problems.push('gradCacheChunk: not used by adore (only queries are encoded)');
   }
+  if ((method === 'adore' || method === 'pretrain') && typeof o['microBatches'] === 'number' && o['microBatches'] > 1) problems.push(`microBatches: --method ${method} does not split batches`);
+  if ((method === 'adore' || method === 'pretrain') && o['negativesXDevice'] === true) problems.push(`negativesXDevice: --method ${method} does not run distributed yet`);
   if (method !== 'adore' && has('docEmbeddings')) problems.push('docEmbeddings: only --method adore uses --doc-embeddings');
   if (method === 'pretrain' && has('negatives')) problems.push('negatives: pretraining reads only the corpus');
   for (const k of ['cropQuery', 'cropDoc'] as const) {
