@@ -59,3 +59,32 @@ test('2 ranks: sharded search equals one process over the whole file (ties by lo
     fs.rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('drhard search on 2 ranks writes the same run file as one process', async () => {
+  const { makeDataset, saveFreshModel } = await import('../train/helpers.ts');
+  const { spawnSync } = await import('node:child_process');
+  const BIN = path.resolve(import.meta.dirname, '../../bin/drhard.js');
+  const d = await makeDataset();
+  try {
+    const model = saveFreshModel(path.join(d.dir, 'model'), 5);
+    const env = { ...process.env, DRHARD_NUM_THREADS: '1' };
+    const corpus = path.join(d.dir, 'corpus.f32');
+    const queries = path.join(d.dir, 'train.f32');
+    for (const [split, out] of [['corpus', corpus], ['train', queries]] as const) {
+      const r = spawnSync(process.execPath, [BIN, 'encode', '--model', model, '--dataset', d.data, '--split', split, '--out', out, '--no-progress'], { encoding: 'utf8', env });
+      assert.equal(r.status, 0, r.stderr);
+    }
+    const args = (out: string): string[] => [BIN, 'search', '--queries', queries, '--corpus', corpus, '--k', '30', '--out', out];
+    const one = path.join(d.dir, 'one.run');
+    const two = path.join(d.dir, 'two.run');
+    const r = spawnSync(process.execPath, args(one), { encoding: 'utf8', env });
+    assert.equal(r.status, 0, r.stderr);
+    const res = await runRanks(args(two), 2);
+    for (const x of res) assert.equal(x.code, 0, `rank ${x.rank}: ${x.stderr}`);
+    const a = fs.readFileSync(one, 'utf8');
+    assert.ok(a.split('\n').length > d.nTrain * 30 - 5, 'run has every query × k lines');
+    assert.equal(fs.readFileSync(two, 'utf8'), a);
+  } finally {
+    fs.rmSync(d.dir, { recursive: true, force: true });
+  }
+});
