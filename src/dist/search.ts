@@ -82,3 +82,15 @@ export function shardedSearch(pg: Collective, shard: RankShard, q: T.Tensor, k: 
   for (const x of [...allS, ...allI]) x.dispose();
   return mergeTopk(parts, B, k);
 }
+
+/** A searcher-shaped view of the sharded search (what `mine` needs): every rank calls search with the same queries. */
+export type SearcherView = Pick<DenseSearcher, 'search' | 'count' | 'mode' | 'dim'>;
+
+export function shardedSearcherView(pg: Collective, shard: RankShard): SearcherView {
+  return {
+    search: (q: T.Tensor, k: number) => shardedSearch(pg, shard, q, k),
+    count: shard.total,
+    mode: shard.searcher.mode,
+    dim: shard.searcher.dim,
+  };
+}

@@ -88,3 +88,27 @@ test('drhard search on 2 ranks writes the same run file as one process', async (
     fs.rmSync(d.dir, { recursive: true, force: true });
   }
 });
+
+test('drhard mine --source dense on 2 ranks (sharded encode + search) writes the same negatives as one process', async () => {
+  const { makeDataset, saveFreshModel } = await import('../train/helpers.ts');
+  const { spawnSync } = await import('node:child_process');
+  const BIN = path.resolve(import.meta.dirname, '../../bin/drhard.js');
+  const d = await makeDataset();
+  try {
+    const model = saveFreshModel(path.join(d.dir, 'model'), 6);
+    const env = { ...process.env, DRHARD_NUM_THREADS: '1' };
+    const args = (out: string): string[] => [BIN, 'mine', '--dataset', d.data, '--split', 'train', '--model', model, '--topk', '20', '--out', out, '--no-progress'];
+    const one = path.join(d.dir, 'one.jsonl');
+    const two = path.join(d.dir, 'two.jsonl');
+    const r = spawnSync(process.execPath, args(one), { encoding: 'utf8', env });
+    assert.equal(r.status, 0, r.stderr);
+    const res = await runRanks(args(two), 2);
+    for (const x of res) assert.equal(x.code, 0, `rank ${x.rank}: ${x.stderr}`);
+    // The metadata line carries paths and timings; the negatives must be the same.
+    const body = (f: string): string[] => fs.readFileSync(f, 'utf8').split('\n').filter((l) => l !== '' && !l.includes('"seconds"'));
+    assert.ok(body(one).length >= d.nTrain - 1);
+    assert.deepEqual(body(two), body(one));
+  } finally {
+    fs.rmSync(d.dir, { recursive: true, force: true });
+  }
+});
