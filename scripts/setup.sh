@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PKGS=(libtorch-dev libfaiss-dev libopenblas0-pthread libopenblas-dev cmake g++ make chromium fonts-dejavu-core)
+APT_PKGS=(libtorch-dev libgloo-dev libfaiss-dev libopenblas0-pthread libopenblas-dev cmake g++ make chromium fonts-dejavu-core)
 missing=()
 for p in "${APT_PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -11,6 +11,7 @@
 #include <cmath>
 #include <mutex>
 
+#include "dist_core.h"
 #include "faiss_core.h"
 #include "optim_core.h"
 #include "search_core.h"
@@ -867,6 +868,87 @@ FN(clipCoefficient) {
   GUARD_END
 }
 
+// ---- c10d process groups (native/src/dist_core.h) ----
+// Collectives run synchronously on the JS thread, bounded by their timeout: the training step around them is
+// synchronous (tidy scopes, autograd, tensor handles owned by JS), a worker thread would only move the wait, and
+// Gloo's op timeout plus Work::wait's deadline guarantee the call returns (or throws) in bounded time.
+struct DistHolder {
+  std::shared_ptr<drhard::DistGroup> g;
+};
+drhard::DistGroup& DG(const Napi::Value& v) {
+  if (!v.IsExternal()) throw std::invalid_argument("expected a process group handle");
+  auto* h = v.As<Napi::External<DistHolder>>().Data();
+  if (!h->g) throw std::invalid_argument("process group was destroyed");
+  return *h->g;
+}
+FN(distInit) {
+  GUARD_BEGIN
+  auto g = drhard::distInit(info[0].As<Napi::String>().Utf8Value(), static_cast<int>(i64(info[1])),
+                            static_cast<int>(i64(info[2])), i64(info[3]), info[4].As<Napi::String>().Utf8Value(),
+                            info[5].As<Napi::Boolean>().Value(), i64(info[6]), info[7].As<Napi::String>().Utf8Value());
+  return Napi::External<DistHolder>::New(info.Env(), new DistHolder{std::move(g)});
+  GUARD_END
+}
+FN(distAllReduce) {
+  GUARD_BEGIN
+  auto arr = info[1].As<Napi::Array>();
+  std::vector<at::Tensor> ts;
+  for (uint32_t i = 0; i < arr.Length(); i++) ts.push_back(T(arr.Get(i)));
+  drhard::distAllReduce(DG(info[0]), ts, static_cast<int>(i64(info[2])), i64(info[3]));
+  return info.Env().Undefined();
+  GUARD_END
+}
+FN(distAllGather) {
+  GUARD_BEGIN
+  auto parts = drhard::distAllGather(DG(info[0]), T(info[1]), i64(info[2]));
+  auto out = Napi::Array::New(info.Env(), parts.size());
+  for (size_t i = 0; i < parts.size(); i++) out.Set(static_cast<uint32_t>(i), wrap(info.Env(), std::move(parts[i])));
+  return out;
+  GUARD_END
+}
+FN(distBroadcast) {
+  GUARD_BEGIN
+  drhard::distBroadcast(DG(info[0]), T(info[1]), static_cast<int>(i64(info[2])), i64(info[3]));
+  return info.Env().Undefined();
+  GUARD_END
+}
+FN(distBarrier) {
+  GUARD_BEGIN
+  drhard::distBarrier(DG(info[0]), i64(info[1]));
+  return info.Env().Undefined();
+  GUARD_END
+}
+FN(distStoreSet) {
+  GUARD_BEGIN
+  drhard::distStoreSet(DG(info[0]), info[1].As<Napi::String>().Utf8Value(), info[2].As<Napi::String>().Utf8Value());
+  return info.Env().Undefined();
+  GUARD_END
+}
+FN(distStoreGet) {
+  GUARD_BEGIN
+  return Napi::String::New(info.Env(),
+                           drhard::distStoreGet(DG(info[0]), info[1].As<Napi::String>().Utf8Value(), i64(info[2])));
+  GUARD_END
+}
+FN(distStaleRanks) {
+  GUARD_BEGIN
+  auto r = drhard::distStaleRanks(DG(info[0]), i64(info[1]));
+  auto out = Napi::Array::New(info.Env(), r.size());
+  for (size_t i = 0; i < r.size(); i++) out.Set(static_cast<uint32_t>(i), Napi::Number::New(info.Env(), r[i]));
+  return out;
+  GUARD_END
+}
+FN(distShutdown) {
+  GUARD_BEGIN
+  if (!info[0].IsExternal()) throw std::invalid_argument("expected a process group handle");
+  auto* h = info[0].As<Napi::External<DistHolder>>().Data();
+  drhard::distShutdown(h->g, info[1].As<Napi::Boolean>().Value());
+  delete h;
+  return info.Env().Undefined();
+  GUARD_END
+}
+FN(distNcclAvailable) { return Napi::Boolean::New(info.Env(), drhard::distNcclAvailable()); }
+
 #define EXPORT(name) exports.Set(#name, Napi::Function::New(env, name, #name))
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   EXPORT(dispose); EXPORT(liveTensors); EXPORT(shape); EXPORT(dtype); EXPORT(device);
@@ -882,6 +964,9 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   EXPORT(faissCreate); EXPORT(faissAdd); EXPORT(faissTrain); EXPORT(faissSearch); EXPORT(faissWrite);
   EXPORT(faissRead); EXPORT(faissInfo); EXPORT(faissSetParam); EXPORT(faissDispose);
   EXPORT(optimStep); EXPORT(clipCoefficient);
+
+  EXPORT(distInit); EXPORT(distAllReduce); EXPORT(distAllGather); EXPORT(distBroadcast); EXPORT(distBarrier);
+  EXPORT(distStoreSet); EXPORT(distStoreGet); EXPORT(distStaleRanks); EXPORT(distShutdown); EXPORT(distNcclAvailable);
   return exports;
 }
 

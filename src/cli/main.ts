@@ -44,6 +44,7 @@ const commandModules: Array<() => Promise<{ register: (p: Command) => void }>> =
   () => import('./commands/init-model.ts'),
   () => import('./commands/export.ts'),
   () => import('./commands/serve.ts'),
+  () => import('./commands/launch.ts'),
 ];
 
 /** Error messages that span lines (lists of problems) become one line. */

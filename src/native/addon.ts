@@ -6,6 +6,8 @@ import { fileURLToPath } from 'node:url';
 
 /** Opaque native tensor handle (an N-API External owning one at::Tensor). */
 export type Handle = { readonly __tensorHandle: unique symbol };
+/** Opaque native c10d process group handle (native/src/dist_core.h). */
+export type DistHandle = { readonly __distHandle: unique symbol };
 /** Opaque native faiss index handle. */
 export type IndexHandle = { readonly __indexHandle: unique symbol };
 type Num = number | null | undefined;
@@ -107,6 +109,17 @@ export interface NativeAddon {
   faissInfo(ix: IndexHandle): { ntotal: number; dim: number; isTrained: boolean; metric: 'ip' | 'l2' };
   faissSetParam(ix: IndexHandle, name: string, value: number): void;
   faissDispose(ix: IndexHandle): void;
+  /** c10d (native/src/dist_core.h); src/dist/group.ts wraps these. Reduce ops: 0 sum, 1 min, 2 max. */
+  distInit(init: string, rank: number, world: number, timeoutMs: number, backend: string, externalStore: boolean, heartbeatMs: number, prefix: string): DistHandle;
+  distAllReduce(g: DistHandle, ts: Handle[], op: number, timeoutMs: number): void;
+  distAllGather(g: DistHandle, t: Handle, timeoutMs: number): Handle[];
+  distBroadcast(g: DistHandle, t: Handle, root: number, timeoutMs: number): void;
+  distBarrier(g: DistHandle, timeoutMs: number): void;
+  distStoreSet(g: DistHandle, key: string, value: string): void;
+  distStoreGet(g: DistHandle, key: string, timeoutMs: number): string;
+  distStaleRanks(g: DistHandle, watchMs: number): number[];
+  distShutdown(g: DistHandle, destroy: boolean): void;
+  distNcclAvailable(): boolean;
 }
 
 function locate(): string {

@@ -50,6 +50,21 @@ export interface EncodeOptions {
   shouldStop?: () => boolean;
   /** Test hook: called after each part is published, with its index. */
   onPart?: (index: number) => void;
+  /**
+   * Sharded over ranks sharing the output's filesystem (src/dist/encode.ts): rank r encodes parts r, r+W, …;
+   * rank 0 prepares the parts directory and publishes the one output, which every rank returns.
+   */
+  shard?: EncodeShard;
+}
+
+/** Rank coordination for a sharded encode: named one-shot events (the process group's store). */
+export interface EncodeShard {
+  rank: number;
+  world: number;
+  /** Marks event `name` as happened (idempotent). */
+  signal(name: string): void;
+  /** Blocks until event `name` has happened (fails when a peer is found dead). */
+  waitFor(name: string): void;
 }
 
 export interface EncodeResult {
@@ -144,6 +159,8 @@ export async function encodeSplit(model: DotModel, store: TokenStore, opts: Enco
     pooling: model.config.pooling,
   };
 
+  const shard = opts.shard && opts.shard.world > 1 ? opts.shard : null;
+  const lead = shard === null || shard.rank === 0;
   // An existing complete output with the same provenance is the answer already.
   if ((opts.resume ?? true) && fs.existsSync(opts.out) && fs.existsSync(manifestPathFor(opts.out))) {
     try {
@@ -160,10 +177,14 @@ export async function encodeSplit(model: DotModel, store: TokenStore, opts: Enco
   }
 
   const partsDir = `${opts.out}.parts`;
-  fs.mkdirSync(partsDir, { recursive: true });
   const idFile = path.join(partsDir, 'identity.json');
   const dataFile = path.join(partsDir, DATA_FILE);
   const totalBytes = N * D * bpv;
+  // Only rank 0 prepares (or discards) the parts directory; the others open it once it is ready.
+  if (lead) prepareParts();
+  shard?.[lead ? 'signal' : 'waitFor'](`encode/${key}/ready`);
+  function prepareParts(): void {
+  fs.mkdirSync(partsDir, { recursive: true });
   const prevKey = fs.existsSync(idFile) ? (JSON.parse(fs.readFileSync(idFile, 'utf8')) as { key?: string }).key : undefined;
   if (prevKey !== key || !(opts.resume ?? true) || !fs.existsSync(dataFile) || fs.statSync(dataFile).size !== totalBytes) {
     if (prevKey !== undefined && prevKey !== key) log.warn({ partsDir }, 'parts from a different model/dataset/settings found; discarding them');
@@ -180,6 +201,7 @@ export async function encodeSplit(model: DotModel, store: TokenStore, opts: Enco
   }
   // Temp files of a killed writer are never valid parts.
   for (const f of fs.readdirSync(partsDir)) if (f.startsWith('.')) fs.rmSync(path.join(partsDir, f), { force: true });
+  }
 
   const nParts = Math.ceil(N / chunkRows);
   const done = new Array<boolean>(nParts).fill(false);
@@ -190,7 +212,7 @@ export async function encodeSplit(model: DotModel, store: TokenStore, opts: Enco
     for (let p = 0; p < nParts; p++) {
       const start = p * chunkRows;
       const count = Math.min(chunkRows, N - start);
-      if (verifyPart(partsDir, fd, p, key, start * rowBytes, count * rowBytes)) {
+      if ((shard === null || p % shard.world === shard.rank) && verifyPart(partsDir, fd, p, key, start * rowBytes, count * rowBytes)) {
         done[p] = true;
         reused += count;
       }
@@ -204,7 +226,7 @@ export async function encodeSplit(model: DotModel, store: TokenStore, opts: Enco
     model.eval();
     try {
       for (let p = 0; p < nParts; p++) {
-        if (done[p]) continue;
+        if (done[p] || (shard !== null && p % shard.world !== shard.rank)) continue;
         if (opts.shouldStop?.() === true) throw new EncodeStopped(reused + encoded);
         const start = p * chunkRows;
         const count = Math.min(chunkRows, N - start);
@@ -223,6 +245,23 @@ export async function encodeSplit(model: DotModel, store: TokenStore, opts: Enco
       progress.stop();
     }
 
+    if (shard !== null) {
+      shard.signal(`encode/${key}/done/${shard.rank}`);
+      if (!lead) {
+        // Rank 0 publishes; the result is the same file for every rank.
+        shard.waitFor(`encode/${key}/published`);
+        const seconds = (performance.now() - t0) / 1000;
+        return { manifest: readEmbeddingsManifest(opts.out), encoded, reused, seconds };
+      }
+      for (let r = 1; r < shard.world; r++) shard.waitFor(`encode/${key}/done/${r}`);
+      for (let p = 0; p < nParts; p++) {
+        const start = p * chunkRows;
+        const count = Math.min(chunkRows, N - start);
+        if (!verifyPart(partsDir, fd, p, key, start * rowBytes, count * rowBytes)) {
+          throw new Error(`${partsDir}: part ${p} (rank ${p % shard.world}) is missing or does not verify after every rank reported done`);
+        }
+      }
+    }
     // The manifest's sha256 is computed from the bytes on disk, not from what we meant to write.
     const h = createHash('sha256');
     const chunk = Buffer.allocUnsafe(1 << 22);
@@ -239,6 +278,7 @@ export async function encodeSplit(model: DotModel, store: TokenStore, opts: Enco
     fsyncPath(path.dirname(path.resolve(opts.out)));
     writeEmbeddingsManifest(opts.out, manifest);
     fs.rmSync(partsDir, { recursive: true, force: true });
+    shard?.signal(`encode/${key}/published`);
     const seconds = (performance.now() - t0) / 1000;
     log.info({ out: opts.out, rows: N, encoded, reused, seconds: Number(seconds.toFixed(2)) }, 'embeddings written');
     return { manifest, encoded, reused, seconds };

@@ -12,7 +12,7 @@ import type { DenseSearcher } from './search.ts';
 
 export type NegativeSource =
   /** `queryEmbeddings` [Nq, D] or an embeddings file of the split: row = query offset. */
-  | { kind: 'dense'; searcher: DenseSearcher; queryEmbeddings: T.Tensor | string }
+  | { kind: 'dense'; searcher: Pick<DenseSearcher, 'search' | 'count' | 'mode' | 'dim'>; queryEmbeddings: T.Tensor | string }
   | { kind: 'bm25'; index: Bm25Index; queries: TokenStore }
   | { kind: 'random'; docs: number; seed: number };
 

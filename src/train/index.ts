@@ -33,6 +33,7 @@ import {
   type TrainStateFile,
 } from './state.ts';
 import { runTrainLoop, type MethodRunner, type StopRequest, type TrainHooks } from './trainer.ts';
+import { checkWorldSize, gatherWithGrad, sliceBatch, sliceRange, type DistTrainContext } from '../dist/ddp.ts';
 
 export { resolveTrainOptions, trainOptionsSchema, METHODS, METHOD_DEFAULTS, type Method, type TrainOptions, type TrainOptionsInput } from './options.ts';
 export { NonFiniteError, type TrainHooks, type StopRequest, type MethodRunner } from './trainer.ts';
@@ -49,6 +50,8 @@ export interface TrainRuntime {
   /** Observation points inside checkpoint saves (tests pause here and SIGKILL the process). */
   checkpointHooks?: CheckpointManagerOptions['hooks'];
   logger?: Logger;
+  /** Data-parallel training over a process group (src/dist/ddp.ts); rank 0 writes every file. */
+  dist?: DistTrainContext;
 }
 
 export interface TrainResult {
@@ -242,8 +245,13 @@ export async function trainDualEncoder(input: TrainOptionsInput, runtime: TrainR
   const logger = runtime.logger ?? rootLog.child({ mod: 'train' });
   if (o.threads !== undefined) setNumThreads(o.threads);
   const outDir = path.resolve(o.outDir);
-  // One run per output directory, for the whole run (the checkpoint lock only covers one save).
-  using _runLock = lockOutputDir(outDir, o.method === 'pretrain' ? 'drhard pretrain' : 'drhard train');
+  const dist = runtime.dist && runtime.dist.pg.world > 1 ? runtime.dist : null;
+  const writer = dist === null || dist.pg.rank === 0;
+  if (dist && o.method !== 'inbatch' && o.method !== 'randneg' && o.method !== 'bm25neg' && o.method !== 'star') {
+    throw new DrhardInputError(`distributed training supports --method inbatch, randneg, bm25neg and star; ${o.method} runs in one process for now`);
+  }
+  // One run per output directory, for the whole run (the checkpoint lock only covers one save); rank 0 holds it.
+  using _runLock = !writer ? null : lockOutputDir(outDir, o.method === 'pretrain' ? 'drhard pretrain' : 'drhard train');
   const mgr = new CheckpointManager(path.join(outDir, OUT_FILES.checkpoints), {
     keepLast: o.keepLast,
     logger,
@@ -253,6 +261,7 @@ export async function trainDualEncoder(input: TrainOptionsInput, runtime: TrainR
   const saved = start ? readTrainState(start.dir) : null;
   const stored = storedOptions(o);
   const inputs = inputIdentity(o);
+  if (start && saved) checkWorldSize(saved, dist?.pg.world ?? 1, start.dir);
   if (start && saved) checkUnchanged(o, saved, stored, inputs, start.dir, logger);
 
   // Everything below is checked before the first byte is written (or an --overwrite'd run removed).
@@ -286,7 +295,7 @@ export async function trainDualEncoder(input: TrainOptionsInput, runtime: TrainR
     let state: TrainerState;
     if (start && saved) {
       loadCheckpointOptimizer(start.dir, optimizer, schedule);
-      restoreTorchRng(saved.torchRng);
+      restoreTorchRng(saved.dist ? (saved.dist.torchRng[dist?.pg.rank ?? 0] as string) : saved.torchRng);
       if (o.device !== 'cpu') logger.warn({ device: o.device }, 'only the CPU generator is checkpointed: dropout after resuming on a GPU differs from an uninterrupted run');
       if (typeof o.resume === 'string') mgr.removeAfter(saved.step);
       state = { step: saved.step, order: saved.order, sampleRng: saved.sampleRng, nonfinite: saved.nonfinite, window: saved.window, history: saved.history };
@@ -296,16 +305,21 @@ export async function trainDualEncoder(input: TrainOptionsInput, runtime: TrainR
       state = freshState(o.seed);
     }
 
-    for (const p of clear) fs.rmSync(p, { recursive: true, force: true });
-    fs.mkdirSync(outDir, { recursive: true });
-    writeFileAtomic(path.join(outDir, OUT_FILES.config), `${JSON.stringify(stored, null, 2)}\n`);
-    // The metrics file restarts from the checkpoint's history, dropping lines a killed run wrote after it.
+    // Ranks refuse to start on different options, inputs or checkpoints; this also keeps rank 0 from writing
+    // before every rank has checked the output directory.
+    dist?.pg.assertSame('training options, inputs and start checkpoint', canonicalJson({ stored, inputs, start: start?.step ?? null, world: dist.pg.world }));
     const metricsFile = path.join(outDir, OUT_FILES.metrics);
-    writeFileAtomic(metricsFile, state.history.map((r) => `${JSON.stringify(r)}\n`).join(''));
-    // Events a killed run wrote after its last checkpoint (or before any) are hidden from here on.
-    tb = new SummaryWriter(o.logDir ?? path.join(outDir, OUT_FILES.log), { purgeStep: state.step + 1 });
+    if (writer) {
+      for (const p of clear) fs.rmSync(p, { recursive: true, force: true });
+      fs.mkdirSync(outDir, { recursive: true });
+      writeFileAtomic(path.join(outDir, OUT_FILES.config), `${JSON.stringify(stored, null, 2)}\n`);
+      // The metrics file restarts from the checkpoint's history, dropping lines a killed run wrote after it.
+      writeFileAtomic(metricsFile, state.history.map((r) => `${JSON.stringify(r)}\n`).join(''));
+      // Events a killed run wrote after its last checkpoint (or before any) are hidden from here on.
+      tb = new SummaryWriter(o.logDir ?? path.join(outDir, OUT_FILES.log), { purgeStep: state.step + 1 });
+    }
 
-    const runner = o.method === 'adore' ? adoreRunner(o, data, adore as AdoreIndex) : o.method === 'pretrain' ? pretrainRunner(o, data, vocab) : pairRunner(o, data);
+    const runner = o.method === 'adore' ? adoreRunner(o, data, adore as AdoreIndex) : o.method === 'pretrain' ? pretrainRunner(o, data, vocab) : pairRunner(o, data, dist);
     logger.info(
       { method: o.method, queries: data.queryRows.length, stepsPerEpoch: perEpoch, totalSteps, startStep: state.step, batchSize: o.batchSize },
       'training',
@@ -339,9 +353,12 @@ export async function trainDualEncoder(input: TrainOptionsInput, runtime: TrainR
       hooks: runtime.hooks ?? {},
       stop: runtime.stop ?? null,
       resumedFrom: start?.dir ?? null,
+      dist,
     });
     let modelDir: string | null = null;
-    if (res.stopped === null) {
+    if (res.stopped === null && !writer) {
+      modelDir = path.join(outDir, OUT_FILES.model);
+    } else if (res.stopped === null) {
       modelDir = path.join(outDir, OUT_FILES.model);
       // The dataset's tokenizer made the ids the model was trained on; --init's is the fallback (older datasets).
       const final = model.config.mlmHead ? withoutMlmHead(model) : model;
@@ -374,14 +391,15 @@ export async function trainDualEncoder(input: TrainOptionsInput, runtime: TrainR
   }
 }
 
-function pairRunner(o: TrainOptions, data: TrainData): MethodRunner {
+function pairRunner(o: TrainOptions, data: TrainData, dist: DistTrainContext | null): MethodRunner {
   const method = o.method as PairMethod;
   return {
     queryRows: data.queryRows,
     queryId: data.queryId,
     step: (model, queries, ctx) => {
+      // The global batch is drawn as in one process (every rank holds the same sampling RNG), then sliced.
       const batch = samplePairBatch(data, queries, ctx.rng, { method, hardNum: o.hardNum, randNum: o.randNum });
-      const loss = pairStep(model, data, batch, {
+      const common = {
         method,
         loss: o.loss,
         temperature: o.temperature ?? defaultTemperature(model.dim),
@@ -391,7 +409,31 @@ function pairRunner(o: TrainOptions, data: TrainData): MethodRunner {
         device: o.device,
         gradCacheChunk: o.gradCacheChunk,
         poison: ctx.poison,
-      });
+      };
+      if (dist) {
+        const { pg } = dist;
+        const local = sliceBatch(batch, ...sliceRange(batch.queries.length, pg.rank, pg.world));
+        // Cross-rank negatives: the whole batch's loss on every rank, world × it backpropagated through the local
+        // slice, so the averaged gradient is one process's (see src/dist/ddp.ts).
+        const x = dist.crossRankNegatives;
+        const loss = pairStep(model, data, x ? batch : local, {
+          ...common,
+          shard: { local, gather: x ? (t) => gatherWithGrad(pg, t) : null, scale: x ? pg.world : 1 },
+        });
+        return { loss, metrics: {} };
+      }
+      const k = o.microBatches ?? 1;
+      if (k > 1) {
+        // Gradient accumulation: each micro-batch its own in-batch negatives, losses averaged (2 ranks without
+        // cross-rank negatives compute exactly this).
+        let sum = 0;
+        for (let i = 0; i < k; i++) {
+          const local = sliceBatch(batch, ...sliceRange(batch.queries.length, i, k));
+          sum += pairStep(model, data, local, { ...common, shard: { local, gather: null, scale: 1 / k } });
+        }
+        return { loss: sum / k, metrics: {} };
+      }
+      const loss = pairStep(model, data, batch, common);
       return { loss, metrics: {} };
     },
   };

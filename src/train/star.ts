@@ -85,6 +85,11 @@ export interface PairStepOptions {
   gradCacheChunk: number;
   /** Test hook: poison the loss (NaN) before backward. */
   poison?: boolean;
+  /**
+   * Data-parallel or micro-batched step (src/dist/ddp.ts): encode only `local`; `gather` (cross-rank negatives)
+   * turns each local embedding matrix into every rank's, in the order of `batch`; backward of `scale` × loss.
+   */
+  shard?: { local: PairBatch; gather: ((t: Tensor) => Tensor) | null; scale: number };
 }
 
 /**
@@ -94,9 +99,10 @@ export interface PairStepOptions {
 export function pairStep(model: DotModel, data: TrainData, batch: PairBatch, o: PairStepOptions): number {
   return tidy(() => {
     const rel = batch.queries.map((q) => new Set(data.positives.row(q)));
-    const q = tokenBatch(data.queries, batch.queries, o.maxQueryLength, data.padId, o.padToMax, o.device);
-    const d = tokenBatch(data.docs, batch.positives, o.maxDocLength, data.padId, o.padToMax, o.device);
-    const n = batch.negatives.length > 0 ? tokenBatch(data.docs, batch.negatives, o.maxDocLength, data.padId, o.padToMax, o.device) : null;
+    const enc = o.shard?.local ?? batch;
+    const q = tokenBatch(data.queries, enc.queries, o.maxQueryLength, data.padId, o.padToMax, o.device);
+    const d = tokenBatch(data.docs, enc.positives, o.maxDocLength, data.padId, o.padToMax, o.device);
+    const n = enc.negatives.length > 0 ? tokenBatch(data.docs, enc.negatives, o.maxDocLength, data.padId, o.padToMax, o.device) : null;
     const dev = (t: Tensor): Tensor => (o.device === 'cpu' ? t : t.to(o.device));
     const relMask = dev(pairMask(rel, batch.positives)); // [B, B]
     const negMask = n ? dev(pairMask(rel, batch.negatives)) : null; // [B, B·n]
@@ -123,12 +129,19 @@ export function pairStep(model: DotModel, data: TrainData, batch: PairBatch, o: 
     };
     const docBatches = n ? [d, n] : [d];
     if (o.gradCacheChunk > 0) {
+      if (o.shard) throw new DrhardInputError('gradient caching cannot be combined with distributed training or micro-batches yet');
       return gradCacheStep(model, { queryBatches: [q], docBatches }, (qs, ds) => lossOf(qs[0] as Tensor, ds), o.gradCacheChunk);
     }
-    const qe = model.encode(q.ids, q.mask);
-    const de = docBatches.map((b) => model.encode(b.ids, b.mask));
+    let qe = model.encode(q.ids, q.mask);
+    let de = docBatches.map((b) => model.encode(b.ids, b.mask));
+    const gather = o.shard?.gather;
+    if (gather) {
+      qe = gather(qe);
+      de = de.map(gather);
+    }
     const loss = lossOf(qe, de);
-    loss.backward();
+    const scale = o.shard?.scale ?? 1;
+    (scale === 1 ? loss : loss.mul(scale)).backward();
     return loss.item();
   });
 }

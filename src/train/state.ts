@@ -41,6 +41,8 @@ export interface TrainerState {
   nonfinite: { consecutive: number; total: number };
   window: LogWindow;
   history: MetricsRecord[];
+  /** Data-parallel runs: the world size and every rank's libtorch generator state (base64), in rank order. */
+  dist?: { world: number; torchRng: string[] };
 }
 
 export interface TrainStateFile extends TrainerState {

@@ -12,7 +12,8 @@ import { Rng } from '../util/rng.ts';
 import { SummaryWriter } from './tensorboard.ts';
 import type { DevEvaluator } from './deveval.ts';
 import { EpochOrder } from './sampler.ts';
-import { emptyWindow, writeCheckpointFiles, type MetricsRecord, type TrainerState } from './state.ts';
+import { emptyWindow, torchRngBase64, writeCheckpointFiles, type MetricsRecord, type TrainerState } from './state.ts';
+import { anyRank, averageGradients, gatherStrings, meanOverRanks, type DistTrainContext } from '../dist/ddp.ts';
 
 export interface StepContext {
   /** Global step about to run (0-based). */
@@ -89,7 +90,8 @@ export interface LoopConfig {
   evalEvery: number;
   saveEvery: number;
   metricsFile: string;
-  tensorboard: SummaryWriter;
+  /** null on ranks other than 0, which write nothing. */
+  tensorboard: SummaryWriter | null;
   progress: boolean;
   label: string;
   logger: Logger;
@@ -101,6 +103,8 @@ export interface LoopConfig {
   stop: StopRequest | null;
   /** The checkpoint the state came from (not re-saved when the run stops before its first step). */
   resumedFrom: string | null;
+  /** Data-parallel training (src/dist/ddp.ts): gradients averaged over ranks, rank 0 writes. */
+  dist?: DistTrainContext | null;
 }
 
 export interface LoopResult {
@@ -116,6 +120,7 @@ const TRAIN_TAGS: Record<string, string> = { loss: 'train/loss', lr: 'train/lr',
 /** Appends one record to metrics.jsonl, to the in-memory history and to TensorBoard. */
 function emit(c: LoopConfig, rec: MetricsRecord): void {
   c.state.history.push(rec);
+  if (c.dist && c.dist.pg.rank !== 0) return;
   try {
     fs.appendFileSync(c.metricsFile, `${JSON.stringify(rec)}\n`);
   } catch (e) {
@@ -123,7 +128,7 @@ function emit(c: LoopConfig, rec: MetricsRecord): void {
   }
   for (const [k, v] of Object.entries(rec)) {
     if (k === 'step' || k === 'epoch' || !Number.isFinite(v)) continue;
-    c.tensorboard.addScalar(TRAIN_TAGS[k] ?? (k.includes('/') ? k : `train/${k}`), v, rec.step);
+    c.tensorboard?.addScalar(TRAIN_TAGS[k] ?? (k.includes('/') ? k : `train/${k}`), v, rec.step);
   }
 }
 
@@ -136,11 +141,18 @@ export async function runTrainLoop(c: LoopConfig): Promise<LoopResult> {
   let lastCheckpoint: string | null = c.resumedFrom;
   let lastSavedStep = c.resumedFrom === null ? -1 : state.step;
 
+  const dist = c.dist ?? null;
   const save = async (): Promise<void> => {
     if (lastSavedStep === state.step) return;
     state.order = order.state();
     state.sampleRng = rng.state();
-    c.tensorboard.flush();
+    // Every rank's dropout generator; the order and sampling RNG are the same on every rank.
+    if (dist) state.dist = { world: dist.pg.world, torchRng: gatherStrings(dist.pg, torchRngBase64()) };
+    if (dist && dist.pg.rank !== 0) {
+      lastSavedStep = state.step;
+      return;
+    }
+    c.tensorboard?.flush();
     const ck = await c.checkpoints.save(
       state.step,
       (dir) => writeCheckpointFiles(dir, { model, modelExtra: c.modelExtra, optimizer, schedule, state, options: c.options, identity: c.identity }),
@@ -150,12 +162,13 @@ export async function runTrainLoop(c: LoopConfig): Promise<LoopResult> {
     lastSavedStep = state.step;
   };
 
-  const progress = new Progress({ total: c.totalSteps, label: c.label, start: state.step, unit: 'step', enabled: c.progress });
+  const progress = new Progress({ total: c.totalSteps, label: c.label, start: state.step, unit: 'step', enabled: c.progress && (!dist || dist.pg.rank === 0) });
   try {
     while (state.step < c.totalSteps) {
       // Signals arrive on the event loop; a loop that never yields would never see them.
       await new Promise<void>((r) => setImmediate(r));
-      if (c.stop?.requested) break;
+      // Ranks agree on stopping: a signal that reached some ranks only must not leave the others in a collective.
+      if (dist ? anyRank(dist.pg, c.stop?.requested ?? false) : c.stop?.requested) break;
       const epoch = order.epoch;
       const idx = order.next();
       const queries = idx.map((i) => runner.queryRows[i] as number);
@@ -167,6 +180,10 @@ export async function runTrainLoop(c: LoopConfig): Promise<LoopResult> {
         padToMax: state.step < c.padFirstBatches,
         poison: c.hooks.poisonStep?.(state.step) ?? false,
       });
+      if (dist) {
+        averageGradients(dist.pg, params, dist.bucketBytes);
+        [out.loss] = meanOverRanks(dist.pg, [out.loss]) as [number];
+      }
       // The optimizer's clip defers the scaling into its fused step (one pass over the gradients, not two).
       const norm = c.maxGradNorm > 0 ? optimizer.clipGradNorm(params, c.maxGradNorm) : gradNorm(params);
       const w = state.window;
@@ -227,7 +244,7 @@ export async function runTrainLoop(c: LoopConfig): Promise<LoopResult> {
     await save();
   } finally {
     progress.stop();
-    c.tensorboard.flush();
+    c.tensorboard?.flush();
   }
-  return { step: state.step, checkpoint: lastCheckpoint, stopped: c.stop?.requested ? c.stop.signal : null, nonfiniteSkipped: state.nonfinite.total };
+  return { step: state.step, checkpoint: lastCheckpoint, stopped: c.stop?.requested ? c.stop.signal : state.step < c.totalSteps ? 'SIGTERM' : null, nonfiniteSkipped: state.nonfinite.total };
 }

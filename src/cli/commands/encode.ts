@@ -26,6 +26,8 @@ async function run(o: Options): Promise<void> {
   const { encodeSplit, EncodeStopped } = await import('../../retrieval/encode.ts');
   const { datasetChecksum, modelDirChecksum, storeOf } = await import('../retrieval.ts');
   const { StopSignal } = await import('../../util/signals.ts');
+  const { withProcessGroup, encodeShard } = await import('../../dist/shard.ts');
+  await withProcessGroup(async (pg) => {
   const ds = openDataset(o.data);
   const { model } = loadModel(o.model, { device: o.device, pooling: o.pooling });
   using stop = new StopSignal();
@@ -43,6 +45,7 @@ async function run(o: Options): Promise<void> {
       model: { path: o.model, checksum: await modelDirChecksum(o.model, weightsFile(o.model)) },
       dataset: { path: o.data, checksum: datasetChecksum(ds), split: o.split },
       shouldStop: () => stop.requested,
+      ...(pg ? { shard: encodeShard(pg) } : {}),
     });
     process.stdout.write(`${JSON.stringify({ out: o.out, count: r.manifest.count, dim: r.manifest.dim, dtype: r.manifest.dtype, encoded: r.encoded, reused: r.reused, seconds: Number(r.seconds.toFixed(3)), rowsPerSecond: r.encoded > 0 ? Number((r.encoded / r.seconds).toFixed(1)) : null })}\n`);
   } catch (e) {
@@ -56,6 +59,7 @@ async function run(o: Options): Promise<void> {
     model.dispose();
     ds.close();
   }
+  });
 }
 
 export function register(program: Command): void {

@@ -53,6 +53,9 @@ async function run(o: Options): Promise<void> {
   const { datasetChecksum, idWriters, modelDirChecksum, searcherOptions } = await import('../retrieval.ts');
   const { Progress } = await import('../../util/progress.ts');
   const { log } = await import('../../util/log.ts');
+  // Launched distributed (dense source): each rank searches its row range, the top-k lists are merged, rank 0 writes.
+  const { ProcessGroup } = await import('../../dist/group.ts');
+  const pg = o.source === 'dense' ? ProcessGroup.fromEnv() : null;
   const ds = openDataset(o.data);
   const cleanup: Array<() => void> = [() => ds.close()];
   try {
@@ -82,7 +85,8 @@ async function run(o: Options): Promise<void> {
         try {
           const checksum = await modelDirChecksum(o.model, weightsFile(o.model));
           const dsum = datasetChecksum(ds);
-          const common = { batchSize: o.batchSize, padId: ds.manifest.tokenizer.padId, progress: o.progress, model: { path: o.model, checksum } };
+          const { encodeShard } = await import('../../dist/shard.ts');
+          const common = { batchSize: o.batchSize, padId: ds.manifest.tokenizer.padId, progress: o.progress, model: { path: o.model, checksum }, ...(pg ? { shard: encodeShard(pg) } : {}) };
           qEmb ??= path.join(work, `${o.split}.emb`);
           docEmb ??= path.join(work, 'corpus.emb');
           await encodeSplit(model, qstore, { ...common, out: qEmb, maxLength: o.maxQueryLength ?? qstore.maxLength, dataset: { path: o.data, checksum: dsum, split: o.split } });
@@ -92,8 +96,18 @@ async function run(o: Options): Promise<void> {
           model.dispose();
         }
       }
-      const searcher = DenseSearcher.fromFile(docEmb as string, searcherOptions(o));
-      cleanup.push(() => searcher.dispose());
+      let searcher: import('../../dist/search.ts').SearcherView;
+      if (pg !== null) {
+        if (o.index !== 'flat') throw new DrhardUsageError('distributed mining supports exact search only (no --index)');
+        const { openRankShard, shardedSearcherView } = await import('../../dist/search.ts');
+        const shard = openRankShard(docEmb as string, pg, searcherOptions(o));
+        cleanup.push(() => shard.searcher.dispose());
+        searcher = shardedSearcherView(pg, shard);
+      } else {
+        const full = DenseSearcher.fromFile(docEmb as string, searcherOptions(o));
+        cleanup.push(() => full.dispose());
+        searcher = full;
+      }
       if (searcher.count !== ds.corpus.count) throw new DrhardUsageError(`${docEmb}: ${searcher.count} rows, but the corpus has ${ds.corpus.count} documents`);
       source = { kind: 'dense', searcher, queryEmbeddings: qEmb as string };
       meta['embeddings'] = { docs: docEmb, docsSha256: embeddingsSha256(docEmb as string), queries: qEmb, index: o.index };
@@ -112,9 +126,13 @@ async function run(o: Options): Promise<void> {
     progress.stop();
     const seconds = (performance.now() - t1) / 1000;
     const { qid, docid } = o.format === 'tsv' ? idWriters('original', ds, o.split) : {};
-    writeNegatives(o.out, r.negatives, o.format, { ...meta, counters: r.counters, seconds }, qid && docid ? { qid, docid } : undefined);
+    if (pg === null || pg.rank === 0) writeNegatives(o.out, r.negatives, o.format, { ...meta, counters: r.counters, seconds }, qid && docid ? { qid, docid } : undefined);
     if (r.counters.queriesShort > 0) log.warn({ queriesShort: r.counters.queriesShort, minNegatives: r.counters.minNegatives }, `some queries have fewer than ${o.topk} negatives`);
     process.stdout.write(`${JSON.stringify({ out: o.out, ...r.counters, seconds: Number(seconds.toFixed(3)) })}\n`);
+    pg?.destroy();
+  } catch (e) {
+    pg?.destroy({ destroy: false });
+    throw e;
   } finally {
     for (const f of cleanup.reverse()) f();
   }

@@ -61,6 +61,10 @@ async function run(o: Options): Promise<void> {
   const { openDataset } = await import('../../data/index.ts');
   const { log } = await import('../../util/log.ts');
 
+  const { ProcessGroup } = await import('../../dist/group.ts');
+  const { openRankShard, shardedSearch } = await import('../../dist/search.ts');
+  const pg = o.loadIndex === undefined && o.saveIndex === undefined ? ProcessGroup.fromEnv() : null;
+  let shard: import('../../dist/search.ts').RankShard | null = null;
   const ds = o.data !== undefined ? openDataset(o.data) : undefined;
   const idMode = o.ids ?? (ds !== undefined && (o.split !== undefined || o.query !== undefined) ? 'original' : 'offsets');
   const t0 = performance.now();
@@ -72,6 +76,11 @@ async function run(o: Options): Promise<void> {
     const m = buildIndex(o.docEmbeddings as string, o.saveIndex, { factory: o.index === 'flat' ? 'Flat' : o.index, params });
     log.info({ index: o.saveIndex, factory: m.factory, ntotal: m.ntotal, seconds: m.buildSeconds }, 'index built and saved');
     searcher = searcherFromIndex(o.saveIndex, { embeddings: o.docEmbeddings as string });
+  } else if (pg !== null) {
+    // Launched distributed: this rank holds its row range only; the top-k lists are merged below (src/dist/search.ts).
+    if (o.query !== undefined || hybridMethod !== null || o.index !== 'flat') throw new DrhardUsageError('distributed search supports exact search of --query-embeddings (no --query, --hybrid-bm25 or --index)');
+    shard = openRankShard(o.docEmbeddings as string, pg, searcherOptions(o));
+    searcher = shard.searcher;
   } else {
     searcher = Searcher.fromFile(o.docEmbeddings as string, searcherOptions(o));
   }
@@ -80,7 +89,9 @@ async function run(o: Options): Promise<void> {
     // Ad-hoc queries have no split: they are numbered 1, 2, … and only doc ids are mapped.
     if (idMode === 'original' && o.query === undefined && o.split === undefined) throw new DrhardUsageError('--ids original needs --split (the query split of --query-embeddings)');
     const ids = idWriters(idMode, ds, o.query !== undefined ? undefined : o.split);
-    const writer = new RunWriter(o.out ?? null, { format: o.format, tag: o.tag, ...(o.query !== undefined ? (ids.docid ? { docid: ids.docid } : {}) : ids) });
+    // Only rank 0 writes the run; the others write to a scratch file they remove.
+    const scratch = pg !== null && pg.rank !== 0 ? (await import('node:path')).join((await import('node:os')).tmpdir(), `drhard-search-rank${pg.rank}-${process.pid}.run`) : null;
+    const writer = new RunWriter(scratch ?? o.out ?? null, { format: o.format, tag: o.tag, ...(o.query !== undefined ? (ids.docid ? { docid: ids.docid } : {}) : ids) });
     const t1 = performance.now();
     let nq: number;
     try {
@@ -130,7 +141,8 @@ async function run(o: Options): Promise<void> {
         for (const [qid, r] of h.run) writer.addRanking(qid, r.docids, r.scores);
         nq = h.run.size;
       } else {
-        nq = searchFileToRun(searcher, o.queryEmbeddings as string, writer, {
+        const rankShard = shard;
+        nq = searchFileToRun(pg !== null && rankShard !== null ? { search: (q, k) => shardedSearch(pg, rankShard, q, k) } : searcher, o.queryEmbeddings as string, writer, {
           k: o.topk,
           dim: searcher.dim,
           // A sharded search reads the whole corpus per call, so give it as many queries at once as is sensible.
@@ -138,8 +150,10 @@ async function run(o: Options): Promise<void> {
         });
       }
       writer.close();
+      if (scratch !== null) (await import('node:fs')).rmSync(scratch, { force: true });
     } catch (e) {
       writer.abort();
+      pg?.destroy({ destroy: false });
       throw e;
     }
     const seconds = (performance.now() - t1) / 1000;
@@ -148,6 +162,7 @@ async function run(o: Options): Promise<void> {
     searcher.dispose();
     ds?.close();
   }
+  pg?.destroy();
 }
 
 /** Validates the --hybrid-* flags; returns the fusion method, or null without --hybrid-bm25. */

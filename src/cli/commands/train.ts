@@ -58,11 +58,22 @@ async function run(o: TrainOptions): Promise<void> {
   const { trainDualEncoder, NonFiniteError } = await import('../../train/index.ts');
   const { StopSignal } = await import('../../util/signals.ts');
   using stop = new StopSignal();
+  // Launched by drhard launch / torchrun: a process group from the environment (src/dist/).
+  const { ProcessGroup } = await import('../../dist/group.ts');
+  const pg = ProcessGroup.fromEnv();
   try {
-    const r = await trainDualEncoder(o, { stop });
+    const r = await trainDualEncoder(o, { stop, ...(pg ? { dist: { pg, crossRankNegatives: o.negativesXDevice ?? false } } : {}) });
+    pg?.destroy();
     process.stdout.write(`${JSON.stringify(summary(r))}\n`);
     process.exitCode = r.exitCode;
   } catch (e) {
+    // After a failure a peer may be stuck: leave the group without waiting for it.
+    pg?.destroy({ destroy: false });
+    if (e instanceof Error && e.name === 'DistError') {
+      process.stderr.write(`drhard: error: ${e.message}\n`);
+      process.exitCode = 1;
+      return;
+    }
     if (!(e instanceof NonFiniteError)) throw e;
     process.stderr.write(`drhard: error: ${e.message}\n`);
     process.exitCode = 1;

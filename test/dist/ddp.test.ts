@@ -1,0 +1,38 @@
+// Pure parts of data-parallel training: batch slicing, the world-size check on resume, option rules.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { checkWorldSize, sliceBatch, sliceRange } from '../../src/dist/ddp.ts';
+import { resolveTrainOptions } from '../../src/train/options.ts';
+import { DrhardInputError } from '../../src/util/errors.ts';
+
+test('sliceRange covers 0…n once, contiguous, sizes differing by at most one', () => {
+  for (const [n, w] of [[8, 2], [7, 3], [5, 5], [3, 4], [256, 6]] as const) {
+    const ranges = Array.from({ length: w }, (_, r) => sliceRange(n, r, w));
+    assert.equal(ranges[0]?.[0], 0);
+    assert.equal(ranges.at(-1)?.[1], n);
+    for (let r = 1; r < w; r++) assert.equal(ranges[r]?.[0], ranges[r - 1]?.[1]);
+    const sizes = ranges.map(([a, b]) => b - a);
+    assert.ok(Math.max(...sizes) - Math.min(...sizes) <= 1, `${n}/${w}: ${sizes}`);
+  }
+});
+
+test('sliceBatch keeps each query with its positive and its group of negatives', () => {
+  const batch = { queries: [10, 11, 12, 13], positives: [20, 21, 22, 23], negatives: [30, 31, 32, 33, 34, 35, 36, 37] };
+  assert.deepEqual(sliceBatch(batch, 1, 3), { queries: [11, 12], positives: [21, 22], negatives: [32, 33, 34, 35] });
+  assert.deepEqual(sliceBatch({ ...batch, negatives: [] }, 2, 4).negatives, []);
+  assert.throws(() => sliceBatch({ ...batch, negatives: [1, 2, 3] }, 0, 1), /grouped by query/);
+});
+
+test('a checkpoint from another world size is refused, naming both sizes', () => {
+  assert.doesNotThrow(() => checkWorldSize({ dist: { world: 2 } }, 2, '/ck'));
+  assert.doesNotThrow(() => checkWorldSize({}, 1, '/ck'));
+  assert.throws(() => checkWorldSize({ dist: { world: 2 } }, 1, '/ck'), (e: unknown) => e instanceof DrhardInputError && /\/ck: .*2 ranks, this run has 1/.test(e.message));
+  assert.throws(() => checkWorldSize({}, 4, '/ck'), /1 rank, this run has 4: .*--nproc-per-node 1, or without launch/);
+});
+
+test('--micro-batches and --negatives-x-device are refused for adore and pretrain', () => {
+  const base = { data: 'd', outDir: 'o', init: 'm', docEmbeddings: 'e.f32', method: 'adore' };
+  assert.throws(() => resolveTrainOptions({ ...base, microBatches: 2 }), /microBatches: --method adore does not split batches/);
+  assert.throws(() => resolveTrainOptions({ ...base, negativesXDevice: true }), /negativesXDevice: --method adore/);
+  assert.doesNotThrow(() => resolveTrainOptions({ data: 'd', outDir: 'o', initConfig: 'c.json', method: 'inbatch', microBatches: 2, negativesXDevice: true }));
+});

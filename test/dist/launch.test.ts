@@ -1,0 +1,78 @@
+// drhard launch: torchrun's environment per rank, rank-prefixed output, first failure ends the others and sets the
+// exit code, SIGKILL after the grace period for a rank that ignores SIGTERM.
+import { test } from 'node:test';
+import * as assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import * as path from 'node:path';
+import { PassThrough } from 'node:stream';
+import { launch } from '../../src/dist/launch.ts';
+
+function sink(): { stream: PassThrough; text: () => string } {
+  const stream = new PassThrough();
+  let text = '';
+  stream.on('data', (d: Buffer) => (text += d.toString()));
+  return { stream, text: () => text };
+}
+
+const node = (code: string): string[] => [process.execPath, '-e', code];
+
+test('each rank gets torchrun variables; lines are prefixed by rank', async () => {
+  const out = sink();
+  const err = sink();
+  const r = await launch({
+    nprocPerNode: 3, nnodes: 2, nodeRank: 1, masterAddr: '10.0.0.1', masterPort: 29999,
+    program: node("const e = process.env; console.log([e.RANK, e.LOCAL_RANK, e.WORLD_SIZE, e.LOCAL_WORLD_SIZE, e.GROUP_RANK, e.MASTER_ADDR, e.MASTER_PORT, process.argv[1]].join(' ')); console.error('partial'); process.stderr.write('no newline')"),
+    command: ['arg'],
+    stdout: out.stream, stderr: err.stream, env: { PATH: process.env['PATH'] },
+  });
+  assert.equal(r.exitCode, 0);
+  assert.deepEqual(r.codes, [0, 0, 0]);
+  const lines = out.text().trim().split('\n').sort();
+  assert.deepEqual(lines, [
+    '[rank 3] 3 0 6 3 1 10.0.0.1 29999 arg',
+    '[rank 4] 4 1 6 3 1 10.0.0.1 29999 arg',
+    '[rank 5] 5 2 6 3 1 10.0.0.1 29999 arg',
+  ]);
+  for (const rank of [3, 4, 5]) {
+    assert.ok(err.text().includes(`[rank ${rank}] partial\n`), err.text());
+    assert.ok(err.text().includes(`[rank ${rank}] no newline\n`), err.text());
+  }
+});
+
+test("the first rank's failure ends the others and is the exit code", async () => {
+  const err = sink();
+  const t0 = Date.now();
+  const r = await launch({
+    nprocPerNode: 2, nnodes: 1, nodeRank: 0, masterAddr: '127.0.0.1', masterPort: 29500,
+    program: node("if (process.env.RANK === '1') setTimeout(() => process.exit(7), 200); else setTimeout(() => {}, 60000)"),
+    command: [], stdout: sink().stream, stderr: err.stream,
+  });
+  assert.equal(r.exitCode, 7);
+  assert.equal(r.failedRank, 1);
+  assert.equal(r.codes[0], 143, 'rank 0 ended by SIGTERM');
+  assert.ok(Date.now() - t0 < 30_000);
+  assert.match(err.text(), /\[launch\] rank 1 exited with code 7; stopping the other ranks/);
+});
+
+test('a rank that ignores SIGTERM is killed after the grace period', async () => {
+  const r = await launch({
+    nprocPerNode: 2, nnodes: 1, nodeRank: 0, masterAddr: '127.0.0.1', masterPort: 29500, graceMs: 300,
+    program: node("process.on('SIGTERM', () => {}); if (process.env.RANK === '0') setTimeout(() => process.exit(3), 200); else setInterval(() => {}, 1000)"),
+    command: [], stdout: sink().stream, stderr: sink().stream,
+  });
+  assert.equal(r.exitCode, 3);
+  assert.equal(r.codes[1], 137, 'rank 1 ended by SIGKILL');
+});
+
+test('drhard launch runs a drhard command per rank (CLI)', () => {
+  const bin = path.resolve(import.meta.dirname, '../../bin/drhard.js');
+  const r = spawnSync(process.execPath, [bin, 'launch', '--nproc-per-node', '2', '--', '--version'], { encoding: 'utf8', timeout: 120_000 });
+  assert.equal(r.status, 0, r.stderr);
+  const lines = r.stdout.trim().split('\n').sort();
+  assert.equal(lines.length, 2);
+  assert.match(lines[0] as string, /^\[rank 0\] \d+\.\d+\.\d+/);
+  assert.match(lines[1] as string, /^\[rank 1\] \d+\.\d+\.\d+/);
+  const bad = spawnSync(process.execPath, [bin, 'launch', '--nproc-per-node', '0', '--', '--version'], { encoding: 'utf8', timeout: 60_000 });
+  assert.equal(bad.status, 2);
+  assert.match(bad.stderr, /--nproc-per-node/);
+});

@@ -1,0 +1,77 @@
+// Spawns a world of ranks as child processes (torchrun's environment, loopback Gloo) and collects their output.
+import { spawn, type ChildProcess } from 'node:child_process';
+import * as net from 'node:net';
+
+/** A TCP port that was free a moment ago (the OS picks it). */
+export async function freePort(): Promise<number> {
+  return await new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.unref();
+    s.on('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const a = s.address() as net.AddressInfo;
+      s.close(() => resolve(a.port));
+    });
+  });
+}
+
+export interface RankResult {
+  rank: number;
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** torchrun's variables for one rank of a one-node world. */
+export function rankEnv(rank: number, world: number, port: number, extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
+  return {
+    ...process.env,
+    RANK: String(rank),
+    LOCAL_RANK: String(rank),
+    WORLD_SIZE: String(world),
+    LOCAL_WORLD_SIZE: String(world),
+    MASTER_ADDR: '127.0.0.1',
+    MASTER_PORT: String(port),
+    DRHARD_NUM_THREADS: '1',
+    ...extra,
+  };
+}
+
+/**
+ * Runs `node --import tsx <argv>` once per rank and waits for all (a hard `killAfterMs` ends stragglers with SIGKILL
+ * so a broken test cannot hang CI). `onSpawn` sees each child (e.g. to kill one).
+ */
+export async function runRanks(
+  argv: string[],
+  world: number,
+  opts: { env?: (rank: number) => NodeJS.ProcessEnv; killAfterMs?: number; onSpawn?: (rank: number, child: ChildProcess) => void } = {},
+): Promise<RankResult[]> {
+  const port = await freePort();
+  const runs = Array.from({ length: world }, (_, rank) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', ...argv], {
+      env: rankEnv(rank, world, port, opts.env?.(rank) ?? {}),
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    opts.onSpawn?.(rank, child);
+    let stdout = '';
+    let stderr = '';
+    child.stdout?.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
+    const timer = setTimeout(() => child.kill('SIGKILL'), opts.killAfterMs ?? 120_000);
+    return new Promise<RankResult>((resolve) => {
+      child.on('close', (code, signal) => {
+        clearTimeout(timer);
+        resolve({ rank, code, signal, stdout, stderr });
+      });
+    });
+  });
+  return await Promise.all(runs);
+}
+
+/** The last JSON line a rank printed on stdout. */
+export function lastJson<T = Record<string, unknown>>(r: RankResult): T {
+  const line = r.stdout.trim().split('\n').filter((l) => l.startsWith('{')).at(-1);
+  if (line === undefined) throw new Error(`rank ${r.rank} printed no JSON (code ${r.code}, signal ${r.signal}); stderr:\n${r.stderr}`);
+  return JSON.parse(line) as T;
+}
