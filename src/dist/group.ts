@@ -262,7 +262,19 @@ export class ProcessGroup {
   /** Leaves the group. `destroy: false` (after a failure) skips the destructor, which could wait on a stuck peer. */
   destroy(opts: { destroy?: boolean } = {}): void {
     if (this.#h === null) return;
-    dn.distShutdown(this.#h, opts.destroy ?? true);
+    const clean = opts.destroy ?? true;
+    if (clean) {
+      // A clean leave waits for every rank: rank 0 hosts the TCP store, and exiting while a peer still reads a key
+      // from it (encode's "published") breaks that peer's pipe. A failed barrier leaves as after any failure.
+      try {
+        this.barrier();
+      } catch (e) {
+        dn.distShutdown(this.#h, false);
+        this.#h = null;
+        throw e;
+      }
+    }
+    dn.distShutdown(this.#h, clean);
     this.#h = null;
   }
   [Symbol.dispose](): void {

@@ -35,6 +35,17 @@ try {
     } catch (e) {
       out['mismatch'] = (e as Error).message;
     }
+  } else if (scenario === 'late-reader') {
+    // Rank 0 (the TCP store's host) publishes a key and leaves at once; rank 1 reads it only later. A clean leave
+    // must wait for the reader, or rank 1's read fails with a broken pipe (seen in sharded encode).
+    if (r === 0) pg.storeSet('late/key', 'v');
+    else {
+      const until = Date.now() + 1500;
+      while (Date.now() < until) {
+        // busy wait: the reader is late on purpose
+      }
+      out['read'] = pg.waitFor('late/key');
+    }
   } else if (scenario === 'dead' || scenario === 'stopped') {
     pg.barrier();
     if (r === 1) {
@@ -57,5 +68,5 @@ try {
   }
   process.stdout.write(`${JSON.stringify(out)}\n`);
 } finally {
-  pg.destroy({ destroy: scenario === 'collectives' });
+  pg.destroy({ destroy: scenario === 'collectives' || scenario === 'late-reader' });
 }

@@ -46,6 +46,12 @@ for (const init of ['tcp', 'file'] as const) {
   });
 }
 
+test('a clean leave waits for every rank: the store host outlives a peer still reading from it', async () => {
+  const res = await runRanks([worker, 'late-reader'], 2, { killAfterMs: 60_000 });
+  for (const r of res) assert.equal(r.code, 0, `rank ${r.rank} failed:\n${r.stderr}`);
+  assert.equal(lastJson<{ read: string }>(res[1] as never).read, 'v');
+});
+
 for (const scenario of ['dead', 'stopped'] as const) {
   test(`a ${scenario} rank fails the others' collective within the timeout, naming it`, async () => {
     const timeoutMs = 4000;
