@@ -24,7 +24,7 @@ import { writeEmbeddingsManifest } from '../src/retrieval/embeddings.ts';
 import { evaluateHits } from '../src/retrieval/runs.ts';
 import { DEFAULT_CHUNK_ROWS, DenseSearcher, FP32_CHUNK_ROWS, type ExactEngine } from '../src/retrieval/search.ts';
 import { ScreenCopy, maxRowNorm, sgemmScreenedSearch } from '../src/retrieval/screen.ts';
-import { calibration } from '../src/retrieval/calibrate.ts';
+import { calibration, engineFor } from '../src/retrieval/calibrate.ts';
 import { createLogger } from '../src/util/log.ts';
 import { sha256FileSync } from '../src/util/hash.ts';
 
@@ -119,6 +119,7 @@ if (want('search')) {
     sampleRate();
     const tc = performance.now();
     const cal = calibration(c.D, { file: path.join(calDir, 'engine-calibration.json') });
+    const defaultEngine = engineFor(cal, c.N);
     const calSeconds = (performance.now() - tc) / 1000;
     using bs1 = DenseSearcher.fromTensor(docs, { engine: 'bf16' });
     using ps1 = DenseSearcher.fromTensor(docs, { engine: 'fp32' });
@@ -149,7 +150,7 @@ if (want('search')) {
     const best = Math.max(...Object.values(byEngine));
     const roof = (rate * 1e9) / (2 * c.N * c.D);
     const mean = (x: BigInt64Array): number => Array.from(x, Number).reduce((a, b) => a + b, 0) / x.length;
-    rows.push([`${c.N}x${c.D} B=${c.B} k=${k}`, fmt(qps(t.b)), fmt(qps(t.p)), fmt(qps(t.f)), fmt(qps(t.t)), fmt(qps(t.pf)), fmt(qps(t.pt)), fmt(best / qps(t.pf), 2), fmt(qps(t.p) / qps(t.pf), 2), `${cal.engine} (${fmt(calSeconds, 1)})`, fmt(byEngine[cal.engine] / best, 3), fmt(rate), `${fmt((100 * best) / roof)}%`, `${fmt((100 * qps(t.p)) / roof)}%`, fmt(rate16), `${fmt((100 * qps(t.b) * 2 * c.N * c.D) / (rate16 * 1e9))}%`, `${fmt(mean(rescored), 0)}, ${fmt(mean(rescored32), 0)}`]);
+    rows.push([`${c.N}x${c.D} B=${c.B} k=${k}`, fmt(qps(t.b)), fmt(qps(t.p)), fmt(qps(t.f)), fmt(qps(t.t)), fmt(qps(t.pf)), fmt(qps(t.pt)), fmt(best / qps(t.pf), 2), fmt(qps(t.p) / qps(t.pf), 2), `${defaultEngine} (${fmt(calSeconds, 1)})`, fmt(byEngine[defaultEngine] / best, 3), fmt(rate), `${fmt((100 * best) / roof)}%`, `${fmt((100 * qps(t.p)) / roof)}%`, fmt(rate16), `${fmt((100 * qps(t.b) * 2 * c.N * c.D) / (rate16 * 1e9))}%`, `${fmt(mean(rescored), 0)}, ${fmt(mean(rescored32), 0)}`]);
     T.tidy(() => [docs, q, a, a16, b16].forEach((x) => x.dispose()));
   }
   fs.rmSync(calDir, { recursive: true, force: true });

@@ -37,8 +37,14 @@ const FORMAT = 'drhard-engine-calibration';
 const entrySchema = z.object({
   machine: z.string(),
   engine: z.enum(['bf16', 'fp32', 'faiss', 'torch']),
-  /** Queries/s of every engine measured, best of ROUNDS. */
+  /** Queries/s of every engine on the sample, best of ROUNDS. */
   qps: z.record(z.string(), z.number()),
+  /**
+   * Seconds for the sample's B queries: `fixed` + `perDoc`·N, fitted from the full and the half sample. The screens pay
+   * a per-query cost (rescoring ~100-250 random rows) that a small sample overweights: choosing by this model at the
+   * real N, not by the sample's rate, keeps faiss from winning a 20k-document sample and losing 3x at 200k.
+   */
+  model: z.record(z.string(), z.object({ fixed: z.number(), perDoc: z.number() })),
   shape: z.object({ N: z.number().int(), D: z.number().int(), B: z.number().int(), k: z.number().int() }),
   measuredAt: z.string(),
 });
@@ -120,7 +126,23 @@ export function forgetCalibrations(): void {
  */
 export function calibratedEngine(N: number, D: number, opts: CalibrationOptions = {}): ExactEngine {
   if (N * D < CALIBRATE_MIN_FLOATS) return 'fp32';
-  return calibration(D, opts).engine;
+  return engineFor(calibration(D, opts), N);
+}
+
+/** The engine a calibration predicts fastest for N documents. */
+export function engineFor(entry: CalibrationEntry, N: number): ExactEngine {
+  let best: ExactEngine = entry.engine;
+  let bestT = Infinity;
+  for (const e of EXACT_ENGINES) {
+    const m = entry.model[e];
+    if (m === undefined) continue;
+    const t = m.fixed + m.perDoc * N;
+    if (t < bestT) {
+      bestT = t;
+      best = e;
+    }
+  }
+  return best;
 }
 
 /** The cached calibration entry for D's class on this machine, measured and cached first if missing. */
@@ -178,6 +200,8 @@ function measureEngines(D: number, machine: string, measure: Measure, sample: { 
   const N = Math.max(1, Math.round(sample.floats / D));
   const B = sample.queries;
   const best = new Map<ExactEngine, number>();
+  const bestHalf = new Map<ExactEngine, number>();
+  const H = Math.max(1, Math.floor(N / 2));
   T.tidy(() => {
     // The caller's RNG stream is left as it was: calibration happens at an unpredictable first search.
     const state = T.getRngState();
@@ -186,19 +210,29 @@ function measureEngines(D: number, machine: string, measure: Measure, sample: { 
       const docs = T.randn([N, D]);
       const q = T.randn([B, D]);
       for (let r = 0; r < ROUNDS; r++) {
-        for (const e of EXACT_ENGINES) best.set(e, Math.min(best.get(e) ?? Infinity, measure(e, docs, q, K)));
+        for (const e of EXACT_ENGINES) {
+          best.set(e, Math.min(best.get(e) ?? Infinity, measure(e, docs, q, K)));
+          bestHalf.set(e, Math.min(bestHalf.get(e) ?? Infinity, measure(e, docs.narrow(0, 0, H), q, K)));
+        }
       }
     } finally {
       T.setRngState(state);
     }
   });
   const qps: Record<string, number> = {};
+  const model: Record<string, { fixed: number; perDoc: number }> = {};
   let engine: ExactEngine = 'fp32';
   for (const e of EXACT_ENGINES) {
-    qps[e] = Math.round((10 * B) / (best.get(e) as number)) / 10;
-    if ((best.get(e) as number) < (best.get(engine) as number)) engine = e;
+    const full = best.get(e) as number;
+    qps[e] = Math.round((10 * B) / full) / 10;
+    if (full < (best.get(engine) as number)) engine = e;
+    // The marginal cost of the second half, kept within [1/2, 1] of the average per document: a difference of two
+    // timings on a shared machine can come out at anything.
+    const avg = full / N;
+    const perDoc = N > H ? Math.min(avg, Math.max(avg / 2, (full - (bestHalf.get(e) as number)) / (N - H))) : avg;
+    model[e] = { fixed: Math.max(0, full - perDoc * N), perDoc };
   }
-  return { machine, engine, qps, shape: { N, D, B, k: K }, measuredAt: new Date().toISOString() };
+  return { machine, engine, qps, model, shape: { N, D, B, k: K }, measuredAt: new Date().toISOString() };
 }
 
 /** Builds the engine's searcher (untimed), warms it up once, then times one search of all queries. */

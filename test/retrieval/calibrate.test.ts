@@ -12,6 +12,7 @@ import {
   CALIBRATE_MIN_FLOATS,
   calibratedEngine,
   calibration,
+  engineFor,
   calibrationCacheFile,
   forgetCalibrations,
   machineInfo,
@@ -49,7 +50,7 @@ test('the fastest engine is chosen, cached under the machine key and D class, an
     const m = fakeMeasure({ bf16: 0.9, fp32: 0.5, faiss: 0.6, torch: 0.8 });
     const e = calibration(128, { file, machine: MACHINE, measure: m, log: recordingLog() });
     assert.equal(e.engine, 'fp32');
-    assert.equal(m.calls, 4 * 3, 'every engine, three rounds');
+    assert.equal(m.calls, 4 * 3 * 2, 'every engine, three rounds, full and half sample');
     const saved = JSON.parse(fs.readFileSync(file, 'utf8')) as { format: string; entries: Record<string, { engine: string }> };
     assert.equal(saved.format, 'drhard-engine-calibration');
     const keys = Object.keys(saved.entries);
@@ -62,8 +63,29 @@ test('the fastest engine is chosen, cached under the machine key and D class, an
     assert.equal(calibration(100, { file, machine: MACHINE, measure: m2 }).engine, 'fp32');
     assert.equal(m2.calls, 0);
     assert.equal(calibration(768, { file, machine: MACHINE, measure: m2 }).engine, 'faiss');
-    assert.equal(m2.calls, 12);
+    assert.equal(m2.calls, 24);
     assert.equal(Object.keys((JSON.parse(fs.readFileSync(file, 'utf8')) as { entries: object }).entries).length, 2);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+    forgetCalibrations();
+  }
+});
+
+test('the choice is made at the real N: a per-query cost that wins a small sample loses at a million documents', () => {
+  const dir = tmpDir();
+  try {
+    forgetCalibrations();
+    // faiss: 1 µs per document, nothing per call; bf16: 0.1 s per call (rescoring) + 0.5 µs per document.
+    const measure: Measure = (e, docs) => {
+      const n = docs.size(0);
+      return e === 'faiss' ? 1e-6 * n : e === 'bf16' ? 0.1 + 0.5e-6 * n : 10;
+    };
+    const entry = calibration(128, { file: path.join(dir, 'c.json'), machine: MACHINE, measure });
+    assert.equal(entry.shape.N, 131072);
+    assert.equal(entry.engine, 'faiss', 'fastest on the sample');
+    assert.equal(engineFor(entry, 50_000), 'faiss');
+    assert.equal(engineFor(entry, 1_000_000), 'bf16');
+    assert.equal(calibratedEngine(1_000_000, 128, { file: path.join(dir, 'c.json'), machine: MACHINE, measure }), 'bf16');
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
     forgetCalibrations();
@@ -82,7 +104,7 @@ test('another libtorch, faiss, CPU or thread count recalibrates and drops the st
       const machine = { ...MACHINE, ...changed };
       const m = fakeMeasure({ bf16: 0.1 });
       assert.equal(calibration(128, { file, machine, measure: m }).engine, 'bf16', JSON.stringify(changed));
-      assert.equal(m.calls, 12, JSON.stringify(changed));
+      assert.equal(m.calls, 24, JSON.stringify(changed));
       const entries = (JSON.parse(fs.readFileSync(file, 'utf8')) as { entries: Record<string, { machine: string }> }).entries;
       assert.deepEqual(Object.values(entries).map((e) => e.machine), [machineKey(machine)], JSON.stringify(changed));
     }
@@ -102,7 +124,7 @@ test('a corrupt or foreign cache file is ignored with a warning, then rewritten'
       const log = recordingLog();
       const m = fakeMeasure({ torch: 0.2 });
       assert.equal(calibration(64, { file, machine: MACHINE, measure: m, log }).engine, 'torch', junk);
-      assert.equal(m.calls, 12, junk);
+      assert.equal(m.calls, 24, junk);
       assert.equal(log.warnings.length, 1, junk);
       assert.match(log.warnings[0] as string, /calibration cache is (invalid|not JSON)/, junk);
       // The rewritten file is valid: the next process reads it without measuring or warning.
