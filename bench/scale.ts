@@ -3,7 +3,7 @@
 // engines. Not in CI: hours of CPU and ~35 GB of disk. Each stage appends its figures to DIR/results.json; `table`
 // prints them as the README's table, each figure marked measured or projected (with its formula).
 // Usage: node --import tsx bench/scale.ts --dir DIR [--stage gen|preprocess|bm25|search|ann|adore|table]... [--fractions 250000,1000000]
-//        [--steps N] [--factory IVF256,PQ64] [--sample Q] [--nice 19]
+//        [--steps N] [--engines sharded,ann] [--factory IVF256,PQ64] [--sample Q] [--nice 19]
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -72,20 +72,6 @@ function timed(cmd: string, args: string[]): Timed {
 }
 const drhard = (args: string[]): Timed => timed('node', [path.join(ROOT, 'bin', 'drhard.js'), ...args]);
 const round = (x: number, d = 1): number => Number(x.toFixed(d));
-/** Least-squares line y = a + b·x through the points (two points: exact). */
-function line(xs: number[], ys: number[]): { a: number; b: number } {
-  const n = xs.length;
-  const mx = xs.reduce((s, x) => s + x, 0) / n;
-  const my = ys.reduce((s, y) => s + y, 0) / n;
-  let sxy = 0;
-  let sxx = 0;
-  for (let i = 0; i < n; i++) {
-    sxy += ((xs[i] as number) - mx) * ((ys[i] as number) - my);
-    sxx += ((xs[i] as number) - mx) ** 2;
-  }
-  const b = sxx > 0 ? sxy / sxx : 0;
-  return { a: my - b * mx, b };
-}
 /** The last pino JSON line on stderr whose msg is `msg`. */
 function logLine(stderr: string, msg: string): Record<string, unknown> {
   const l = stderr.split('\n').filter((s) => s.includes(`"msg":"${msg}"`)).pop();
@@ -160,7 +146,7 @@ for (const stage of stages) {
   } else if (stage === 'adore') {
     const steps = opt('steps') ?? '3';
     const ds = dsDir(fractions[0] as number);
-    for (const engine of ['sharded', 'ann']) {
+    for (const engine of (opt('engines') ?? 'sharded,ann').split(',')) {
       if (engine === 'ann' && !fs.existsSync(annIndex)) continue;
       const r = timed('node', ['--import', 'tsx', path.join(ROOT, 'bench', 'scale.ts'), '--adore-child', ds, corpusEmb, engine, annIndex, steps]);
       record(`adore.${engine}`, { ...(JSON.parse(r.stdout) as object), processSeconds: r.seconds, cpuSeconds: r.cpuSeconds, maxRssMiB: round(r.maxRssMiB), load: r.load });
@@ -174,33 +160,40 @@ function printTable(): void {
   const rows: string[] = ['| step | figure | value | how |', '|---|---|---|---|'];
   const add = (step: string, fig: string, v: string, how: string): void => void rows.push(`| ${step} | ${fig} | ${v} | ${how} |`);
   const n = (x: number, d = 0): string => x.toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d });
-  const pre = fractions.map((f) => get(`preprocess.${f}`)).filter((x) => x !== undefined);
-  if (pre.length === fractions.length) {
-    for (const p of pre) add(`preprocess ${n(p['passages'] as number)} passages`, 'time / passages/s / peak RSS', `${n(p['seconds'] as number)} s / ${n(p['passagesPerSecond'] as number)} / ${n(p['maxRssMiB'] as number)} MiB`, 'measured');
-    const t = line(pre.map((p) => p['passages'] as number), pre.map((p) => p['seconds'] as number));
-    const m = line(pre.map((p) => p['passages'] as number), pre.map((p) => p['maxRssMiB'] as number));
-    add('preprocess 8.8M passages', 'time', `${n((t.a + t.b * FULL) / 60, 0)} min`, `projected: a + b·N through the measured fractions (a = ${n(t.a)} s, b = ${(t.b * 1e6).toFixed(1)} µs/passage)`);
-    add('preprocess 8.8M passages', 'peak RSS', `${n(m.a + m.b * FULL)} MiB`, `projected: a + b·N (a = ${n(m.a)} MiB, b = ${(m.b * 1e6).toFixed(1)} MiB per 1M passages)`);
-  }
-  const bm = fractions.map((f) => get(`bm25.${f}`)).filter((x) => x !== undefined);
-  if (bm.length === fractions.length) {
-    for (const b of bm) add(`BM25 ${n(b['passages'] as number)} passages, 6,980 dev queries`, 'index / search / peak RSS / MRR@10', `${n(b['indexSeconds'] as number)} s / ${n(b['searchSeconds'] as number)} s / ${n(b['maxRssMiB'] as number)} MiB / ${(b['mrr10'] as number | undefined)?.toFixed(3) ?? '-'}`, 'measured');
-    const xs = bm.map((b) => b['passages'] as number);
-    for (const [key, label, unit] of [['indexSeconds', 'index time', 's'], ['searchSeconds', 'dev search time', 's'], ['maxRssMiB', 'peak RSS', 'MiB']] as const) {
-      const l = line(xs, bm.map((b) => b[key] as number));
-      add('BM25 8.8M passages', label, `${n(l.a + l.b * FULL)} ${unit}`, `projected: a + b·N (a = ${n(l.a, 1)}, b = ${(l.b * 1e6).toFixed(2)} per 1M passages)`);
+  const dirBytes = (d: string): number => fs.readdirSync(d).filter((f) => f.endsWith('.tsv')).reduce((t, f) => t + fs.statSync(path.join(d, f)).size, 0);
+  const g = get('gen.text');
+  if (g !== undefined) add('generate 8.8M passages + 500k train + 6,980 dev queries (3.5 GB of TSV)', 'time (CPU) / peak RSS', `${n(g['seconds'] as number)} s (${n(g['cpuSeconds'] as number)} CPU-s) / ${n(g['maxRssMiB'] as number)} MiB`, 'measured');
+  const ge = get('gen.embeddings');
+  if (ge !== undefined) add('generate 8.8M × 768 float32 embeddings (27 GB, sha256 on the way)', 'time', `${n(ge['seconds'] as number)} s`, 'measured');
+  const full = fs.existsSync(textDir) ? dirBytes(textDir) : 0;
+  for (const f of fractions) {
+    const p = get(`preprocess.${f}`);
+    if (p === undefined) continue;
+    add(`preprocess ${n(f)} passages + 500k train + 6,980 dev queries`, 'time (CPU) / passages/s / peak RSS', `${n(p['seconds'] as number)} s (${n(p['cpuSeconds'] as number)} CPU-s) / ${n(p['passagesPerSecond'] as number)} / ${n(p['maxRssMiB'] as number)} MiB`, 'measured');
+    if (full > 0) {
+      const r = full / dirBytes(fracDir(f));
+      add('preprocess 8.8M passages + the same queries', 'time (CPU)', `${n((p['seconds'] as number) * r / 3600, 1)} h (${n((p['cpuSeconds'] as number) * r / 60)} CPU-min)`, `projected: measured × input bytes ratio (${n(full / 1e9, 2)} GB / ${n(full / r / 1e6)} MB = ${n(r, 1)}); tokenizing is linear in the text`);
     }
   }
+  for (const f of fractions) {
+    const b = get(`bm25.${f}`);
+    if (b === undefined) continue;
+    add(`BM25 ${n(f)} passages, 6,980 dev queries, k 1000`, 'index / search (wall) / CPU / peak RSS / MRR@10', `${n(b['indexSeconds'] as number)} s / ${n(b['searchSeconds'] as number)} s / ${n(b['cpuSeconds'] as number)} CPU-s / ${n(b['maxRssMiB'] as number)} MiB / ${(b['mrr@10'] as number).toFixed(3)}`, 'measured');
+    const r = FULL / f;
+    add('BM25 8.8M passages', 'index / dev search / CPU', `${n(((b['indexSeconds'] as number) * r) / 60)} min / ${n(((b['searchSeconds'] as number) * r) / 60)} min / ${n(((b['cpuSeconds'] as number) * r) / 60)} CPU-min`, `projected: measured × N ratio (${n(r, 1)}): postings, and the postings a query walks, grow with N`);
+    const rss = (b['maxRssMiB'] as number) + ((b['postings'] as number) * (r - 1) * 6 + (FULL - f) * 28) / 2 ** 20;
+    add('BM25 8.8M passages', 'peak RSS', `${n(rss / 1024, 1)} GiB`, `projected: measured + 6 B per extra posting (${n(((b['postings'] as number) * r) / 1e6)}M postings) + 28 B per extra document`);
+  }
   const s = get('search.sharded');
-  if (s !== undefined) add(`exact search 8.8M × 768 float32 (27 GB), ${n(SEARCH_QUERIES)} queries, --max-memory ${BUDGET}`, 'time / peak RSS', `${n(s['seconds'] as number)} s / ${n(s['maxRssMiB'] as number)} MiB`, 'measured');
+  if (s !== undefined) add(`exact search 8.8M × 768 float32 (27 GB), ${n(SEARCH_QUERIES)} queries, k 100, --max-memory ${BUDGET}`, 'time (CPU) / peak RSS', `${n(s['seconds'] as number)} s (${n(s['cpuSeconds'] as number)} CPU-s) / ${n(s['maxRssMiB'] as number)} MiB`, 'measured');
   const ref = get('search.reference');
-  if (ref !== undefined) add('exact search vs float64 NumPy brute force', 'equal top-100 lists', `${ref['equal']} of ${ref['sample']} queries`, 'measured');
+  if (ref !== undefined) add('exact search vs a float64 NumPy brute force', 'identical top-100 lists', `${ref['equal']} of ${ref['sample']} queries`, 'measured');
   const ann = get('ann.build');
-  if (ann !== undefined) add(`faiss ${String(results['ann.build'] && (results['ann.build'] as { factory: string }).factory)} build over 8.8M + ${n(SEARCH_QUERIES)} queries`, 'time / peak RSS / index size', `${n(ann['seconds'] as number)} s / ${n(ann['maxRssMiB'] as number)} MiB / ${n((ann['bytes'] as number) / 2 ** 20)} MiB`, 'measured');
+  if (ann !== undefined) add(`faiss ${(results['ann.build'] as { factory: string }).factory} built over 8.8M (streamed from the file) + ${n(SEARCH_QUERIES)} queries`, 'time (CPU) / peak RSS / index', `${n(ann['seconds'] as number)} s (${n(ann['cpuSeconds'] as number)} CPU-s) / ${n(ann['maxRssMiB'] as number)} MiB / ${n((ann['bytes'] as number) / 2 ** 20)} MiB`, 'measured');
   for (const e of ['sharded', 'ann']) {
     const a = get(`adore.${e}`);
     if (a === undefined) continue;
-    add(`ADORE step (B 32, top-200), ${e === 'sharded' ? `exact sharded, --max-memory ${BUDGET}` : 'faiss ANN index'}`, 'per step: total (encode / search / loss+backward / optimizer)', `${n(a['step'] as number, 2)} s (${n(a['encode'] as number, 2)} / ${n(a['search'] as number, 2)} / ${n(a['loss'] as number, 2)} / ${n(a['optim'] as number, 2)})`, `measured, mean of ${a['steps']} steps; open ${n(a['openSeconds'] as number)} s, peak RSS ${n(a['maxRssMiB'] as number)} MiB`);
+    add(`ADORE step, B 32, top-200, roberta-base-sized query encoder, ${e === 'sharded' ? `exact sharded (--max-memory ${BUDGET})` : 'faiss ANN index'}`, 'step (encode / search / loss+backward / AdamW)', `${n(a['step'] as number, 1)} s (${n(a['encode'] as number, 1)} / ${n(a['search'] as number, 1)} / ${n(a['loss'] as number, 1)} / ${n(a['optim'] as number, 1)})`, `measured, mean of ${a['steps']} step(s); opening the index ${n(a['openSeconds'] as number)} s; peak RSS ${n(a['maxRssMiB'] as number)} MiB`);
     add(`ADORE epoch (500k queries = 15,625 steps), ${e}`, 'time', `${n(((a['step'] as number) * 15625) / 3600, 1)} h`, 'projected: 15,625 × measured step');
   }
   process.stdout.write(`${rows.join('\n')}\n`);
