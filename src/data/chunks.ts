@@ -3,6 +3,7 @@ import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as zlib from 'node:zlib';
 import { DrhardInputError } from '../util/errors.ts';
+import { assertNotPointer } from '../util/pointer.ts';
 
 /** A run of whole lines. `firstLine` is the 1-based number of its first line in the file. */
 export interface LineChunk {
@@ -41,6 +42,7 @@ export async function* readLineChunks(file: string, chunkBytes = 1 << 20): Async
   let raw: fs.ReadStream;
   try {
     fs.accessSync(file, fs.constants.R_OK);
+    assertNotPointer(file);
     raw = fs.createReadStream(file, { highWaterMark: 1 << 20 });
   } catch (e) {
     throw new DrhardInputError(`cannot read: ${(e as Error).message}`, { file });

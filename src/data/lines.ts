@@ -2,6 +2,7 @@
 // splitting as trec_eval does it, and strict number parsing whose errors name file:line:field.
 import * as fs from 'node:fs';
 import { DrhardInputError } from '../util/errors.ts';
+import { assertNotPointer } from '../util/pointer.ts';
 
 const CHUNK_BYTES = 1 << 22;
 
@@ -62,6 +63,7 @@ export function scanFileLines(file: string, sink: ByteLineSink): void {
     throw new DrhardInputError(`cannot open: ${(e as Error).message}`, { file });
   }
   try {
+    assertNotPointer(file, fd);
     scanByteSource((buf, off, len) => fs.readSync(fd, buf, off, len, null), sink);
   } finally {
     fs.closeSync(fd);

@@ -5,6 +5,7 @@
 // C-order tensor bytes; offsets are relative to the start of that data section.
 import * as fs from 'node:fs';
 import { DrhardInputError } from '../util/errors.ts';
+import { assertNotPointer } from '../util/pointer.ts';
 import { AtomicWriter } from '../util/fsx.ts';
 
 /** The safetensors dtype names we read and write, with the project's dtype names and element sizes. */
@@ -181,6 +182,7 @@ export class SafetensorsFile implements Disposable {
     }
     this.fd = fd;
     try {
+      assertNotPointer(path, fd);
       const size = fs.fstatSync(fd).size;
       const prefix = new Uint8Array(8);
       fs.readSync(fd, prefix, 0, Math.min(8, size), 0);

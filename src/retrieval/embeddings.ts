@@ -4,6 +4,7 @@ import * as fs from 'node:fs';
 import { z } from 'zod';
 import * as T from '../tensor/index.ts';
 import { DrhardInputError } from '../util/errors.ts';
+import { assertNotPointer } from '../util/pointer.ts';
 import { writeFileAtomic } from '../util/fsx.ts';
 import { sha256FileSync } from '../util/hash.ts';
 import { log } from '../util/log.ts';
@@ -159,6 +160,7 @@ export interface EmbeddingsLayout {
 }
 
 export function layoutOf(file: string, given?: Partial<EmbeddingsLayout>): EmbeddingsLayout {
+  assertNotPointer(file);
   if (fs.existsSync(manifestPathFor(file))) {
     const m = readEmbeddingsManifest(file);
     if (given?.dim !== undefined && given.dim !== m.dim) throw new DrhardInputError(`dim ${given.dim} requested, manifest says ${m.dim}`, { file });

@@ -5,6 +5,7 @@
 import * as fs from 'node:fs';
 import { fromBuffer, type DType, type Tensor } from './tensor.ts';
 import { DrhardInputError } from '../util/errors.ts';
+import { assertNotPointer } from '../util/pointer.ts';
 
 const STORAGE_DTYPES: Record<string, { dtype: DType; size: number }> = {
   FloatStorage: { dtype: 'float32', size: 4 },
@@ -320,6 +321,7 @@ const LEGACY_MAGIC = 0x1950a86a20f9469cfc6cn;
 
 /** Reads a torch.save'd state dict ({name: tensor}, OrderedDict or dict), zip or legacy format. */
 export function readTorchBin(file: string): Map<string, Tensor> {
+  assertNotPointer(file);
   let buf: Uint8Array;
   try {
     buf = fs.readFileSync(file);
