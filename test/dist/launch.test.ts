@@ -41,7 +41,6 @@ test('each rank gets torchrun variables; lines are prefixed by rank', async () =
 
 test("the first rank's failure ends the others and is the exit code", async () => {
   const err = sink();
-  const t0 = Date.now();
   const r = await launch({
     nprocPerNode: 2, nnodes: 1, nodeRank: 0, masterAddr: '127.0.0.1', masterPort: 29500,
     program: node("if (process.env.RANK === '1') setTimeout(() => process.exit(7), 200); else setTimeout(() => {}, 60000)"),
@@ -50,7 +49,6 @@ test("the first rank's failure ends the others and is the exit code", async () =
   assert.equal(r.exitCode, 7);
   assert.equal(r.failedRank, 1);
   assert.equal(r.codes[0], 143, 'rank 0 ended by SIGTERM');
-  assert.ok(Date.now() - t0 < 30_000);
   assert.match(err.text(), /\[launch\] rank 1 exited with code 7; stopping the other ranks/);
 });
 
