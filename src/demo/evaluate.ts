@@ -29,7 +29,7 @@ export function offsetQrels(ds: Dataset, split: string): Qrels {
   return q;
 }
 
-/** A split's offset → id tables: what `drhard evaluate --dataset DIR --split S` maps the demo's run files through. */
+/** A split's offset → id tables: what `drhard evaluate --data DIR --split S` maps the demo's run files through. */
 export interface SplitIds {
   queryIds: readonly string[];
   docIds: readonly string[];
@@ -40,7 +40,7 @@ export function splitIds(ds: Dataset, split: string): SplitIds {
 }
 
 /**
- * Metrics of an offset run against offset qrels. With `ids`, scored as `drhard evaluate --dataset` scores the run
+ * Metrics of an offset run against offset qrels. With `ids`, scored as `drhard evaluate --data` scores the run
  * file: over the original ids, so score ties break on the docids the evaluator sees (trec_eval: docid descending)
  * and the means equal its output exactly; per-query values stay keyed (and ordered) by offset for the paired tests.
  */

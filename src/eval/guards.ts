@@ -68,8 +68,8 @@ function offsetHint(runIds: Iterable<string>, qrelsIds: Iterable<string>): strin
   };
   const runInts = allInts(runIds);
   const qrelsInts = allInts(qrelsIds);
-  if (runInts && !qrelsInts) return ' The run\'s ids are all integers, the qrels\' are not: a run in offsets needs --dataset DIR --split NAME (or drhard convert-ids).';
-  return ' If the run holds offsets, give --dataset DIR --split NAME (or convert it with drhard convert-ids).';
+  if (runInts && !qrelsInts) return ' The run\'s ids are all integers, the qrels\' are not: a run in offsets needs --data DIR --split NAME (or drhard convert-ids).';
+  return ' If the run holds offsets, give --data DIR --split NAME (or convert it with drhard convert-ids).';
 }
 
 function* docidsOf(run: Run): Generator<string> {

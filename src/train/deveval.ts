@@ -45,7 +45,7 @@ export class DevEvaluator {
   private readonly docRows: number[] | null;
   private readonly qrels: Qrels;
   /**
-   * Offset → the dataset's id. Metrics are computed over original ids, as `drhard evaluate --dataset` scores a run of
+   * Offset → the dataset's id. Metrics are computed over original ids, as `drhard evaluate --data` scores a run of
    * these offsets: trec_eval breaks score ties by docid, so offsets would order ties differently.
    */
   private readonly qid: (qoffset: number) => string;

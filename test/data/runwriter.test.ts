@@ -99,10 +99,10 @@ test('one format: search RunWriter, writeTrecRun, RunFileWriter to stdout-less f
   assert.equal(bytes[0]!.split('\n').length - 1, 35);
 });
 
-test('demo: scoreRun with the split ids equals evaluate --dataset on the written offsets file (ties on original ids)', () => {
+test('demo: scoreRun with the split ids equals evaluate --data on the written offsets file (ties on original ids)', () => {
   const { rng, tag } = seededRng(1409);
   const nDocs = 60;
-  // Original ids sort opposite to offsets, as `drhard evaluate --dataset` sees them.
+  // Original ids sort opposite to offsets, as `drhard evaluate --data` sees them.
   const ids = { queryIds: Array.from({ length: 25 }, (_, i) => `q${i}`), docIds: Array.from({ length: nDocs }, (_, i) => `P${String(nDocs - i).padStart(3, '0')}`) };
   const run: Run = new Map();
   const qrels: Qrels = new Map();
@@ -115,7 +115,7 @@ test('demo: scoreRun with the split ids equals evaluate --dataset on the written
   }
   const file = path.join(tmp, 'demo-offsets.run.trec');
   writeDemoRun(file, run, 'drhard');
-  // What `drhard evaluate --dataset DIR --split dev --run FILE` computes (eval/load.ts maps offsets to ids).
+  // What `drhard evaluate --data DIR --split dev --run FILE` computes (eval/load.ts maps offsets to ids).
   const mapper = offsetMapper({ queryIds: ids.queryIds, docIds: ids.docIds, qrels: () => new Map(), close: () => {} });
   const mappedQrels: Qrels = new Map([...qrels].map(([q, m]) => [ids.queryIds[Number(q)]!, new Map([...m].map(([d, g]) => [ids.docIds[Number(d)]!, g]))]));
   const cli = evaluate(mappedQrels, readRun(file, { ids: mapper }).run, { metrics: ['mrr@10', 'recall@100', 'ndcg@10'] }).mean;

@@ -67,7 +67,7 @@ test('drhard demo --quick runs the whole pipeline, then resumes instead of redoi
     for (const m of ['star', 'adore-star']) {
       const ev = spawnSync(
         process.execPath,
-        ['--import', 'tsx', path.join(root, 'src/cli/main.ts'), 'evaluate', '--dataset', path.join(out, 'data', 'dataset'), '--split', 'dev', '--run', path.join(out, m, 'dev.run.trec'), '--format', 'json'],
+        ['--import', 'tsx', path.join(root, 'src/cli/main.ts'), 'evaluate', '--data', path.join(out, 'data', 'dataset'), '--split', 'dev', '--run', path.join(out, m, 'dev.run.trec'), '--format', 'json'],
         { cwd: root, encoding: 'utf8' },
       );
       assert.equal(ev.status, 0, ev.stderr);

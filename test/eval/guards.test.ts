@@ -63,7 +63,7 @@ test('checkRunAgainstQrels: honest run passes; offsets against original ids and 
   assert.deepEqual(warnings, []);
   // Offsets collide with pids now and then, but nowhere near 1% of the queries retrieve a judged document.
   assert.ok(runCoverage(qrels, offsetRun).queriesWithJudged < 3, tag);
-  refused(() => checkRunAgainstQrels(qrels, offsetRun, 'off.run', { allowPartial: false, warn }), /^off\.run: only \d+ of the 300 queries .*--dataset.*--allow-partial/);
+  refused(() => checkRunAgainstQrels(qrels, offsetRun, 'off.run', { allowPartial: false, warn }), /^off\.run: only \d+ of the 300 queries .*--data DIR.*--allow-partial/);
   const shifted: Run = new Map([...idsRun].map(([q, r]) => [`x${q}`, r]));
   refused(() => checkRunAgainstQrels(qrels, shifted, 'shift.run', { allowPartial: false, warn }), /^shift\.run: none of the run's 300 queries .*--allow-partial/);
   refused(() => checkRunAgainstQrels(qrels, new Map(), 'empty.run', { allowPartial: false, warn }), /empty\.run: the run has no results/);

@@ -50,7 +50,7 @@ test('dev evaluation during training equals evaluate() on the written run with o
       const data = { dataset: ds, split: 'train', queries: ds.queries('train'), docs: ds.corpus, padId } as unknown as TrainData;
       const opts = { split: 'dev', queries: 0, docs: 0, batchSize: 16, maxQueryLength: 12, maxDocLength: 24, device: 'cpu', seed: 1 };
       const logged = new DevEvaluator(data, opts).run(model);
-      // The same search, written as `drhard search --dataset … --split dev` writes it, scored as `drhard evaluate`.
+      // The same search, written as `drhard search --data … --split dev` writes it, scored as `drhard evaluate`.
       const qrelsOff = ds.qrels('dev');
       const qRows = [...qrelsOff.keys()].sort((a, b) => a - b);
       const q = encodeRows(model, ds.queries('dev'), qRows, 12, padId, 16, 'cpu');
