@@ -100,25 +100,25 @@ for (const stage of stages) {
       writeSyntheticEmbeddings(${JSON.stringify(queryEmb)}, ${SEARCH_QUERIES}, ${DIM}, 2);`]);
     record('gen.embeddings', { seconds: t.seconds, bytes: fs.statSync(corpusEmb).size, load: t.load });
     // The tokenizer: a 30k byte-level BPE trained on the first fraction's passages (as a from-scratch user would).
-    const tok = drhard(['tokenizer', 'train', '--input', path.join(fracDir(fractions[0] as number), 'collection.tsv'), '--out', tokDir, '--vocab-size', '30000']);
+    const tok = drhard(['tokenizer', 'train', '--input', path.join(fracDir(fractions[0] as number), 'collection.tsv'), '--out-dir', tokDir, '--vocab-size', '30000']);
     record('gen.tokenizer', { seconds: tok.seconds, maxRssMiB: round(tok.maxRssMiB) });
   } else if (stage === 'preprocess') {
     // Fractions with the full query sets: time = a + b·passages fits the fixed query work and the per-passage work.
     const pts: Array<{ passages: number; seconds: number; maxRssMiB: number; load: string }> = [];
     for (const n of fractions) {
-      const r = drhard(['preprocess', '--input', fracDir(n), '--out', dsDir(n), '--tokenizer', tokDir, '--max-doc-length', '256', '--max-query-length', '32', '--overwrite']);
+      const r = drhard(['preprocess', '--input', fracDir(n), '--out-dir', dsDir(n), '--tokenizer', tokDir, '--max-doc-length', '256', '--max-query-length', '32', '--overwrite']);
       pts.push({ passages: n, seconds: r.seconds, maxRssMiB: round(r.maxRssMiB), load: r.load });
       record(`preprocess.${n}`, { ...pts[pts.length - 1], cpuSeconds: r.cpuSeconds, passagesPerSecond: round(n / r.seconds, 0), summary: JSON.parse(r.stdout) as unknown });
     }
   } else if (stage === 'bm25') {
     for (const n of fractions) {
-      const r = drhard(['bm25', '--dataset', dsDir(n), '--split', 'dev', '--k', '1000', '--out', path.join(dir, `bm25-${n}.trec`)]);
+      const r = drhard(['bm25', '--data', dsDir(n), '--split', 'dev', '--topk', '1000', '--out', path.join(dir, `bm25-${n}.trec`)]);
       const s = logLine(r.stderr, 'bm25 done');
       record(`bm25.${n}`, { passages: n, seconds: r.seconds, cpuSeconds: r.cpuSeconds, maxRssMiB: round(r.maxRssMiB), load: r.load, ...s });
     }
   } else if (stage === 'search') {
     const run = path.join(dir, 'search.trec');
-    const r = drhard(['search', '--queries', queryEmb, '--corpus', corpusEmb, '--k', '100', '--max-memory', BUDGET, '--ids', 'offsets', '--out', run]);
+    const r = drhard(['search', '--query-embeddings', queryEmb, '--doc-embeddings', corpusEmb, '--topk', '100', '--max-memory', BUDGET, '--ids', 'offsets', '--out', run]);
     record('search.sharded', { queries: SEARCH_QUERIES, seconds: r.seconds, cpuSeconds: r.cpuSeconds, maxRssMiB: round(r.maxRssMiB), load: r.load });
     // ANN-free reference: float64 brute force in NumPy over the same file for a sample of queries.
     const sample = Number(opt('sample') ?? '8');
@@ -141,7 +141,7 @@ for (const stage of stages) {
     }
     record('search.reference', { sample, equal, differing: diffs, seconds: ref.seconds, maxRssMiB: round(ref.maxRssMiB) });
   } else if (stage === 'ann') {
-    const r = drhard(['search', '--queries', queryEmb, '--corpus', corpusEmb, '--k', '100', '--index', factory, '--save-index', annIndex, '--ids', 'offsets', '--out', path.join(dir, 'ann.trec')]);
+    const r = drhard(['search', '--query-embeddings', queryEmb, '--doc-embeddings', corpusEmb, '--topk', '100', '--index', factory, '--save-index', annIndex, '--ids', 'offsets', '--out', path.join(dir, 'ann.trec')]);
     record('ann.build', { factory, seconds: r.seconds, cpuSeconds: r.cpuSeconds, maxRssMiB: round(r.maxRssMiB), load: r.load, bytes: fs.statSync(annIndex).size });
   } else if (stage === 'adore') {
     const steps = opt('steps') ?? '3';

@@ -20,7 +20,7 @@ const options = z.object({
   loadIndex: z.string().optional().describe('search a saved index (its manifest is verified; with --doc-embeddings, also that it was built from it)'),
   maxMemory: sizeSchema.optional().describe('memory budget for document vectors, e.g. 4G; a larger corpus is searched shard by shard (exact)'),
   exact: exactSchema,
-  verify: z.boolean().default(false).describe('check the full sha256 of --corpus against its manifest even when it is large (default: files over 1 GiB get the sampled-block check)'),
+  verify: z.boolean().default(false).describe('check the full sha256 of --doc-embeddings against its manifest even when it is large (default: files over 1 GiB get the sampled-block check)'),
   out: z.string().optional().describe('run file to write (atomically); default stdout'),
   format: z.enum(['trec', 'msmarco']).default('trec').describe('trec: "qid Q0 docid rank score tag" (default); msmarco: "qid<TAB>docid<TAB>rank"'),
   ids: z.enum(['original', 'offsets']).optional().describe('ids in the run: original (needs --data/--split; default when --data is given) or offsets'),
