@@ -132,6 +132,16 @@ export abstract class AdamLike {
   /** [a, b] of one parameter's native update: AdamW (step size, -lr·decay or 0), LAMB (lr, decay). */
   protected abstract nativeScalars(st: MomentState, group: ParamGroup): [number, number];
 
+  /** A parameter's moments, created as zeros (kept across steps) on its first step. */
+  protected momentsFor(name: string, p: Tensor): MomentState {
+    let st = this.state.get(name);
+    if (!st) {
+      st = { step: 0, expAvg: zerosLike(p).keep(), expAvgSq: zerosLike(p).keep() };
+      this.state.set(name, st);
+    }
+    return st;
+  }
+
   private stepFused(): void {
     const clip = this.deferredClip;
     this.deferredClip = null;
@@ -147,12 +157,7 @@ export abstract class AdamLike {
           for (const g of this.groups) {
             g.params.forEach((p, i) => {
               if (!p.grad) return;
-              const name = g.names[i]!;
-              let st = this.state.get(name);
-              if (!st) {
-                st = { step: 0, expAvg: zerosLike(p).keep(), expAvgSq: zerosLike(p).keep() };
-                this.state.set(name, st);
-              }
+              const st = this.momentsFor(g.names[i]!, p);
               st.step += 1;
               const [a, b] = this.nativeScalars(st, g);
               ps.push(p);
@@ -203,11 +208,7 @@ export abstract class AdamLike {
             const grad = p.grad;
             if (!grad) return;
             const name = g.names[i]!;
-            let st = this.state.get(name);
-            if (!st) {
-              st = { step: 0, expAvg: zerosLike(p).keep(), expAvgSq: zerosLike(p).keep() };
-              this.state.set(name, st);
-            }
+            const st = this.momentsFor(name, p);
             st.step += 1;
             // One scope per parameter: a single scope over the whole step kept every temporary of every
             // parameter alive to the end (several model-sized copies at base size, all freshly page-faulted).
