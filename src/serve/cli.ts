@@ -2,13 +2,40 @@
 // accepting, answers what is in flight, then exits 0 (a second signal exits at once).
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import type { ServeCliOptions } from '../cli/commands/serve.ts';
-import { searcherOptions } from '../cli/retrieval.ts';
+import type { FromFileOptions } from '../retrieval/search.ts';
 import { DrhardInputError } from '../util/errors.ts';
 import { log as rootLog } from '../util/log.ts';
 import { StopSignal } from '../util/signals.ts';
 import { SearchEngine, type DenseSource } from './engine.ts';
 import { startServer } from './server.ts';
+
+/** What `drhard serve` runs with: its flags, already checked and converted by the command (src/cli/commands/serve.ts). */
+export interface ServeOptions {
+  model?: string[] | undefined;
+  docEmbeddings?: string[] | undefined;
+  loadIndex?: string[] | undefined;
+  name?: string[] | undefined;
+  data: string;
+  bm25?: boolean | undefined;
+  collection?: string | undefined;
+  host: string;
+  port: number;
+  tokenFile?: string | undefined;
+  maxLength: number;
+  compat28?: boolean | undefined;
+  hybridMethod: 'rrf' | 'interpolate';
+  hybridWeight?: number | undefined;
+  maxK: number;
+  maxQueries: number;
+  maxQueryChars: number;
+  maxBody?: number | undefined;
+  requestTimeout: number;
+  batchSize: number;
+  batchWait: number;
+  textChars: number;
+  /** How each model's document vectors are searched (engine, memory budget, faiss parameters). */
+  searcher: FromFileOptions;
+}
 
 /** Loopback addresses: the only ones `drhard serve` binds without a warning. */
 export function isLoopback(host: string): boolean {
@@ -35,7 +62,7 @@ export function readTokenFile(file: string): string {
   return s;
 }
 
-export async function openServer(o: ServeCliOptions): Promise<void> {
+export async function openServer(o: ServeOptions): Promise<void> {
   const log = rootLog.child({ mod: 'serve' });
   const token = o.tokenFile !== undefined ? readTokenFile(o.tokenFile) : undefined;
   const models = o.model ?? [];
@@ -50,7 +77,7 @@ export async function openServer(o: ServeCliOptions): Promise<void> {
     maxQueryLength: o.maxLength,
     ...(o.compat28 !== undefined ? { compat28: o.compat28 } : {}),
     hybrid: { method: o.hybridMethod, ...(o.hybridWeight !== undefined ? { denseWeight: o.hybridWeight } : {}) },
-    searcher: searcherOptions({ index: 'flat', param: o.param, exact: o.exact, maxMemory: o.maxMemory }),
+    searcher: o.searcher,
     ...(o.collection !== undefined ? { collection: o.collection } : {}),
     textChars: o.textChars,
   });

@@ -4,7 +4,7 @@ import type { Command } from 'commander';
 import { z } from 'zod';
 import { DrhardUsageError } from '../../util/errors.ts';
 import { defineCommand } from '../command.ts';
-import { exactSchema, paramsSchema, sizeSchema } from '../retrieval.ts';
+import { exactSchema, paramsSchema, searcherOptions, sizeSchema } from '../retrieval.ts';
 
 const options = z.object({
   model: z.array(z.string()).optional().describe('model directory (config, weights, tokenizer) encoding the queries; repeat for a second model'),
@@ -45,10 +45,8 @@ async function run(o: Options): Promise<void> {
   if (models.length === 0 && !o.bm25) throw new DrhardUsageError('nothing to serve: give --model with --doc-embeddings (or --load-index), and/or --bm25');
   if (o.hybridMethod === 'interpolate' && o.hybridWeight === undefined) throw new DrhardUsageError('--hybrid-method interpolate needs --hybrid-weight');
   if (o.hybridMethod === 'rrf' && o.hybridWeight !== undefined) throw new DrhardUsageError('--hybrid-weight needs --hybrid-method interpolate');
-  await openServer(o);
+  await openServer({ ...o, searcher: searcherOptions({ index: 'flat', param: o.param, exact: o.exact, maxMemory: o.maxMemory }) });
 }
-
-export type ServeCliOptions = Options;
 
 export function register(program: Command): void {
   defineCommand(program, {
