@@ -45,21 +45,37 @@ void parallel(int64_t n, F f) {
 #define DRHARD_CLONES
 #endif
 
+// β1, 1−β1, β2, 1−β2 and ε as float32, the precision the op-by-op path computes in.
+struct Betas {
+  float b1, a1, b2, a2, eps;
+  explicit Betas(const OptimHyper& h)
+      : b1(static_cast<float>(h.beta1)), a1(static_cast<float>(h.oneMinusBeta1)), b2(static_cast<float>(h.beta2)),
+        a2(static_cast<float>(h.oneMinusBeta2)), eps(static_cast<float>(h.eps)) {}
+};
+
+// Element i's clip scaling (written back to the gradient, as g.mul_(coef) does) and moment update, shared by both
+// kernels. Forced inline so that each target clone vectorizes it with its own instructions and the fma order stays.
+__attribute__((always_inline)) inline void clipAndMoments(float* __restrict g, float* __restrict m,
+                                                          float* __restrict v, int64_t i, bool scale, float c,
+                                                          const Betas& k, float& mi, float& vi) {
+  float gi = g[i];
+  if (scale) {
+    gi = gi * c;
+    g[i] = gi;
+  }
+  mi = std::fma(gi, k.a1, m[i] * k.b1);
+  vi = std::fma(k.a2 * gi, gi, v[i] * k.b2);
+  m[i] = mi;
+  v[i] = vi;
+}
+
 DRHARD_CLONES
 void adamwKernel(float* __restrict p, float* __restrict g, float* __restrict m, float* __restrict v, int64_t b,
-                 int64_t e, bool scale, float c, float b1, float a1, float b2, float a2, float eps, float step,
-                 bool decay, float wd) {
+                 int64_t e, bool scale, float c, Betas k, float step, bool decay, float wd) {
   for (int64_t i = b; i < e; i++) {
-    float gi = g[i];
-    if (scale) {
-      gi = gi * c;
-      g[i] = gi;
-    }
-    const float mi = std::fma(gi, a1, m[i] * b1);
-    const float vi = std::fma(a2 * gi, gi, v[i] * b2);
-    m[i] = mi;
-    v[i] = vi;
-    float pi = p[i] + (step * mi) / (std::sqrt(vi) + eps);
+    float mi, vi;
+    clipAndMoments(g, m, v, i, scale, c, k, mi, vi);
+    float pi = p[i] + (step * mi) / (std::sqrt(vi) + k.eps);
     if (decay) pi = std::fma(pi, wd, pi);
     p[i] = pi;
   }
@@ -67,19 +83,12 @@ void adamwKernel(float* __restrict p, float* __restrict g, float* __restrict m, 
 
 DRHARD_CLONES
 void lambKernel(const float* __restrict p, float* __restrict g, float* __restrict m, float* __restrict v,
-                float* __restrict a, float* __restrict sq, int64_t b, int64_t e, bool scale, float c, float b1,
-                float a1, float b2, float a2, float eps, bool decay, float wd) {
+                float* __restrict a, float* __restrict sq, int64_t b, int64_t e, bool scale, float c, Betas k,
+                bool decay, float wd) {
   for (int64_t i = b; i < e; i++) {
-    float gi = g[i];
-    if (scale) {
-      gi = gi * c;
-      g[i] = gi;
-    }
-    const float mi = std::fma(gi, a1, m[i] * b1);
-    const float vi = std::fma(a2 * gi, gi, v[i] * b2);
-    m[i] = mi;
-    v[i] = vi;
-    float ai = mi / (std::sqrt(vi) + eps);
+    float mi, vi;
+    clipAndMoments(g, m, v, i, scale, c, k, mi, vi);
+    float ai = mi / (std::sqrt(vi) + k.eps);
     if (decay) ai = std::fma(p[i], wd, ai);
     a[i] = ai;
     sq[i] = p[i] * p[i];
@@ -114,13 +123,10 @@ void adamwStep(const std::vector<OptimParam>& ps, const OptimHyper& h, const at:
     if (!g.defined()) throw std::invalid_argument("optimizer step: a parameter has no gradient");
     if (fused && fusable(p, g, m, v)) {
       float *pp = p.data_ptr<float>(), *gp = g.data_ptr<float>(), *mp = m.data_ptr<float>(), *vp = v.data_ptr<float>();
-      const float b1 = static_cast<float>(h.beta1), a1 = static_cast<float>(h.oneMinusBeta1);
-      const float b2 = static_cast<float>(h.beta2), a2 = static_cast<float>(h.oneMinusBeta2);
-      const float eps = static_cast<float>(h.eps), step = static_cast<float>(-op.a), wd = static_cast<float>(op.b);
+      const Betas k(h);
+      const float step = static_cast<float>(-op.a), wd = static_cast<float>(op.b);
       const bool decay = op.b != 0;
-      parallel(p.numel(), [&](int64_t b, int64_t e) {
-        adamwKernel(pp, gp, mp, vp, b, e, scale, c, b1, a1, b2, a2, eps, step, decay, wd);
-      });
+      parallel(p.numel(), [&](int64_t b, int64_t e) { adamwKernel(pp, gp, mp, vp, b, e, scale, c, k, step, decay, wd); });
       continue;
     }
     if (scale) g.mul_(coef);
@@ -152,10 +158,9 @@ void lambStep(const std::vector<OptimParam>& ps, const OptimHyper& h, const at::
       at::Tensor sq = scratch.narrow(0, n, n);
       float *pp = p.data_ptr<float>(), *gp = g.data_ptr<float>(), *mp = m.data_ptr<float>(), *vp = v.data_ptr<float>();
       float *ap = adamStep.data_ptr<float>(), *sp = sq.data_ptr<float>();
-      const float b1 = static_cast<float>(h.beta1), a1 = static_cast<float>(h.oneMinusBeta1);
-      const float b2 = static_cast<float>(h.beta2), a2 = static_cast<float>(h.oneMinusBeta2);
-      const float eps = static_cast<float>(h.eps), wdf = static_cast<float>(wd);
-      parallel(n, [&](int64_t b, int64_t e) { lambKernel(pp, gp, mp, vp, ap, sp, b, e, scale, c, b1, a1, b2, a2, eps, wd != 0, wdf); });
+      const Betas k(h);
+      const float wdf = static_cast<float>(wd);
+      parallel(n, [&](int64_t b, int64_t e) { lambKernel(pp, gp, mp, vp, ap, sp, b, e, scale, c, k, wd != 0, wdf); });
       weightNorm = sq.sum().sqrt().clamp(zero, ten);
       parallel(n, [&](int64_t b, int64_t e) { squareKernel(ap, sp, b, e); });
       adamNorm = sq.sum().sqrt();
