@@ -21,7 +21,7 @@ import { DrhardInputError } from '../util/errors.ts';
 import type { ProcessGroup } from './group.ts';
 
 /** What training needs from the process group (ProcessGroup implements it). */
-export type Collective = Pick<ProcessGroup, 'rank' | 'world' | 'allReduce' | 'allGather' | 'allGatherNumbers' | 'assertSame' | 'barrier'>;
+export type Collective = Pick<ProcessGroup, 'rank' | 'world' | 'allReduce' | 'allGather' | 'allGatherNumbers' | 'assertSame' | 'barrier' | 'broadcast' | 'storeSet' | 'waitFor'>;
 
 export interface DistTrainContext {
   pg: Collective;

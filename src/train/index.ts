@@ -15,12 +15,12 @@ import { MANIFEST_FILE } from '../data/dataset.ts';
 import { log as rootLog, type Logger } from '../util/log.ts';
 import { Rng } from '../util/rng.ts';
 import { SummaryWriter } from './tensorboard.ts';
-import { ADORE_CONFIG_KEY, adoreStep, openAdoreIndex, type AdoreIndex } from './adore.ts';
+import { ADORE_CONFIG_KEY, adoreStep, openAdoreIndex, type AdoreIndex, type AdoreRetrieval, type DocEmbeddingsIdentity } from './adore.ts';
 import { loadTrainData, type TrainData } from './data.ts';
 import { DevEvaluator } from './deveval.ts';
 import { diffOptions, resolveTrainOptions, type TrainOptions, type TrainOptionsInput } from './options.ts';
 import { defaultTemperature } from '../losses/listwise.ts';
-import { contrastiveLoss, loadCorpusData, maskVocab, mlmBatchLoss, type MaskVocab } from './pretrain.ts';
+import { contrastiveLoss, drawCropViews, drawMasks, loadCorpusData, maskVocab, maskedLoss, mlmBatchLoss, sliceMasked, viewsContrastiveLoss, type MaskVocab } from './pretrain.ts';
 import { checkNegatives, pairStep, samplePairBatch, type PairMethod } from './star.ts';
 import {
   emptyWindow,
@@ -33,7 +33,9 @@ import {
   type TrainStateFile,
 } from './state.ts';
 import { runTrainLoop, type MethodRunner, type StopRequest, type TrainHooks } from './trainer.ts';
-import { checkWorldSize, gatherWithGrad, sliceBatch, sliceRange, type DistTrainContext } from '../dist/ddp.ts';
+import { checkWorldSize, gatherWithGrad, meanOverRanks, sliceBatch, sliceRange, type DistTrainContext } from '../dist/ddp.ts';
+import { openShardedAdoreIndex, type ShardedAdoreIndex } from '../dist/adore.ts';
+import type { CollectiveSearch } from '../dist/deveval.ts';
 
 export { resolveTrainOptions, trainOptionsSchema, METHODS, METHOD_DEFAULTS, type Method, type TrainOptions, type TrainOptionsInput } from './options.ts';
 export { NonFiniteError, type TrainHooks, type StopRequest, type MethodRunner } from './trainer.ts';
@@ -200,7 +202,7 @@ function checkUnchanged(o: TrainOptions, saved: TrainStateFile, stored: Record<s
 }
 
 /** ADORE's queries live in the space of one set of document embeddings: a checkpoint only resumes against it. */
-function checkSameEmbeddings(saved: TrainStateFile, idx: AdoreIndex, dir: string): void {
+function checkSameEmbeddings(saved: TrainStateFile, idx: { identity: DocEmbeddingsIdentity }, dir: string): void {
   const savedSha = (saved.identity['docEmbeddings'] as { sha256?: string } | undefined)?.sha256;
   if (savedSha === idx.identity.sha256) return;
   throw new DrhardInputError(
@@ -247,9 +249,6 @@ export async function trainDualEncoder(input: TrainOptionsInput, runtime: TrainR
   const outDir = path.resolve(o.outDir);
   const dist = runtime.dist && runtime.dist.pg.world > 1 ? runtime.dist : null;
   const writer = dist === null || dist.pg.rank === 0;
-  if (dist && o.method !== 'inbatch' && o.method !== 'randneg' && o.method !== 'bm25neg' && o.method !== 'star') {
-    throw new DrhardInputError(`distributed training supports --method inbatch, randneg, bm25neg and star; ${o.method} runs in one process for now`);
-  }
   // One run per output directory, for the whole run (the checkpoint lock only covers one save); rank 0 holds it.
   using _runLock = !writer ? null : lockOutputDir(outDir, o.method === 'pretrain' ? 'drhard pretrain' : 'drhard train');
   const mgr = new CheckpointManager(path.join(outDir, OUT_FILES.checkpoints), {
@@ -270,6 +269,7 @@ export async function trainDualEncoder(input: TrainOptionsInput, runtime: TrainR
   let model: DotModel | null = null;
   let optimizer: AdamLike | null = null;
   let adore: AdoreIndex | null = null;
+  let sharded: ShardedAdoreIndex | null = null;
   let tb: SummaryWriter | null = null;
   try {
     if (o.negatives !== undefined) checkNegatives(data, o.hardNum, o.negatives);
@@ -278,11 +278,15 @@ export async function trainDualEncoder(input: TrainOptionsInput, runtime: TrainR
     model.train();
     const vocab = withMlmHead(o) ? await maskVocab([o.data, o.init], model.config.vocabSize, model.config.padTokenId) : null;
     if (o.method === 'adore') {
-      adore = openAdoreIndex(o.docEmbeddings as string, { dim: model.dim, count: data.docs.count, index: o.index });
-      if (start && saved) checkSameEmbeddings(saved, adore, start.dir);
+      // Distributed: each rank holds its row range of the embeddings only (src/dist/adore.ts).
+      const spec = { dim: model.dim, count: data.docs.count, index: o.index };
+      if (dist) sharded = openShardedAdoreIndex(o.docEmbeddings as string, dist.pg, spec);
+      else adore = openAdoreIndex(o.docEmbeddings as string, spec);
+      if (start && saved) checkSameEmbeddings(saved, (sharded ?? adore) as { identity: DocEmbeddingsIdentity }, start.dir);
     }
-    const identity: Record<string, unknown> = adore ? { inputs, docEmbeddings: adore.identity } : { inputs };
-    const modelExtra: Record<string, unknown> = adore ? { [ADORE_CONFIG_KEY]: adore.identity } : {};
+    const docIdentity = (sharded ?? adore)?.identity;
+    const identity: Record<string, unknown> = docIdentity ? { inputs, docEmbeddings: docIdentity } : { inputs };
+    const modelExtra: Record<string, unknown> = docIdentity ? { [ADORE_CONFIG_KEY]: docIdentity } : {};
 
     optimizer = makeOptimizer(o, model);
     const perEpoch = stepsPerEpoch(data.queryRows.length, o.batchSize);
@@ -319,7 +323,13 @@ export async function trainDualEncoder(input: TrainOptionsInput, runtime: TrainR
       tb = new SummaryWriter(o.logDir ?? path.join(outDir, OUT_FILES.log), { purgeStep: state.step + 1 });
     }
 
-    const runner = o.method === 'adore' ? adoreRunner(o, data, adore as AdoreIndex) : o.method === 'pretrain' ? pretrainRunner(o, data, vocab) : pairRunner(o, data, dist);
+    const hooks = runtime.hooks ?? {};
+    const runner =
+      o.method === 'adore'
+        ? adoreRunner(o, data, sharded ? { retrieval: sharded.retrieval, collective: sharded.search } : { retrieval: adore as AdoreIndex, collective: null }, hooks)
+        : o.method === 'pretrain'
+          ? pretrainRunner(o, data, vocab, dist)
+          : pairRunner(o, data, dist);
     logger.info(
       { method: o.method, queries: data.queryRows.length, stepsPerEpoch: perEpoch, totalSteps, startStep: state.step, batchSize: o.batchSize },
       'training',
@@ -350,7 +360,7 @@ export async function trainDualEncoder(input: TrainOptionsInput, runtime: TrainR
       modelExtra,
       options: stored,
       identity,
-      hooks: runtime.hooks ?? {},
+      hooks,
       stop: runtime.stop ?? null,
       resumedFrom: start?.dir ?? null,
       dist,
@@ -385,6 +395,7 @@ export async function trainDualEncoder(input: TrainOptionsInput, runtime: TrainR
   } finally {
     tb?.close();
     adore?.searcher.dispose();
+    sharded?.dispose();
     optimizer?.dispose();
     model?.dispose();
     data.dataset.close();
@@ -439,45 +450,90 @@ function pairRunner(o: TrainOptions, data: TrainData, dist: DistTrainContext | n
   };
 }
 
-function pretrainRunner(o: TrainOptions, data: TrainData, vocab: MaskVocab | null): MethodRunner {
+function pretrainRunner(o: TrainOptions, data: TrainData, vocab: MaskVocab | null, dist: DistTrainContext | null): MethodRunner {
   const crop = { query: { min: o.cropQuery[0], max: o.cropQuery[1] }, doc: { min: o.cropDoc[0], max: o.cropDoc[1] }, deletion: o.cropDeletion };
   return {
     queryRows: data.queryRows,
     queryId: data.queryId,
     step: (model, docs, ctx) =>
       tidy(() => {
+        // Distributed (src/dist/ddp.ts semantics): every rank draws the crops and masks of the whole batch from the
+        // shared RNG (the one-process draws), then computes its slice [s, e). Contrastive: with cross-rank negatives
+        // the whole batch's loss, W × it backpropagated; without, the slice's own in-batch loss. MLM: the slice's
+        // summed cross-entropy over the whole batch's masked count, × W, so the averaged gradient is the batch mean.
+        const W = dist?.pg.world ?? 1;
+        const [s, e] = dist ? sliceRange(docs.length, dist.pg.rank, W) : [0, docs.length];
         const metrics: Record<string, number> = {};
-        let loss: Tensor | null = null;
+        let value = 0;
+        let backprop: Tensor | null = null;
+        const add = (t: Tensor, scale: number): void => {
+          const x = scale === 1 ? t : t.mul(scale);
+          backprop = backprop === null ? x : backprop.add(x);
+        };
         if (o.objective !== 'mlm') {
-          loss = contrastiveLoss(model, data.docs, docs, data.padId, ctx.rng, {
-            crop,
-            maxQueryLength: o.maxQueryLength,
-            maxDocLength: o.maxDocLength,
-            temperature: o.temperature ?? defaultTemperature(model.dim),
-            device: o.device,
-          });
-          metrics['contrastive'] = loss.item();
+          const temperature = o.temperature ?? defaultTemperature(model.dim);
+          let c: Tensor | null;
+          if (dist === null) c = contrastiveLoss(model, data.docs, docs, data.padId, ctx.rng, { crop, maxQueryLength: o.maxQueryLength, maxDocLength: o.maxDocLength, temperature, device: o.device });
+          else {
+            const views = drawCropViews(data.docs, docs, ctx.rng, { crop, maxQueryLength: o.maxQueryLength, maxDocLength: o.maxDocLength });
+            const local = { a: views.a.slice(s, e), b: views.b.slice(s, e) };
+            const x = dist.crossRankNegatives;
+            c = e > s ? viewsContrastiveLoss(model, local, data.padId, { temperature, device: o.device }, x ? (t) => gatherWithGrad(dist.pg, t) : null) : null;
+            if (x && c === null) throw new DrhardInputError(`a batch of ${docs.length} documents leaves rank ${dist.pg.rank} of ${W} none: use a --batch-size of at least ${W} per step`);
+          }
+          if (c !== null) {
+            metrics['contrastive'] = c.item();
+            value += metrics['contrastive'];
+            add(c, dist?.crossRankNegatives ? W : 1);
+          } else metrics['contrastive'] = 0;
         }
         if (vocab !== null) {
-          const mlm = mlmBatchLoss(model, data.docs, docs, ctx.rng, { vocab, probability: o.mlmProbability, maxDocLength: o.maxDocLength, device: o.device });
-          metrics['mlm'] = mlm.item();
-          loss = loss === null ? mlm : loss.add(mlm.mul(o.mlmWeight));
+          const mo = { vocab, probability: o.mlmProbability, maxDocLength: o.maxDocLength };
+          // --mlm-weight weighs MLM against the contrastive loss; alone, MLM is the loss.
+          const weight = o.objective === 'mlm' ? 1 : o.mlmWeight;
+          if (dist === null) {
+            const mlm = mlmBatchLoss(model, data.docs, docs, ctx.rng, { ...mo, device: o.device });
+            metrics['mlm'] = mlm.item();
+            add(mlm, weight);
+          } else {
+            const m = drawMasks(data.docs, docs, ctx.rng, mo);
+            const mlm = e > s ? maskedLoss(model, sliceMasked(m, s, e), o.device, m.numMasked) : null;
+            metrics['mlm'] = mlm === null ? 0 : mlm.item() * W;
+            if (mlm !== null) add(mlm, weight * W);
+          }
+          value += weight * (metrics['mlm'] as number);
         }
-        let total = loss as Tensor;
-        if (ctx.poison) total = total.mul(Number.NaN);
-        total.backward();
-        return { loss: total.item(), metrics };
+        if (dist) {
+          // Each rank's values average to the batch's (the trainer averages the loss itself).
+          const keys = Object.keys(metrics);
+          const mean = meanOverRanks(dist.pg, keys.map((k) => metrics[k] as number));
+          keys.forEach((k, i) => (metrics[k] = mean[i] as number));
+        }
+        let total = backprop as Tensor | null;
+        if (ctx.poison) {
+          value = Number.NaN;
+          if (total !== null) total = total.mul(Number.NaN);
+        }
+        if (total !== null && total.requiresGrad) total.backward();
+        return { loss: dist ? value : total === null ? value : (total as Tensor).item(), metrics };
       }),
   };
 }
 
-function adoreRunner(o: TrainOptions, data: TrainData, idx: AdoreIndex): MethodRunner {
+function adoreRunner(
+  o: TrainOptions,
+  data: TrainData,
+  side: { retrieval: AdoreIndex | AdoreRetrieval; collective: CollectiveSearch },
+  hooks: TrainHooks,
+): MethodRunner {
+  const retrieval = side.retrieval;
   return {
     queryRows: data.queryRows,
     queryId: data.queryId,
-    evalSearcher: idx.searcher,
+    ...('searcher' in retrieval ? { evalSearcher: retrieval.searcher } : {}),
+    evalCollectiveSearch: side.collective,
     step: (model, queries, ctx) => {
-      const r = adoreStep(model, data, queries, idx, {
+      const r = adoreStep(model, data, queries, retrieval, {
         maxQueryLength: o.maxQueryLength,
         padToMax: ctx.padToMax,
         device: o.device,
@@ -489,6 +545,7 @@ function adoreRunner(o: TrainOptions, data: TrainData, idx: AdoreIndex): MethodR
         appendMissingPositives: o.appendMissingPositives,
         poison: ctx.poison,
       });
+      if (r.retrieved.k > 0) hooks.onRetrieval?.({ step: ctx.step, queries, ids: r.retrieved.ids, k: r.retrieved.k });
       return { loss: r.loss, metrics: { mrr10: r.mrr10, recall10: r.recall10, appended: r.appended, tEncode: r.tEncode, tSearch: r.tSearch, tLoss: r.tLoss } };
     },
   };

@@ -125,7 +125,7 @@ export const trainOptionsSchema = z.object({
   negativesXDevice: z
     .boolean()
     .optional()
-    .describe('distributed runs (drhard launch): in-batch negatives from every rank\'s batch slice, as one process with the whole batch (Tevatron\'s negatives_x_device)'),
+    .describe('distributed runs (drhard launch; STAR-style methods and pretrain): in-batch negatives from every rank\'s batch slice, as one process with the whole batch (Tevatron\'s negatives_x_device)'),
   gradCacheChunk: nonNegInt.default(0).describe('gradient caching: encode at most this many sequences with a graph at once (0 = off)'),
   device: z.string().min(1).default('cpu').describe('device for the model: cpu, cuda, cuda:1 …'),
   threads: posInt.optional().describe('libtorch/faiss threads (default: DRHARD_NUM_THREADS or all cores)'),
@@ -218,7 +218,7 @@ function crossFieldProblems(o: Record<string, unknown>): string[] {
     if (typeof o['gradCacheChunk'] === 'number' && o['gradCacheChunk'] > 0) problems.push('gradCacheChunk: not used by adore (only queries are encoded)');
   }
   if ((method === 'adore' || method === 'pretrain') && typeof o['microBatches'] === 'number' && o['microBatches'] > 1) problems.push(`microBatches: --method ${method} does not split batches`);
-  if ((method === 'adore' || method === 'pretrain') && o['negativesXDevice'] === true) problems.push(`negativesXDevice: --method ${method} does not run distributed yet`);
+  if (method === 'adore' && o['negativesXDevice'] === true) problems.push('negativesXDevice: --method adore has no in-batch negatives (its lists come from the index)');
   if (method !== 'adore' && has('docEmbeddings')) problems.push('docEmbeddings: only --method adore uses --doc-embeddings');
   if (method === 'pretrain' && has('negatives')) problems.push('negatives: pretraining reads only the corpus');
   for (const k of ['cropQuery', 'cropDoc'] as const) {
