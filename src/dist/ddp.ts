@@ -164,3 +164,19 @@ export function checkWorldSize(saved: { dist?: { world: number } | undefined }, 
     );
   }
 }
+
+/**
+ * Refuses batches that would leave a rank without queries (a global batch, or an epoch's smaller last batch, of
+ * fewer than `world` rows): STAR-style methods and pretrain encode their slice, and an empty one has nothing to
+ * encode. ADORE takes empty slices (the rank only joins the search), so it is not checked.
+ */
+export function checkBatchSlices(rows: number, batchSize: number, world: number, what: string): void {
+  const last = rows % batchSize;
+  const smallest = rows < batchSize ? rows : last === 0 ? batchSize : last;
+  if (smallest >= world) return;
+  throw new DrhardInputError(
+    `--batch-size ${batchSize} over ${rows} ${what} gives a batch of ${smallest}, which leaves some of the ${world} ranks no ${what}; ` +
+      `use a --batch-size of at least ${world} whose epoch remainder (${rows} mod batch size) is 0 or at least ${world}`,
+    { field: 'batchSize' },
+  );
+}

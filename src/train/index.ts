@@ -33,7 +33,7 @@ import {
   type TrainStateFile,
 } from './state.ts';
 import { runTrainLoop, type MethodRunner, type StopRequest, type TrainHooks } from './trainer.ts';
-import { checkWorldSize, gatherWithGrad, meanOverRanks, sliceBatch, sliceRange, type DistTrainContext } from '../dist/ddp.ts';
+import { checkBatchSlices, checkWorldSize, gatherWithGrad, meanOverRanks, sliceBatch, sliceRange, type DistTrainContext } from '../dist/ddp.ts';
 import { openShardedAdoreIndex, type ShardedAdoreIndex } from '../dist/adore.ts';
 import type { CollectiveSearch } from '../dist/deveval.ts';
 
@@ -273,6 +273,7 @@ export async function trainDualEncoder(input: TrainOptionsInput, runtime: TrainR
   let tb: SummaryWriter | null = null;
   try {
     if (o.negatives !== undefined) checkNegatives(data, o.hardNum, o.negatives);
+    if (dist && o.method !== 'adore') checkBatchSlices(data.queryRows.length, o.batchSize, dist.pg.world, o.method === 'pretrain' ? 'documents' : 'queries');
     const devEval = devEvaluator(o, data);
     model = start ? loadCheckpointModel(start.dir, o.device) : initialModel(o, logger);
     model.train();

@@ -1,7 +1,7 @@
 // Pure parts of data-parallel training: batch slicing, the world-size check on resume, option rules.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { checkWorldSize, sliceBatch, sliceRange } from '../../src/dist/ddp.ts';
+import { checkBatchSlices, checkWorldSize, sliceBatch, sliceRange } from '../../src/dist/ddp.ts';
 import { resolveTrainOptions } from '../../src/train/options.ts';
 import { DrhardInputError } from '../../src/util/errors.ts';
 
@@ -37,4 +37,13 @@ test('--micro-batches is refused for adore and pretrain, --negatives-x-device fo
   assert.throws(() => resolveTrainOptions({ data: 'd', outDir: 'o', initConfig: 'c.json', method: 'pretrain', microBatches: 2 }), /microBatches: --method pretrain/);
   assert.doesNotThrow(() => resolveTrainOptions({ data: 'd', outDir: 'o', initConfig: 'c.json', method: 'pretrain', negativesXDevice: true }));
   assert.doesNotThrow(() => resolveTrainOptions({ data: 'd', outDir: 'o', initConfig: 'c.json', method: 'inbatch', microBatches: 2, negativesXDevice: true }));
+});
+
+test('a batch (or an epoch\'s last batch) smaller than the world is refused, naming the sizes', () => {
+  assert.doesNotThrow(() => checkBatchSlices(48, 8, 2, 'queries'));
+  assert.doesNotThrow(() => checkBatchSlices(49, 8, 1, 'queries'));
+  assert.doesNotThrow(() => checkBatchSlices(50, 8, 2, 'queries'));
+  assert.throws(() => checkBatchSlices(49, 8, 2, 'queries'), /--batch-size 8 over 49 queries gives a batch of 1, which leaves some of the 2 ranks no queries/);
+  assert.throws(() => checkBatchSlices(48, 3, 4, 'documents'), /gives a batch of 3/);
+  assert.throws(() => checkBatchSlices(1, 8, 2, 'documents'), /gives a batch of 1/);
 });
