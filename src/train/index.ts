@@ -302,7 +302,8 @@ export async function trainDualEncoder(input: TrainOptionsInput, runtime: TrainR
       loadCheckpointOptimizer(start.dir, optimizer, schedule);
       restoreTorchRng(saved.dist ? (saved.dist.torchRng[dist?.pg.rank ?? 0] as string) : saved.torchRng);
       if (o.device !== 'cpu') logger.warn({ device: o.device }, 'only the CPU generator is checkpointed: dropout after resuming on a GPU differs from an uninterrupted run');
-      if (typeof o.resume === 'string') mgr.removeAfter(saved.step);
+      // Rank 0 alone: two ranks deleting the same directories raced (one's rename found the other's gone).
+      if (typeof o.resume === 'string' && writer) mgr.removeAfter(saved.step);
       state = { step: saved.step, order: saved.order, sampleRng: saved.sampleRng, nonfinite: saved.nonfinite, window: saved.window, history: saved.history };
       logger.info({ step: saved.step, dir: start.dir }, 'resuming');
     } else {

@@ -131,18 +131,19 @@ function stepLines(stdout: string): StepLine[] {
   return stdout.split('\n').filter((l) => l.startsWith('{"step"')).map((l) => JSON.parse(l) as StepLine);
 }
 
-test('ADORE, 2 ranks × slices of a batch of 7 = 1 process × 7: the same retrieval at every step, parameters within 1e-5', async (t) => {
+/** Trains with `extra` options in 1 process and on 2 ranks; checks every step's retrieval; returns both runs. */
+async function oneVsTwo(extra: Record<string, unknown>, steps: number): Promise<{ one: string; two: string; r: { stdout: string }; res: RankResult[] }> {
   const [one, two] = [tmpDir(), tmpDir()];
   dirs.push(one, two);
   const f1 = path.join(one, '..', `${path.basename(one)}.json`);
   const f2 = path.join(two, '..', `${path.basename(two)}.json`);
-  fs.writeFileSync(f1, JSON.stringify(adoreOptions(one)));
-  fs.writeFileSync(f2, JSON.stringify(adoreOptions(two)));
+  fs.writeFileSync(f1, JSON.stringify(adoreOptions(one, extra)));
+  fs.writeFileSync(f2, JSON.stringify(adoreOptions(two, extra)));
   dirs.push(f1, f2);
   const r = spawnSync(process.execPath, ['--import', 'tsx', worker, 'train', f1], { encoding: 'utf8', env, timeout: 300_000 });
   assert.equal(r.status, 0, r.stderr);
   const want = stepLines(r.stdout);
-  assert.equal(want.length, 5);
+  assert.equal(want.length, steps);
   const res = await runRanks([worker, 'train', f2], 2, { killAfterMs: 300_000 });
   ok(res);
   for (const x of res) {
@@ -153,6 +154,11 @@ test('ADORE, 2 ranks × slices of a batch of 7 = 1 process × 7: the same retrie
       assert.deepEqual(got[i]?.ids, w.ids, `rank ${x.rank} step ${w.step}: retrieved ids`);
     }
   }
+  return { one, two, r, res };
+}
+
+test('ADORE, 2 ranks × slices of a batch of 7 = 1 process × 7: the same retrieval at every step, parameters within 1e-5', async (t) => {
+  const { one, two, r, res } = await oneVsTwo({}, 5);
   // The model moves: later steps retrieve differently for the same query (so the comparison sees the updates).
   const a = maxDiff(path.join(two, 'model'), path.join(one, 'model'));
   const moved = maxDiff(path.join(one, 'model'), init);
@@ -206,4 +212,12 @@ test('drhard launch-style ADORE: dev evaluation once on rank 0 (same metrics as 
   // Dropout makes the ranks' steps differ from a dropout-free run: the resume really replayed the generators.
   const plain = maxDiff(path.join(full, 'model'), path.join(two, 'model'));
   assert.ok(plain.max > 0, 'dropout changed the run');
+});
+
+test('ADORE with a batch of 1 on 2 ranks (rank 0\'s slice is empty: it only joins the search) = 1 process', async (t) => {
+  const { one, two } = await oneVsTwo({ batchSize: 1, maxSteps: 3 }, 3);
+  const a = maxDiff(path.join(two, 'model'), path.join(one, 'model'));
+  t.diagnostic(`max |Δ| after 3 steps of one query: ${a.max} (${a.key})`);
+  assert.ok(maxDiff(path.join(one, 'model'), init).max > 1e-4, 'training changed the parameters');
+  assert.ok(a.max <= 1e-5, `2 ranks vs 1 process: max |Δ| ${a.max} at ${a.key}`);
 });
