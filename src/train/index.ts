@@ -454,70 +454,74 @@ function pairRunner(o: TrainOptions, data: TrainData, dist: DistTrainContext | n
 
 function pretrainRunner(o: TrainOptions, data: TrainData, vocab: MaskVocab | null, dist: DistTrainContext | null): MethodRunner {
   const crop = { query: { min: o.cropQuery[0], max: o.cropQuery[1] }, doc: { min: o.cropDoc[0], max: o.cropDoc[1] }, deletion: o.cropDeletion };
+  const temperature = (model: DotModel): number => o.temperature ?? defaultTemperature(model.dim);
+  // --mlm-weight weighs MLM against the contrastive loss; alone, MLM is the loss.
+  const weight = o.objective === 'mlm' ? 1 : o.mlmWeight;
+  const k = dist ? 1 : (o.microBatches ?? 1);
   return {
     queryRows: data.queryRows,
     queryId: data.queryId,
     step: (model, docs, ctx) =>
       tidy(() => {
-        // Distributed (src/dist/ddp.ts semantics): every rank draws the crops and masks of the whole batch from the
-        // shared RNG (the one-process draws), then computes its slice [s, e). Contrastive: with cross-rank negatives
-        // the whole batch's loss, W × it backpropagated; without, the slice's own in-batch loss. MLM: the slice's
-        // summed cross-entropy over the whole batch's masked count, × W, so the averaged gradient is the batch mean.
-        const W = dist?.pg.world ?? 1;
-        const [s, e] = dist ? sliceRange(docs.length, dist.pg.rank, W) : [0, docs.length];
         const metrics: Record<string, number> = {};
-        let value = 0;
-        let backprop: Tensor | null = null;
-        const add = (t: Tensor, scale: number): void => {
-          const x = scale === 1 ? t : t.mul(scale);
-          backprop = backprop === null ? x : backprop.add(x);
-        };
-        if (o.objective !== 'mlm') {
-          const temperature = o.temperature ?? defaultTemperature(model.dim);
-          let c: Tensor | null;
-          if (dist === null) c = contrastiveLoss(model, data.docs, docs, data.padId, ctx.rng, { crop, maxQueryLength: o.maxQueryLength, maxDocLength: o.maxDocLength, temperature, device: o.device });
-          else {
-            const views = drawCropViews(data.docs, docs, ctx.rng, { crop, maxQueryLength: o.maxQueryLength, maxDocLength: o.maxDocLength });
-            const local = { a: views.a.slice(s, e), b: views.b.slice(s, e) };
-            const x = dist.crossRankNegatives;
-            c = e > s ? viewsContrastiveLoss(model, local, data.padId, { temperature, device: o.device }, x ? (t) => gatherWithGrad(dist.pg, t) : null) : null;
-            if (x && c === null) throw new DrhardInputError(`a batch of ${docs.length} documents leaves rank ${dist.pg.rank} of ${W} none: use a --batch-size of at least ${W} per step`);
+        if (dist === null && k === 1) {
+          let loss: Tensor | null = null;
+          if (o.objective !== 'mlm') {
+            loss = contrastiveLoss(model, data.docs, docs, data.padId, ctx.rng, { crop, maxQueryLength: o.maxQueryLength, maxDocLength: o.maxDocLength, temperature: temperature(model), device: o.device });
+            metrics['contrastive'] = loss.item();
           }
-          if (c !== null) {
-            metrics['contrastive'] = c.item();
-            value += metrics['contrastive'];
-            add(c, dist?.crossRankNegatives ? W : 1);
-          } else metrics['contrastive'] = 0;
-        }
-        if (vocab !== null) {
-          const mo = { vocab, probability: o.mlmProbability, maxDocLength: o.maxDocLength };
-          // --mlm-weight weighs MLM against the contrastive loss; alone, MLM is the loss.
-          const weight = o.objective === 'mlm' ? 1 : o.mlmWeight;
-          if (dist === null) {
-            const mlm = mlmBatchLoss(model, data.docs, docs, ctx.rng, { ...mo, device: o.device });
+          if (vocab !== null) {
+            const mlm = mlmBatchLoss(model, data.docs, docs, ctx.rng, { vocab, probability: o.mlmProbability, maxDocLength: o.maxDocLength, device: o.device });
             metrics['mlm'] = mlm.item();
-            add(mlm, weight);
-          } else {
-            const m = drawMasks(data.docs, docs, ctx.rng, mo);
-            const mlm = e > s ? maskedLoss(model, sliceMasked(m, s, e), o.device, m.numMasked) : null;
-            metrics['mlm'] = mlm === null ? 0 : mlm.item() * W;
-            if (mlm !== null) add(mlm, weight * W);
+            loss = loss === null ? mlm : loss.add(mlm.mul(o.mlmWeight));
           }
-          value += weight * (metrics['mlm'] as number);
+          let total = loss as Tensor;
+          if (ctx.poison) total = total.mul(Number.NaN);
+          total.backward();
+          return { loss: total.item(), metrics };
         }
+        // Ranks (src/dist/ddp.ts semantics) or micro-batches: the crops and masks of the whole batch are drawn first,
+        // from the shared RNG (one process's draws), then each part [s, e) is computed and backpropagated.
+        // Contrastive: with cross-rank negatives the whole batch's loss, W × it backpropagated; otherwise the part's
+        // own in-batch loss (averaged over ranks by the all-reduce, over micro-batches by 1/k). MLM: the part's
+        // summed cross-entropy over the whole batch's masked count (× W on ranks), so it is the batch mean.
+        const W = dist?.pg.world ?? 1;
+        const x = dist?.crossRankNegatives ?? false;
+        const parts = dist ? [sliceRange(docs.length, dist.pg.rank, W)] : Array.from({ length: k }, (_, i) => sliceRange(docs.length, i, k));
+        const views = o.objective !== 'mlm' ? drawCropViews(data.docs, docs, ctx.rng, { crop, maxQueryLength: o.maxQueryLength, maxDocLength: o.maxDocLength }) : null;
+        const masks = vocab !== null ? drawMasks(data.docs, docs, ctx.rng, { vocab, probability: o.mlmProbability, maxDocLength: o.maxDocLength }) : null;
+        let cSum = 0;
+        let mSum = 0;
+        for (const [s, e] of parts) {
+          if (e <= s) continue;
+          tidy(() => {
+            let total: Tensor | null = null;
+            if (views !== null) {
+              const gather = dist && x ? (t: Tensor): Tensor => gatherWithGrad(dist.pg, t) : null;
+              const c = viewsContrastiveLoss(model, { a: views.a.slice(s, e), b: views.b.slice(s, e) }, data.padId, { temperature: temperature(model), device: o.device }, gather);
+              cSum += c.item();
+              total = c.mul(dist ? (x ? W : 1) : 1 / k);
+            }
+            if (masks !== null) {
+              const m = maskedLoss(model, sliceMasked(masks, s, e), o.device, masks.numMasked);
+              mSum += m.item();
+              const scaled = m.mul(weight * W);
+              total = total === null ? scaled : total.add(scaled);
+            }
+            if (ctx.poison && total !== null) total = total.mul(Number.NaN);
+            if (total !== null && total.requiresGrad) total.backward();
+          });
+        }
+        // Per-rank values whose mean over ranks is the batch's (the trainer averages the loss itself).
+        if (views !== null) metrics['contrastive'] = dist ? cSum : cSum / k;
+        if (masks !== null) metrics['mlm'] = mSum * W;
+        const value = ctx.poison ? Number.NaN : (metrics['contrastive'] ?? 0) + weight * (metrics['mlm'] ?? 0);
         if (dist) {
-          // Each rank's values average to the batch's (the trainer averages the loss itself).
           const keys = Object.keys(metrics);
-          const mean = meanOverRanks(dist.pg, keys.map((k) => metrics[k] as number));
-          keys.forEach((k, i) => (metrics[k] = mean[i] as number));
+          const mean = meanOverRanks(dist.pg, keys.map((key) => metrics[key] as number));
+          keys.forEach((key, i) => (metrics[key] = mean[i] as number));
         }
-        let total = backprop as Tensor | null;
-        if (ctx.poison) {
-          value = Number.NaN;
-          if (total !== null) total = total.mul(Number.NaN);
-        }
-        if (total !== null && total.requiresGrad) total.backward();
-        return { loss: dist ? value : total === null ? value : (total as Tensor).item(), metrics };
+        return { loss: value, metrics };
       }),
   };
 }

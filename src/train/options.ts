@@ -121,7 +121,7 @@ export const trainOptionsSchema = z.object({
   seed: z.number().int().default(42).describe('seed for data order, sampling, dropout and fresh initialization'),
   microBatches: posInt
     .optional()
-    .describe('STAR-style methods: split each batch into this many micro-batches, each with its own in-batch negatives, gradients averaged (default 1)'),
+    .describe('STAR-style methods and pretrain: split each batch into this many micro-batches, each with its own in-batch negatives, gradients averaged (default 1)'),
   negativesXDevice: z
     .boolean()
     .optional()
@@ -217,7 +217,7 @@ function crossFieldProblems(o: Record<string, unknown>): string[] {
     if (!has('init')) problems.push('init: --method adore needs --init (the model that encoded --doc-embeddings)');
     if (typeof o['gradCacheChunk'] === 'number' && o['gradCacheChunk'] > 0) problems.push('gradCacheChunk: not used by adore (only queries are encoded)');
   }
-  if ((method === 'adore' || method === 'pretrain') && typeof o['microBatches'] === 'number' && o['microBatches'] > 1) problems.push(`microBatches: --method ${method} does not split batches`);
+  if (method === 'adore' && typeof o['microBatches'] === 'number' && o['microBatches'] > 1) problems.push('microBatches: --method adore does not split batches');
   if (method === 'adore' && o['negativesXDevice'] === true) problems.push('negativesXDevice: --method adore has no in-batch negatives (its lists come from the index)');
   if (method !== 'adore' && has('docEmbeddings')) problems.push('docEmbeddings: only --method adore uses --doc-embeddings');
   if (method === 'pretrain' && has('negatives')) problems.push('negatives: pretraining reads only the corpus');

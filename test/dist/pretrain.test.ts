@@ -2,7 +2,8 @@
 // of 7 documents (slices of 3 and 4), contrastive + MLM: with --negatives-x-device the final parameters equal one
 // process with the whole batch (every rank draws the whole batch's crops and masks from the shared RNG; the
 // contrastive loss is the whole batch's, W × it backpropagated; the MLM loss is the slice's summed cross-entropy over
-// the whole batch's masked count, × W). Without it each rank's in-batch negatives are its slice's: a different run.
+// the whole batch's masked count, × W). Without it each rank's in-batch negatives are its slice's: the run of one
+// process with --micro-batches 2 (and a different run from the whole batch's).
 // Also: dev evaluation (STAR-style, re-encoding documents) runs on rank 0 alone, which logs and writes it once.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -53,21 +54,28 @@ after(() => {
   for (const x of dirs) fs.rmSync(x, { recursive: true, force: true });
 });
 
-test('pretrain, 2 ranks × slices of 7 with --negatives-x-device = 1 process × 7 (contrastive + MLM); dev evaluation on rank 0 only', async (t) => {
-  const [one, xdev, local] = [tmpDir(), tmpDir(), tmpDir()];
-  dirs.push(one, xdev, local);
-  const r = spawnSync(process.execPath, [BIN, ...flags(one)], { encoding: 'utf8', env: { ...process.env, DRHARD_LOG_LEVEL: 'warn', DRHARD_NUM_THREADS: '1' }, timeout: 300_000 });
+function single(out: string, extra: string[] = []): void {
+  const r = spawnSync(process.execPath, [BIN, ...flags(out, extra)], { encoding: 'utf8', env: { ...process.env, DRHARD_LOG_LEVEL: 'warn', DRHARD_NUM_THREADS: '1' }, timeout: 300_000 });
   assert.equal(r.status, 0, r.stderr);
+}
+
+test('pretrain, 2 ranks × slices of 7: --negatives-x-device = 1 process × 7, without = --micro-batches 2 (contrastive + MLM); dev evaluation on rank 0 only', async (t) => {
+  const [one, micro, xdev, local] = [tmpDir(), tmpDir(), tmpDir(), tmpDir()];
+  dirs.push(one, micro, xdev, local);
+  single(one);
+  single(micro, ['--micro-batches', '2']);
   const info = { DRHARD_LOG_LEVEL: 'info', DRHARD_LOG_FORMAT: 'json' };
   const res = await runRanks([BIN, ...flags(xdev, ['--negatives-x-device', '--eval-every', '2', '--eval-queries', '0'])], 2, { env: () => info, killAfterMs: 300_000 });
   for (const x of res) assert.equal(x.code, 0, `rank ${x.rank}: ${x.stderr}`);
   const res2 = await runRanks([BIN, ...flags(local)], 2, { env: () => ({ DRHARD_LOG_LEVEL: 'warn' }), killAfterMs: 300_000 });
   for (const x of res2) assert.equal(x.code, 0, `rank ${x.rank}: ${x.stderr}`);
   const a = maxDiff(xdev, one);
-  const b = maxDiff(local, one);
-  t.diagnostic(`max |Δ| after 4 steps: cross-rank negatives vs 1 process ${a.max} (${a.key}); per-rank negatives vs 1 process ${b.max}`);
+  const b = maxDiff(local, micro);
+  const c = maxDiff(micro, one);
+  t.diagnostic(`max |Δ| after 4 steps: cross-rank negatives vs 1 process ${a.max} (${a.key}); per-rank negatives vs micro-batches ${b.max} (${b.key}); between the two semantics ${c.max}`);
   assert.ok(a.max <= 1e-5, `cross-rank negatives vs one process: max |Δ| ${a.max} at ${a.key}`);
-  assert.ok(b.max > 1e-4, `per-rank in-batch negatives should train differently (max |Δ| ${b.max})`);
+  assert.ok(b.max <= 1e-5, `per-rank negatives vs --micro-batches 2: max |Δ| ${b.max} at ${b.key}`);
+  assert.ok(c.max > 1e-4, `per-slice in-batch negatives should train differently from the whole batch's (max |Δ| ${c.max})`);
   // The logged losses are the whole batch's: the mean over ranks of each rank's share.
   const losses = (dir: string): Array<Record<string, number>> =>
     fs.readFileSync(path.join(dir, 'metrics.jsonl'), 'utf8').split('\n').filter((l) => l.includes('"loss"')).map((l) => JSON.parse(l) as Record<string, number>);
