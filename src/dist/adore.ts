@@ -5,7 +5,7 @@ import * as path from 'node:path';
 import * as T from '../tensor/index.ts';
 import { embeddingsSha256 } from '../retrieval/ann.ts';
 import { layoutOf } from '../retrieval/embeddings.ts';
-import { defaultEngine, type SearchHits } from '../retrieval/search.ts';
+import { defaultEngine, type ExactEngine, type SearchHits } from '../retrieval/search.ts';
 import type { AdoreRetrieval, DocEmbeddingsIdentity } from '../train/adore.ts';
 import { DrhardInputError } from '../util/errors.ts';
 import { sliceRange, type Collective } from './ddp.ts';
@@ -36,10 +36,7 @@ export function openShardedAdoreIndex(file: string, pg: Collective, opts: { dim:
     throw new DrhardInputError(`holds ${layout.count} × ${layout.dim} vectors; the model and corpus need ${opts.count} × ${opts.dim}`, { file });
   }
   const sha256 = embeddingsSha256(file);
-  // The engine one process would use for the whole file (src/retrieval/search.ts fromFile), fp32 where that is
-  // faiss: bf16 and fp32 return the same correctly rounded scores, so the shards merge into the same lists.
-  const whole = defaultEngine(layout.count, layout.dim);
-  const shard = openRankShard(file, pg, { layout: { dim: opts.dim }, engine: whole === 'faiss' ? 'fp32' : whole });
+  const shard = openRankShard(file, pg, { layout: { dim: opts.dim }, engine: agreedEngine(pg, layout.count, layout.dim) });
   const search = (q: T.Tensor, k: number): SearchHits => shardedSearch(pg, shard, q, k);
   return {
     shard,
@@ -54,6 +51,26 @@ export function openShardedAdoreIndex(file: string, pg: Collective, opts: { dim:
     search,
     dispose: () => shard.searcher.dispose(),
   };
+}
+
+/**
+ * The exact engine every rank uses: the one one process would calibrate for the whole file (fromFile), chosen by
+ * rank 0 alone (ranks calibrating side by side on shared cores could choose differently) and passed through the
+ * store, which has no deadline for a slow calibration. bf16 and fp32 return the same correctly rounded scores, so
+ * shards merge into exactly one process's lists; torch and faiss (scores differing in the last bits with the GEMM's
+ * blocking) become fp32.
+ */
+function agreedEngine(pg: Collective, N: number, D: number): ExactEngine {
+  const key = `adore/engine/${N}x${D}`;
+  if (pg.rank === 0) {
+    const e = defaultEngine(N, D);
+    const engine: ExactEngine = e === 'bf16' ? 'bf16' : 'fp32';
+    pg.storeSet(key, engine);
+    return engine;
+  }
+  const got = pg.waitFor(key);
+  if (got !== 'bf16' && got !== 'fp32') throw new Error(`rank 0 chose an unknown search engine ${JSON.stringify(got)}`);
+  return got;
 }
 
 /** Every rank's rows in rank order (no gradient): the global batch's query embeddings. */
