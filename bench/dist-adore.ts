@@ -2,7 +2,7 @@
 // embeddings) against 1 process × 2 threads (the whole index), per training step (encode, search, loss + backward,
 // all-reduce, optimizer), and the peak resident memory of each process. No PyTorch side: drhard against itself.
 // Usage: node --import tsx bench/dist-adore.ts [--docs N] [--hidden H] [--steps S] [--batch B]
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -16,6 +16,12 @@ const argv = process.argv.slice(2);
 const flag = (n: string, d: number): number => (argv.includes(`--${n}`) ? Number(argv[argv.indexOf(`--${n}`) + 1]) : d);
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
 
+if (argv[0] === 'warm') {
+  // Calibrates the exact engine for this thread count into DRHARD_CACHE_DIR, so the measured runs only read it.
+  const { defaultEngine } = await import('../src/retrieval/search.ts');
+  process.stdout.write(`${defaultEngine(Number(argv[1]), Number(argv[2]))}\n`);
+  process.exit(0);
+}
 if (argv[0] === 'worker') {
   // One process (or rank) of the comparison: trains, then prints the per-step metrics and its peak RSS.
   const { ProcessGroup } = await import('../src/dist/group.ts');
@@ -24,7 +30,9 @@ if (argv[0] === 'worker') {
   const pg = ProcessGroup.fromEnv({ timeoutMs: 300_000 });
   const options = JSON.parse(fs.readFileSync(argv[1] as string, 'utf8')) as Record<string, unknown>;
   const r = await trainDualEncoder(options as never, { logger: createLogger({ level: 'warn' }), ...(pg ? { dist: { pg, crossRankNegatives: false } } : {}) });
-  process.stdout.write(`${JSON.stringify({ history: r.history, maxRssMiB: process.resourceUsage().maxRSS / 1024 })}\n`);
+  // VmHWM, not getrusage's maxrss: on Linux ru_maxrss survives fork + exec, so it reported the parent's peak.
+  const hwm = Number(/VmHWM:\s*(\d+) kB/.exec(fs.readFileSync('/proc/self/status', 'utf8'))?.[1] ?? Number.NaN);
+  process.stdout.write(`${JSON.stringify({ history: r.history, maxRssMiB: hwm / 1024 })}\n`);
   pg?.destroy();
   process.exit(0);
 }
@@ -53,13 +61,17 @@ try {
     fs.writeFileSync(f, JSON.stringify(o));
     return f;
   };
+  // One calibration cache per thread count (the cache file keeps one machine key at a time), warmed beforehand so
+  // that neither the step times nor the peak RSS include the calibration.
+  const cache = (threads: number): NodeJS.ProcessEnv => ({ DRHARD_CACHE_DIR: path.join(d.dir, `cache-${threads}t`), DRHARD_NUM_THREADS: String(threads), DRHARD_LOG_LEVEL: 'warn' });
+  const engines = [2, 1].map((t) => spawnSync(process.execPath, ['--import', 'tsx', self, 'warm', String(DOCS), String(H)], { encoding: 'utf8', env: { ...process.env, ...cache(t) } }).stdout.trim());
   const one = await new Promise<string>((resolve, reject) => {
-    const p = spawn(process.execPath, ['--import', 'tsx', self, 'worker', options(path.join(d.dir, 'one'))], { env: { ...process.env, DRHARD_NUM_THREADS: '2', DRHARD_LOG_LEVEL: 'warn' }, stdio: ['ignore', 'pipe', 'inherit'] });
+    const p = spawn(process.execPath, ['--import', 'tsx', self, 'worker', options(path.join(d.dir, 'one'))], { env: { ...process.env, ...cache(2) }, stdio: ['ignore', 'pipe', 'inherit'] });
     let out = '';
     p.stdout.on('data', (x: Buffer) => (out += x.toString()));
     p.on('close', (code) => (code === 0 ? resolve(out) : reject(new Error(`one process exited ${code}`))));
   });
-  const two = await runRanks([self, 'worker', options(path.join(d.dir, 'two'))], 2, { env: () => ({ DRHARD_NUM_THREADS: '1', DRHARD_LOG_LEVEL: 'warn' }), killAfterMs: 1_800_000 });
+  const two = await runRanks([self, 'worker', options(path.join(d.dir, 'two'))], 2, { env: () => cache(1), killAfterMs: 1_800_000 });
   for (const r of two) if (r.code !== 0) throw new Error(`rank ${r.rank}: ${r.stderr}`);
   type Out = { history: Array<Record<string, number>>; maxRssMiB: number };
   const parse = (s: string): Out => JSON.parse(s.trim().split('\n').at(-1) as string) as Out;
@@ -75,7 +87,7 @@ try {
   const slow = sb.reduce((x, y) => (y.step > x.step ? y : x));
   const f = (x: number): string => x.toFixed(3);
   console.log(`CPU: ${cpu} (${avx}); ${os.availableParallelism()} cores; load average ${os.loadavg().map((x) => x.toFixed(1)).join(' ')} at the end (shared machine)`);
-  console.log(`ADORE step, ${DOCS} docs × ${H} dims, batch ${BATCH}, top-200, hidden-${H} 2-layer encoder, median of steps 2-${STEPS}:`);
+  console.log(`ADORE step, ${DOCS} docs × ${H} dims, batch ${BATCH}, top-200, hidden-${H} 2-layer encoder, median of steps 2-${STEPS}; calibrated engine: ${engines[0]} (2 threads), ${engines[1]} (1 thread):`);
   console.log(`  1 process × 2 threads: ${f(sa.step)} s/step (encode ${f(sa.enc)}, search ${f(sa.search)}, loss+backward ${f(sa.loss)}); peak RSS ${a.maxRssMiB.toFixed(0)} MiB`);
   console.log(`  2 ranks × 1 thread:    ${f(slow.step)} s/step (slowest rank: encode ${f(slow.enc)}, search ${f(slow.search)}, loss+backward ${f(slow.loss)}); peak RSS ${b.map((x) => x.maxRssMiB.toFixed(0)).join(' / ')} MiB`);
   console.log(`  ratio (throughput, 2 ranks / 1 process): ${(sa.step / slow.step).toFixed(2)}×; index rows per rank ${Math.ceil(DOCS / 2)} of ${DOCS} (${((DOCS * H * 4) / 2 ** 20).toFixed(0)} MiB float32 in all)`);
