@@ -15,6 +15,7 @@ import { createModel } from '../../src/models/dual.ts';
 import { readStateDict, saveModel } from '../../src/models/checkpoint.ts';
 import { makeDataset, tmpDir, type SyntheticData } from '../train/helpers.ts';
 import { openDataset } from '../../src/data/dataset.ts';
+import { openShardedAdoreIndex } from '../../src/dist/adore.ts';
 import { lastJson, runRanks, type RankResult } from '../helpers/dist.ts';
 import { seededRng } from '../helpers/seed.ts';
 
@@ -75,6 +76,11 @@ before(async () => {
 });
 after(() => {
   for (const x of dirs) fs.rmSync(x, { recursive: true, force: true });
+});
+
+test('distributed ADORE refuses an approximate index (one structure over every row), naming the option', () => {
+  const pg = { rank: 0, world: 2 } as unknown as Parameters<typeof openShardedAdoreIndex>[1];
+  assert.throws(() => openShardedAdoreIndex(emb, pg, { dim: 32, count: 200, index: 'HNSW32' }), /index: distributed ADORE searches the sharded embeddings exactly \(--index Flat\); HNSW32/);
 });
 
 test('sharded ADORE retrieval of a batch equals one process (ids, scores, doc vectors; ties across the boundary)', async () => {
