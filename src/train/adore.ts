@@ -152,7 +152,7 @@ export function adoreStep(model: DotModel, data: TrainData, queries: number[], i
       const tok = tokenBatch(data.queries, queries.slice(start, end), o.maxQueryLength, data.padId, o.padToMax, o.device);
       q = model.encode(tok.ids, tok.mask);
     }
-    const qAll = r.gather(q === null ? zeros([0, model.dim]) : q.detach()); // [B, D]
+    const qAll = r.gather(q === null ? zeros([0, model.dim], { device: o.device }) : q.detach()); // [B, D]
     const t1 = now();
     const none = { mrr10: 0, recall10: 0, appended: 0, tEncode: t1 - t0, tSearch: 0, tLoss: 0, retrieved: { ids: new Int32Array(0), k: 0 } };
     // The searcher refuses non-finite queries; a NaN here is the trainer's non-finite case, not bad input. Every
