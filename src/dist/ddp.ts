@@ -21,7 +21,7 @@ import { DrhardInputError } from '../util/errors.ts';
 import type { ProcessGroup } from './group.ts';
 
 /** What training needs from the process group (ProcessGroup implements it). */
-export type Collective = Pick<ProcessGroup, 'rank' | 'world' | 'allReduce' | 'allGather' | 'allGatherNumbers' | 'assertSame' | 'barrier'>;
+export type Collective = Pick<ProcessGroup, 'rank' | 'world' | 'allReduce' | 'allGather' | 'allGatherNumbers' | 'assertSame' | 'barrier' | 'broadcast' | 'storeSet' | 'waitFor'>;
 
 export interface DistTrainContext {
   pg: Collective;
@@ -163,4 +163,20 @@ export function checkWorldSize(saved: { dist?: { world: number } | undefined }, 
       { file: dir },
     );
   }
+}
+
+/**
+ * Refuses batches that would leave a rank without queries (a global batch, or an epoch's smaller last batch, of
+ * fewer than `world` rows): STAR-style methods and pretrain encode their slice, and an empty one has nothing to
+ * encode. ADORE takes empty slices (the rank only joins the search), so it is not checked.
+ */
+export function checkBatchSlices(rows: number, batchSize: number, world: number, what: string): void {
+  const last = rows % batchSize;
+  const smallest = rows < batchSize ? rows : last === 0 ? batchSize : last;
+  if (smallest >= world) return;
+  throw new DrhardInputError(
+    `--batch-size ${batchSize} over ${rows} ${what} gives a batch of ${smallest}, which leaves some of the ${world} ranks no ${what}; ` +
+      `use a --batch-size of at least ${world} whose epoch remainder (${rows} mod batch size) is 0 or at least ${world}`,
+    { field: 'batchSize' },
+  );
 }

@@ -220,12 +220,14 @@ export function gatherMasked(hidden: Tensor, labels: Tensor | ArrayLike<number>)
  * F.cross_entropy(logits, labels, ignore_index=-100)); half-precision logits are upcast to float32 first (as
  * autocast does). With no predicted position the loss is 0 (still connected to the graph) instead of torch's NaN.
  */
-export function mlmLoss(logits: Tensor, labels: Tensor): Tensor {
+export function mlmLoss(logits: Tensor, labels: Tensor, count?: number): Tensor {
   return tidy(() => {
     const z = logits.dtype === 'float16' || logits.dtype === 'bfloat16' ? logits.to('float32') : logits;
     const y = labels.to({ dtype: 'int64', device: z.device });
     const sum = crossEntropy(z, y, { reduction: 'sum', ignoreIndex: IGNORE_INDEX });
-    const count = y.ne(IGNORE_INDEX).sum().clamp(1).to(z.dtype);
-    return sum.div(count);
+    // A given count (distributed: the whole batch's masked positions) replaces this batch's own.
+    if (count !== undefined) return sum.div(Math.max(1, count));
+    const n = y.ne(IGNORE_INDEX).sum().clamp(1).to(z.dtype);
+    return sum.div(n);
   });
 }

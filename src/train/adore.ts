@@ -3,10 +3,10 @@
 // query encoder with the exact document-embeddings file it was trained against.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { tidy } from '../tensor/index.ts';
+import { tidy, zeros, type Tensor } from '../tensor/index.ts';
 import type { DotModel } from '../models/dual.ts';
 import { CONFIG_FILE } from '../models/checkpoint.ts';
-import { DenseSearcher } from '../retrieval/search.ts';
+import { DenseSearcher, type SearchHits } from '../retrieval/search.ts';
 import { embeddingsSha256, indexManifestPath, loadIndex } from '../retrieval/ann.ts';
 import { adoreLoss, buildAdoreLists, listTensors } from '../losses/adore.ts';
 import { DrhardInputError } from '../util/errors.ts';
@@ -27,6 +27,34 @@ export interface DocEmbeddingsIdentity {
 export interface AdoreIndex {
   searcher: DenseSearcher;
   identity: DocEmbeddingsIdentity;
+}
+
+/**
+ * Where a step's retrieval runs: the whole index in this process, or one shard per rank (src/dist/adore.ts). Every
+ * process calls gather, search and docVectors with the same global batch, in the same order (they may be collectives).
+ */
+export interface AdoreRetrieval {
+  /** Processes sharing the batch (1: this one alone). */
+  readonly world: number;
+  /** This process's rows [start, end) of a global batch of B queries. */
+  slice(B: number): [number, number];
+  /** Every process's query embeddings [B, D] (detached) from this process's rows [end − start, D]. */
+  gather(local: Tensor): Tensor;
+  /** The exact top-k of the global batch, score descending, ties by lower offset. */
+  search(q: Tensor, k: number): SearchHits;
+  /** Stored vectors [n, D] of global doc offsets. */
+  docVectors(ids: Int32Array): Tensor;
+}
+
+/** The single-process retrieval: the whole index here. */
+export function localRetrieval(idx: Pick<AdoreIndex, 'searcher'>): AdoreRetrieval {
+  return {
+    world: 1,
+    slice: (B) => [0, B],
+    gather: (local) => local,
+    search: (q, k) => idx.searcher.search(q, k),
+    docVectors: (ids) => idx.searcher.docVectors(ids),
+  };
 }
 
 /** A saved index (`drhard search --save-index`): a file with its manifest beside it. */
@@ -99,21 +127,38 @@ export interface AdoreStepResult {
   tEncode: number;
   tSearch: number;
   tLoss: number;
+  /** The global batch's retrieved doc offsets [B, k] (-1: none); empty when the step stopped on a non-finite query. */
+  retrieved: { ids: Int32Array; k: number };
 }
 
 const now = (): number => performance.now() / 1000;
 
-/** One ADORE step's forward and backward (gradients accumulate into the model). */
-export function adoreStep(model: DotModel, data: TrainData, queries: number[], idx: AdoreIndex, o: AdoreStepOptions): AdoreStepResult {
+/**
+ * One ADORE step's forward and backward (gradients accumulate into the model). With a distributed retrieval each
+ * process encodes its slice of `queries` (the global batch), the slices' embeddings are gathered and searched
+ * together, and the process's loss is Σ_{its queries} loss_q · W/B, so the gradient averaged over W processes is
+ * the one-process gradient of the batch mean Σ_q loss_q / B whatever the slice sizes. Returned metrics are the whole
+ * batch's (every process builds every list); the loss is this process's part (its mean over processes is the batch's).
+ */
+export function adoreStep(model: DotModel, data: TrainData, queries: number[], idx: AdoreIndex | AdoreRetrieval, o: AdoreStepOptions): AdoreStepResult {
+  const r = 'gather' in idx ? idx : localRetrieval(idx);
   return tidy(() => {
     const t0 = now();
-    const tok = tokenBatch(data.queries, queries, o.maxQueryLength, data.padId, o.padToMax, o.device);
-    const q = model.encode(tok.ids, tok.mask); // [B, D]
+    const B = queries.length;
+    const [start, end] = r.slice(B);
+    const n = end - start;
+    let q: Tensor | null = null; // [n, D]
+    if (n > 0) {
+      const tok = tokenBatch(data.queries, queries.slice(start, end), o.maxQueryLength, data.padId, o.padToMax, o.device);
+      q = model.encode(tok.ids, tok.mask);
+    }
+    const qAll = r.gather(q === null ? zeros([0, model.dim], { device: o.device }) : q.detach()); // [B, D]
     const t1 = now();
-    const none = { mrr10: 0, recall10: 0, appended: 0, tEncode: t1 - t0, tSearch: 0, tLoss: 0 };
-    // The searcher refuses non-finite queries; a NaN here is the trainer's non-finite case, not bad input.
-    if (!q.allFinite()) return { loss: Number.NaN, ...none };
-    const hits = idx.searcher.search(q.detach(), o.negTopk);
+    const none = { mrr10: 0, recall10: 0, appended: 0, tEncode: t1 - t0, tSearch: 0, tLoss: 0, retrieved: { ids: new Int32Array(0), k: 0 } };
+    // The searcher refuses non-finite queries; a NaN here is the trainer's non-finite case, not bad input. Every
+    // process sees the same gathered batch, so all of them stop here together.
+    if (!qAll.allFinite()) return { loss: Number.NaN, ...none };
+    const hits = r.search(qAll, o.negTopk);
     const t2 = now();
     const lists = buildAdoreLists(
       hits.ids,
@@ -121,17 +166,24 @@ export function adoreStep(model: DotModel, data: TrainData, queries: number[], i
       queries.map((qo) => data.positives.row(qo)),
       { appendMissingPositives: o.appendMissingPositives },
     );
-    const B = queries.length;
-    const t = listTensors(lists, o.device);
-    const docs = idx.searcher.docVectors(lists.ids).reshape([B, lists.L, -1]); // [B, L, D], no gradient
-    let scores = (o.device === 'cpu' ? docs : docs.to(o.device)).bmm(q.unsqueeze(2)).squeeze(2); // [B, L]
-    // RankNet's σ = 1/τ: DRhard's σ = 1 on raw dot products; a model trained with a listwise temperature τ has its
-    // score differences on that scale, where σ = 1 saturates the logistic loss.
-    if (o.temperature !== undefined && o.temperature !== 1) scores = scores.div(o.temperature);
-    let { loss } = adoreLoss({ scores, labels: t.labels, valid: t.valid, metricCut: o.metricCut });
-    if (o.poison === true) loss = loss.mul(Number.NaN);
-    loss.backward();
-    const value = loss.item();
+    const L = lists.L;
+    // Every process asks for the whole batch's vectors (a distributed retrieval gathers them from the shards).
+    const vectors = r.docVectors(lists.ids); // [B·L, D], no gradient
+    let value = 0;
+    if (q !== null) {
+      const t = listTensors(lists, o.device);
+      const part = (x: Tensor): Tensor => (n === B ? x : x.narrow(0, start, n));
+      const docs = part(vectors.reshape([B, L, -1])); // [n, L, D]
+      let scores = (o.device === 'cpu' ? docs : docs.to(o.device)).bmm(q.unsqueeze(2)).squeeze(2); // [n, L]
+      // RankNet's σ = 1/τ: DRhard's σ = 1 on raw dot products; a model trained with a listwise temperature τ has its
+      // score differences on that scale, where σ = 1 saturates the logistic loss.
+      if (o.temperature !== undefined && o.temperature !== 1) scores = scores.div(o.temperature);
+      const out = adoreLoss({ scores, labels: part(t.labels), valid: part(t.valid), metricCut: o.metricCut });
+      let loss = r.world === 1 ? out.loss : out.perQuery.sum().mul(r.world / B);
+      if (o.poison === true) loss = loss.mul(Number.NaN);
+      loss.backward();
+      value = loss.item();
+    } else if (o.poison === true) value = Number.NaN;
     const mean = (a: number[]): number => a.reduce((s, x) => s + x, 0) / a.length;
     return {
       loss: value,
@@ -141,6 +193,7 @@ export function adoreStep(model: DotModel, data: TrainData, queries: number[], i
       tEncode: t1 - t0,
       tSearch: t2 - t1,
       tLoss: now() - t2,
+      retrieved: { ids: hits.ids, k: hits.k },
     };
   });
 }

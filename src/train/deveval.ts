@@ -10,7 +10,9 @@ import type { TrainData } from './data.ts';
 import { tokenBatch } from './star.ts';
 
 export const DEV_METRICS = ['mrr@10', 'recall@100'] as const;
-const DEPTH = 100;
+/** Documents retrieved per dev query. */
+export const DEV_DEPTH = 100;
+const DEPTH = DEV_DEPTH;
 
 export interface DevEvalOptions {
   split: string;
@@ -77,7 +79,7 @@ export class DevEvaluator {
   }
 
   /** Evaluates `model` (restoring its train/eval mode); `fixed` searches ADORE's document index instead of re-encoding. */
-  run(model: DotModel, fixed?: DenseSearcher): Record<string, number> {
+  run(model: DotModel, fixed?: Pick<DenseSearcher, 'search'>): Record<string, number> {
     const wasTraining = model.training;
     model.eval();
     try {

@@ -15,12 +15,12 @@ import { MANIFEST_FILE } from '../data/dataset.ts';
 import { log as rootLog, type Logger } from '../util/log.ts';
 import { Rng } from '../util/rng.ts';
 import { SummaryWriter } from './tensorboard.ts';
-import { ADORE_CONFIG_KEY, adoreStep, openAdoreIndex, type AdoreIndex } from './adore.ts';
+import { ADORE_CONFIG_KEY, adoreStep, openAdoreIndex, type AdoreIndex, type AdoreRetrieval, type DocEmbeddingsIdentity } from './adore.ts';
 import { loadTrainData, type TrainData } from './data.ts';
 import { DevEvaluator } from './deveval.ts';
 import { diffOptions, resolveTrainOptions, type TrainOptions, type TrainOptionsInput } from './options.ts';
 import { defaultTemperature } from '../losses/listwise.ts';
-import { contrastiveLoss, loadCorpusData, maskVocab, mlmBatchLoss, type MaskVocab } from './pretrain.ts';
+import { contrastiveLoss, drawCropViews, drawMasks, loadCorpusData, maskVocab, maskedLoss, mlmBatchLoss, sliceMasked, viewsContrastiveLoss, type MaskVocab } from './pretrain.ts';
 import { checkNegatives, pairStep, samplePairBatch, type PairMethod } from './star.ts';
 import {
   emptyWindow,
@@ -33,7 +33,9 @@ import {
   type TrainStateFile,
 } from './state.ts';
 import { runTrainLoop, type MethodRunner, type StopRequest, type TrainHooks } from './trainer.ts';
-import { checkWorldSize, gatherWithGrad, sliceBatch, sliceRange, type DistTrainContext } from '../dist/ddp.ts';
+import { checkBatchSlices, checkWorldSize, gatherWithGrad, meanOverRanks, sliceBatch, sliceRange, type DistTrainContext } from '../dist/ddp.ts';
+import { openShardedAdoreIndex, type ShardedAdoreIndex } from '../dist/adore.ts';
+import type { CollectiveSearch } from '../dist/deveval.ts';
 
 export { resolveTrainOptions, trainOptionsSchema, METHODS, METHOD_DEFAULTS, type Method, type TrainOptions, type TrainOptionsInput } from './options.ts';
 export { NonFiniteError, type TrainHooks, type StopRequest, type MethodRunner } from './trainer.ts';
@@ -200,7 +202,7 @@ function checkUnchanged(o: TrainOptions, saved: TrainStateFile, stored: Record<s
 }
 
 /** ADORE's queries live in the space of one set of document embeddings: a checkpoint only resumes against it. */
-function checkSameEmbeddings(saved: TrainStateFile, idx: AdoreIndex, dir: string): void {
+function checkSameEmbeddings(saved: TrainStateFile, idx: { identity: DocEmbeddingsIdentity }, dir: string): void {
   const savedSha = (saved.identity['docEmbeddings'] as { sha256?: string } | undefined)?.sha256;
   if (savedSha === idx.identity.sha256) return;
   throw new DrhardInputError(
@@ -247,9 +249,6 @@ export async function trainDualEncoder(input: TrainOptionsInput, runtime: TrainR
   const outDir = path.resolve(o.outDir);
   const dist = runtime.dist && runtime.dist.pg.world > 1 ? runtime.dist : null;
   const writer = dist === null || dist.pg.rank === 0;
-  if (dist && o.method !== 'inbatch' && o.method !== 'randneg' && o.method !== 'bm25neg' && o.method !== 'star') {
-    throw new DrhardInputError(`distributed training supports --method inbatch, randneg, bm25neg and star; ${o.method} runs in one process for now`);
-  }
   // One run per output directory, for the whole run (the checkpoint lock only covers one save); rank 0 holds it.
   using _runLock = !writer ? null : lockOutputDir(outDir, o.method === 'pretrain' ? 'drhard pretrain' : 'drhard train');
   const mgr = new CheckpointManager(path.join(outDir, OUT_FILES.checkpoints), {
@@ -270,19 +269,25 @@ export async function trainDualEncoder(input: TrainOptionsInput, runtime: TrainR
   let model: DotModel | null = null;
   let optimizer: AdamLike | null = null;
   let adore: AdoreIndex | null = null;
+  let sharded: ShardedAdoreIndex | null = null;
   let tb: SummaryWriter | null = null;
   try {
     if (o.negatives !== undefined) checkNegatives(data, o.hardNum, o.negatives);
+    if (dist && o.method !== 'adore') checkBatchSlices(data.queryRows.length, o.batchSize, dist.pg.world, o.method === 'pretrain' ? 'documents' : 'queries');
     const devEval = devEvaluator(o, data);
     model = start ? loadCheckpointModel(start.dir, o.device) : initialModel(o, logger);
     model.train();
     const vocab = withMlmHead(o) ? await maskVocab([o.data, o.init], model.config.vocabSize, model.config.padTokenId) : null;
     if (o.method === 'adore') {
-      adore = openAdoreIndex(o.docEmbeddings as string, { dim: model.dim, count: data.docs.count, index: o.index });
-      if (start && saved) checkSameEmbeddings(saved, adore, start.dir);
+      // Distributed: each rank holds its row range of the embeddings only (src/dist/adore.ts).
+      const spec = { dim: model.dim, count: data.docs.count, index: o.index };
+      if (dist) sharded = openShardedAdoreIndex(o.docEmbeddings as string, dist.pg, spec);
+      else adore = openAdoreIndex(o.docEmbeddings as string, spec);
+      if (start && saved) checkSameEmbeddings(saved, (sharded ?? adore) as { identity: DocEmbeddingsIdentity }, start.dir);
     }
-    const identity: Record<string, unknown> = adore ? { inputs, docEmbeddings: adore.identity } : { inputs };
-    const modelExtra: Record<string, unknown> = adore ? { [ADORE_CONFIG_KEY]: adore.identity } : {};
+    const docIdentity = (sharded ?? adore)?.identity;
+    const identity: Record<string, unknown> = docIdentity ? { inputs, docEmbeddings: docIdentity } : { inputs };
+    const modelExtra: Record<string, unknown> = docIdentity ? { [ADORE_CONFIG_KEY]: docIdentity } : {};
 
     optimizer = makeOptimizer(o, model);
     const perEpoch = stepsPerEpoch(data.queryRows.length, o.batchSize);
@@ -297,7 +302,8 @@ export async function trainDualEncoder(input: TrainOptionsInput, runtime: TrainR
       loadCheckpointOptimizer(start.dir, optimizer, schedule);
       restoreTorchRng(saved.dist ? (saved.dist.torchRng[dist?.pg.rank ?? 0] as string) : saved.torchRng);
       if (o.device !== 'cpu') logger.warn({ device: o.device }, 'only the CPU generator is checkpointed: dropout after resuming on a GPU differs from an uninterrupted run');
-      if (typeof o.resume === 'string') mgr.removeAfter(saved.step);
+      // Rank 0 alone: two ranks deleting the same directories raced (one's rename found the other's gone).
+      if (typeof o.resume === 'string' && writer) mgr.removeAfter(saved.step);
       state = { step: saved.step, order: saved.order, sampleRng: saved.sampleRng, nonfinite: saved.nonfinite, window: saved.window, history: saved.history };
       logger.info({ step: saved.step, dir: start.dir }, 'resuming');
     } else {
@@ -319,7 +325,13 @@ export async function trainDualEncoder(input: TrainOptionsInput, runtime: TrainR
       tb = new SummaryWriter(o.logDir ?? path.join(outDir, OUT_FILES.log), { purgeStep: state.step + 1 });
     }
 
-    const runner = o.method === 'adore' ? adoreRunner(o, data, adore as AdoreIndex) : o.method === 'pretrain' ? pretrainRunner(o, data, vocab) : pairRunner(o, data, dist);
+    const hooks = runtime.hooks ?? {};
+    const runner =
+      o.method === 'adore'
+        ? adoreRunner(o, data, sharded ? { retrieval: sharded.retrieval, collective: sharded.search } : { retrieval: adore as AdoreIndex, collective: null }, hooks)
+        : o.method === 'pretrain'
+          ? pretrainRunner(o, data, vocab, dist)
+          : pairRunner(o, data, dist);
     logger.info(
       { method: o.method, queries: data.queryRows.length, stepsPerEpoch: perEpoch, totalSteps, startStep: state.step, batchSize: o.batchSize },
       'training',
@@ -350,7 +362,7 @@ export async function trainDualEncoder(input: TrainOptionsInput, runtime: TrainR
       modelExtra,
       options: stored,
       identity,
-      hooks: runtime.hooks ?? {},
+      hooks,
       stop: runtime.stop ?? null,
       resumedFrom: start?.dir ?? null,
       dist,
@@ -385,6 +397,7 @@ export async function trainDualEncoder(input: TrainOptionsInput, runtime: TrainR
   } finally {
     tb?.close();
     adore?.searcher.dispose();
+    sharded?.dispose();
     optimizer?.dispose();
     model?.dispose();
     data.dataset.close();
@@ -439,45 +452,94 @@ function pairRunner(o: TrainOptions, data: TrainData, dist: DistTrainContext | n
   };
 }
 
-function pretrainRunner(o: TrainOptions, data: TrainData, vocab: MaskVocab | null): MethodRunner {
+function pretrainRunner(o: TrainOptions, data: TrainData, vocab: MaskVocab | null, dist: DistTrainContext | null): MethodRunner {
   const crop = { query: { min: o.cropQuery[0], max: o.cropQuery[1] }, doc: { min: o.cropDoc[0], max: o.cropDoc[1] }, deletion: o.cropDeletion };
+  const temperature = (model: DotModel): number => o.temperature ?? defaultTemperature(model.dim);
+  // --mlm-weight weighs MLM against the contrastive loss; alone, MLM is the loss.
+  const weight = o.objective === 'mlm' ? 1 : o.mlmWeight;
+  const k = dist ? 1 : (o.microBatches ?? 1);
   return {
     queryRows: data.queryRows,
     queryId: data.queryId,
     step: (model, docs, ctx) =>
       tidy(() => {
         const metrics: Record<string, number> = {};
-        let loss: Tensor | null = null;
-        if (o.objective !== 'mlm') {
-          loss = contrastiveLoss(model, data.docs, docs, data.padId, ctx.rng, {
-            crop,
-            maxQueryLength: o.maxQueryLength,
-            maxDocLength: o.maxDocLength,
-            temperature: o.temperature ?? defaultTemperature(model.dim),
-            device: o.device,
+        if (dist === null && k === 1) {
+          let loss: Tensor | null = null;
+          if (o.objective !== 'mlm') {
+            loss = contrastiveLoss(model, data.docs, docs, data.padId, ctx.rng, { crop, maxQueryLength: o.maxQueryLength, maxDocLength: o.maxDocLength, temperature: temperature(model), device: o.device });
+            metrics['contrastive'] = loss.item();
+          }
+          if (vocab !== null) {
+            const mlm = mlmBatchLoss(model, data.docs, docs, ctx.rng, { vocab, probability: o.mlmProbability, maxDocLength: o.maxDocLength, device: o.device });
+            metrics['mlm'] = mlm.item();
+            loss = loss === null ? mlm : loss.add(mlm.mul(o.mlmWeight));
+          }
+          let total = loss as Tensor;
+          if (ctx.poison) total = total.mul(Number.NaN);
+          total.backward();
+          return { loss: total.item(), metrics };
+        }
+        // Ranks (src/dist/ddp.ts semantics) or micro-batches: the crops and masks of the whole batch are drawn first,
+        // from the shared RNG (one process's draws), then each part [s, e) is computed and backpropagated.
+        // Contrastive: with cross-rank negatives the whole batch's loss, W × it backpropagated; otherwise the part's
+        // own in-batch loss (averaged over ranks by the all-reduce, over micro-batches by 1/k). MLM: the part's
+        // summed cross-entropy over the whole batch's masked count (× W on ranks), so it is the batch mean.
+        const W = dist?.pg.world ?? 1;
+        const x = dist?.crossRankNegatives ?? false;
+        const parts = dist ? [sliceRange(docs.length, dist.pg.rank, W)] : Array.from({ length: k }, (_, i) => sliceRange(docs.length, i, k));
+        const views = o.objective !== 'mlm' ? drawCropViews(data.docs, docs, ctx.rng, { crop, maxQueryLength: o.maxQueryLength, maxDocLength: o.maxDocLength }) : null;
+        const masks = vocab !== null ? drawMasks(data.docs, docs, ctx.rng, { vocab, probability: o.mlmProbability, maxDocLength: o.maxDocLength }) : null;
+        let cSum = 0;
+        let mSum = 0;
+        for (const [s, e] of parts) {
+          if (e <= s) continue;
+          tidy(() => {
+            let total: Tensor | null = null;
+            if (views !== null) {
+              const gather = dist && x ? (t: Tensor): Tensor => gatherWithGrad(dist.pg, t) : null;
+              const c = viewsContrastiveLoss(model, { a: views.a.slice(s, e), b: views.b.slice(s, e) }, data.padId, { temperature: temperature(model), device: o.device }, gather);
+              cSum += c.item();
+              total = c.mul(dist ? (x ? W : 1) : 1 / k);
+            }
+            if (masks !== null) {
+              const m = maskedLoss(model, sliceMasked(masks, s, e), o.device, masks.numMasked);
+              mSum += m.item();
+              const scaled = m.mul(weight * W);
+              total = total === null ? scaled : total.add(scaled);
+            }
+            if (ctx.poison && total !== null) total = total.mul(Number.NaN);
+            if (total !== null && total.requiresGrad) total.backward();
           });
-          metrics['contrastive'] = loss.item();
         }
-        if (vocab !== null) {
-          const mlm = mlmBatchLoss(model, data.docs, docs, ctx.rng, { vocab, probability: o.mlmProbability, maxDocLength: o.maxDocLength, device: o.device });
-          metrics['mlm'] = mlm.item();
-          loss = loss === null ? mlm : loss.add(mlm.mul(o.mlmWeight));
+        // Per-rank values whose mean over ranks is the batch's (the trainer averages the loss itself).
+        if (views !== null) metrics['contrastive'] = dist ? cSum : cSum / k;
+        if (masks !== null) metrics['mlm'] = mSum * W;
+        const value = ctx.poison ? Number.NaN : (metrics['contrastive'] ?? 0) + weight * (metrics['mlm'] ?? 0);
+        if (dist) {
+          const keys = Object.keys(metrics);
+          const mean = meanOverRanks(dist.pg, keys.map((key) => metrics[key] as number));
+          keys.forEach((key, i) => (metrics[key] = mean[i] as number));
         }
-        let total = loss as Tensor;
-        if (ctx.poison) total = total.mul(Number.NaN);
-        total.backward();
-        return { loss: total.item(), metrics };
+        return { loss: value, metrics };
       }),
   };
 }
 
-function adoreRunner(o: TrainOptions, data: TrainData, idx: AdoreIndex): MethodRunner {
+function adoreRunner(
+  o: TrainOptions,
+  data: TrainData,
+  side: { retrieval: AdoreIndex | AdoreRetrieval; collective: CollectiveSearch },
+  hooks: TrainHooks,
+): MethodRunner {
+  const retrieval = side.retrieval;
   return {
     queryRows: data.queryRows,
     queryId: data.queryId,
-    evalSearcher: idx.searcher,
+    ...('searcher' in retrieval ? { evalSearcher: retrieval.searcher } : {}),
+    evalCollectiveSearch: side.collective,
     step: (model, queries, ctx) => {
-      const r = adoreStep(model, data, queries, idx, {
+      const r = adoreStep(model, data, queries, retrieval, {
         maxQueryLength: o.maxQueryLength,
         padToMax: ctx.padToMax,
         device: o.device,
@@ -489,6 +551,7 @@ function adoreRunner(o: TrainOptions, data: TrainData, idx: AdoreIndex): MethodR
         appendMissingPositives: o.appendMissingPositives,
         poison: ctx.poison,
       });
+      if (r.retrieved.k > 0) hooks.onRetrieval?.({ step: ctx.step, queries, ids: r.retrieved.ids, k: r.retrieved.k });
       return { loss: r.loss, metrics: { mrr10: r.mrr10, recall10: r.recall10, appended: r.appended, tEncode: r.tEncode, tSearch: r.tSearch, tLoss: r.tLoss } };
     },
   };

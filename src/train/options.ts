@@ -121,11 +121,11 @@ export const trainOptionsSchema = z.object({
   seed: z.number().int().default(42).describe('seed for data order, sampling, dropout and fresh initialization'),
   microBatches: posInt
     .optional()
-    .describe('STAR-style methods: split each batch into this many micro-batches, each with its own in-batch negatives, gradients averaged (default 1)'),
+    .describe('STAR-style methods and pretrain: split each batch into this many micro-batches, each with its own in-batch negatives, gradients averaged (default 1)'),
   negativesXDevice: z
     .boolean()
     .optional()
-    .describe('distributed runs (drhard launch): in-batch negatives from every rank\'s batch slice, as one process with the whole batch (Tevatron\'s negatives_x_device)'),
+    .describe('distributed runs (drhard launch; STAR-style methods and pretrain): in-batch negatives from every rank\'s batch slice, as one process with the whole batch (Tevatron\'s negatives_x_device)'),
   gradCacheChunk: nonNegInt.default(0).describe('gradient caching: encode at most this many sequences with a graph at once (0 = off)'),
   device: z.string().min(1).default('cpu').describe('device for the model: cpu, cuda, cuda:1 …'),
   threads: posInt.optional().describe('libtorch/faiss threads (default: DRHARD_NUM_THREADS or all cores)'),
@@ -217,8 +217,8 @@ function crossFieldProblems(o: Record<string, unknown>): string[] {
     if (!has('init')) problems.push('init: --method adore needs --init (the model that encoded --doc-embeddings)');
     if (typeof o['gradCacheChunk'] === 'number' && o['gradCacheChunk'] > 0) problems.push('gradCacheChunk: not used by adore (only queries are encoded)');
   }
-  if ((method === 'adore' || method === 'pretrain') && typeof o['microBatches'] === 'number' && o['microBatches'] > 1) problems.push(`microBatches: --method ${method} does not split batches`);
-  if ((method === 'adore' || method === 'pretrain') && o['negativesXDevice'] === true) problems.push(`negativesXDevice: --method ${method} does not run distributed yet`);
+  if (method === 'adore' && typeof o['microBatches'] === 'number' && o['microBatches'] > 1) problems.push('microBatches: --method adore does not split batches');
+  if (method === 'adore' && o['negativesXDevice'] === true) problems.push('negativesXDevice: --method adore has no in-batch negatives (its lists come from the index)');
   if (method !== 'adore' && has('docEmbeddings')) problems.push('docEmbeddings: only --method adore uses --doc-embeddings');
   if (method === 'pretrain' && has('negatives')) problems.push('negatives: pretraining reads only the corpus');
   for (const k of ['cropQuery', 'cropDoc'] as const) {

@@ -5,7 +5,7 @@ import type { DotModel } from '../models/dual.ts';
 import type { TokenStore } from '../data/tokenstore.ts';
 import { openDataset } from '../data/dataset.ts';
 import { listwiseLoss } from '../losses/listwise.ts';
-import { gatherMasked, maskTokens, maskedBatchTensors, mlmLoss } from '../losses/mlm.ts';
+import { IGNORE_INDEX, gatherMasked, maskTokens, maskedBatchTensors, mlmLoss, type MaskedBatch } from '../losses/mlm.ts';
 import { loadTokenizer } from '../tokenizers/load.ts';
 import { findTokenizerDir } from '../tokenizers/files.ts';
 import { DrhardInputError } from '../util/errors.ts';
@@ -88,25 +88,48 @@ export interface ContrastiveStepOptions {
   device: string;
 }
 
+/** The two views of each document of a batch: A (query-like, cut to maxQueryLength) and B (document-like). */
+export interface CropViews {
+  a: number[][];
+  b: number[][];
+}
+
+/** Draws the views of every row, in row order (view A then view B of each row): the RNG order one process uses. */
+export function drawCropViews(docs: TokenStore, rows: readonly number[], rng: Rng, o: Pick<ContrastiveStepOptions, 'crop' | 'maxQueryLength' | 'maxDocLength'>): CropViews {
+  const a: number[][] = [];
+  const b: number[][] = [];
+  for (const r of rows) {
+    const row = truncatedRow(docs, r, o.maxDocLength);
+    a.push(truncateView(cropView(row, o.crop.query, o.crop.deletion, rng), o.maxQueryLength));
+    b.push(cropView(row, o.crop.doc, o.crop.deletion, rng));
+  }
+  return { a, b };
+}
+
+/**
+ * The listwise loss of drawn views (view A of document i must score its own view B above the others' B views).
+ * `gather` (distributed, cross-rank negatives) turns this process's embeddings into every rank's, in batch order.
+ */
+export function viewsContrastiveLoss(model: DotModel, views: CropViews, padId: number, o: Pick<ContrastiveStepOptions, 'temperature' | 'device'>, gather?: ((t: Tensor) => Tensor) | null): Tensor {
+  return tidy(() => {
+    const qa = padViews(views.a, padId, o.device);
+    const db = padViews(views.b, padId, o.device);
+    let qe = model.encode(qa.ids, qa.mask);
+    let de = model.encode(db.ids, db.mask);
+    if (gather) {
+      qe = gather(qe);
+      de = gather(de);
+    }
+    return listwiseLoss({ queries: qe, positives: de, inbatch: true, temperature: o.temperature });
+  });
+}
+
 /**
  * Contrastive crop loss for a batch of documents: view A (query-like) of document i must score its own view B
  * above the B views of the other documents (listwise, in-batch negatives). Returns the loss tensor (with graph).
  */
 export function contrastiveLoss(model: DotModel, docs: TokenStore, rows: readonly number[], padId: number, rng: Rng, o: ContrastiveStepOptions): Tensor {
-  return tidy(() => {
-    const a: number[][] = [];
-    const b: number[][] = [];
-    for (const r of rows) {
-      const row = truncatedRow(docs, r, o.maxDocLength);
-      a.push(truncateView(cropView(row, o.crop.query, o.crop.deletion, rng), o.maxQueryLength));
-      b.push(cropView(row, o.crop.doc, o.crop.deletion, rng));
-    }
-    const qa = padViews(a, padId, o.device);
-    const db = padViews(b, padId, o.device);
-    const qe = model.encode(qa.ids, qa.mask);
-    const de = model.encode(db.ids, db.mask);
-    return listwiseLoss({ queries: qe, positives: de, inbatch: true, temperature: o.temperature });
-  });
+  return viewsContrastiveLoss(model, drawCropViews(docs, rows, rng, o), padId, o);
 }
 
 /**
@@ -162,17 +185,38 @@ export async function maskVocab(candidates: ReadonlyArray<string | undefined>, v
   return { vocabSize, maskTokenId, padTokenId, specialTokenIds: specials };
 }
 
+/** RoBERTa's dynamic masking of a batch of documents (15%, 80/10/10, drawn from `rng` over the whole batch). */
+export function drawMasks(docs: TokenStore, rows: readonly number[], rng: Rng, o: { vocab: MaskVocab; probability: number; maxDocLength: number }): MaskedBatch {
+  const views = rows.map((r) => Array.from(truncatedRow(docs, r, o.maxDocLength)));
+  return maskTokens(views, rng, { ...o.vocab, mlmProbability: o.probability });
+}
+
+/** Rows [start, end) of a masked batch (same padded length L). */
+export function sliceMasked(m: MaskedBatch, start: number, end: number): MaskedBatch {
+  const L = m.shape[1];
+  const labels = m.labels.slice(start * L, end * L);
+  let n = 0;
+  for (const y of labels) if (y !== IGNORE_INDEX) n++;
+  return { ...m, shape: [end - start, L], ids: m.ids.slice(start * L, end * L), attention: m.attention.slice(start * L, end * L), labels, numMasked: n };
+}
+
+/**
+ * The summed cross-entropy of the masked positions divided by `count` (default: their number, the batch mean); the
+ * head is applied to the masked positions only.
+ */
+export function maskedLoss(model: DotModel, m: MaskedBatch, device: string, count?: number): Tensor {
+  return tidy(() => {
+    const t = maskedBatchTensors(m, device);
+    const h = model.backbone.forward(t.ids, t.mask); // [B, L, H]
+    const g = gatherMasked(h, m.labels); // [M, H]
+    return mlmLoss(model.mlmLogits(g.hidden), g.labels, count);
+  });
+}
+
 /**
  * MLM loss of a batch of documents with RoBERTa's dynamic masking (15%, 80/10/10, drawn from `rng`), the head applied
  * to the masked positions only. Returns the loss tensor (with graph).
  */
 export function mlmBatchLoss(model: DotModel, docs: TokenStore, rows: readonly number[], rng: Rng, o: { vocab: MaskVocab; probability: number; maxDocLength: number; device: string }): Tensor {
-  return tidy(() => {
-    const views = rows.map((r) => Array.from(truncatedRow(docs, r, o.maxDocLength)));
-    const m = maskTokens(views, rng, { ...o.vocab, mlmProbability: o.probability });
-    const t = maskedBatchTensors(m, o.device);
-    const h = model.backbone.forward(t.ids, t.mask); // [B, L, H]
-    const g = gatherMasked(h, m.labels); // [M, H]
-    return mlmLoss(model.mlmLogits(g.hidden), g.labels);
-  });
+  return maskedLoss(model, drawMasks(docs, rows, rng, o), o.device);
 }

@@ -14,6 +14,7 @@ import type { DevEvaluator } from './deveval.ts';
 import { EpochOrder } from './sampler.ts';
 import { emptyWindow, torchRngBase64, writeCheckpointFiles, type MetricsRecord, type TrainerState } from './state.ts';
 import { anyRank, averageGradients, gatherStrings, meanOverRanks, type DistTrainContext } from '../dist/ddp.ts';
+import { distributedDevEval, type CollectiveSearch } from '../dist/deveval.ts';
 
 export interface StepContext {
   /** Global step about to run (0-based). */
@@ -39,7 +40,9 @@ export interface MethodRunner {
   /** Forward and backward of one batch of query offsets; gradients accumulate into the model. */
   step(model: DotModel, queries: number[], ctx: StepContext): StepOutcome;
   /** The fixed index dev evaluation searches (ADORE); STAR-style methods re-encode documents. */
-  readonly evalSearcher?: DenseSearcher;
+  readonly evalSearcher?: Pick<DenseSearcher, 'search'>;
+  /** Distributed ADORE: the sharded index's search, which every rank joins during dev evaluation. */
+  readonly evalCollectiveSearch?: CollectiveSearch;
   /** Query ids for error messages. */
   queryId(offset: number): string;
 }
@@ -48,6 +51,8 @@ export interface MethodRunner {
 export interface TrainHooks {
   /** Return true to make step `step` (0-based) produce a NaN loss. */
   poisonStep?: (step: number) => boolean;
+  /** ADORE: the doc offsets retrieved for the step's global batch ([B, k] row-major, -1 = none), on every rank. */
+  onRetrieval?: (info: { step: number; queries: number[]; ids: Int32Array; k: number }) => void;
   /** After each completed (or skipped) step. */
   onStep?: (info: { step: number; loss: number; lr: number; skipped: boolean }) => void | Promise<void>;
 }
@@ -232,11 +237,14 @@ export async function runTrainLoop(c: LoopConfig): Promise<LoopResult> {
         state.window = emptyWindow();
       }
       if (c.devEval && c.evalEvery > 0 && (state.step % c.evalEvery === 0 || state.step === c.totalSteps)) {
-        const m = c.devEval.run(model, runner.evalSearcher);
-        const rec: MetricsRecord = { step: state.step };
-        for (const [k, v] of Object.entries(m)) rec[`dev/${k}`] = v;
-        emit(c, rec);
-        c.logger.info({ step: state.step, ...m }, 'dev evaluation');
+        // Distributed: once, on rank 0 (the others wait, or join a sharded index's search), logged once.
+        const m = dist ? distributedDevEval(dist.pg, c.devEval, model, state.step, runner.evalCollectiveSearch ?? null) : c.devEval.run(model, runner.evalSearcher);
+        if (m !== null) {
+          const rec: MetricsRecord = { step: state.step };
+          for (const [k, v] of Object.entries(m)) rec[`dev/${k}`] = v;
+          emit(c, rec);
+          c.logger.info({ step: state.step, ...m }, 'dev evaluation');
+        }
       }
       await c.hooks.onStep?.({ step: state.step, loss: out.loss, lr, skipped: false });
       if (c.saveEvery > 0 && state.step % c.saveEvery === 0) await save();

@@ -1,7 +1,7 @@
 // Pure parts of data-parallel training: batch slicing, the world-size check on resume, option rules.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { checkWorldSize, sliceBatch, sliceRange } from '../../src/dist/ddp.ts';
+import { checkBatchSlices, checkWorldSize, sliceBatch, sliceRange } from '../../src/dist/ddp.ts';
 import { resolveTrainOptions } from '../../src/train/options.ts';
 import { DrhardInputError } from '../../src/util/errors.ts';
 
@@ -30,9 +30,20 @@ test('a checkpoint from another world size is refused, naming both sizes', () =>
   assert.throws(() => checkWorldSize({}, 4, '/ck'), /1 rank, this run has 4: .*--nproc-per-node 1, or without launch/);
 });
 
-test('--micro-batches and --negatives-x-device are refused for adore and pretrain', () => {
+test('--micro-batches and --negatives-x-device are refused for adore (one list per query, no in-batch negatives), allowed for pretrain', () => {
   const base = { data: 'd', outDir: 'o', init: 'm', docEmbeddings: 'e.f32', method: 'adore' };
   assert.throws(() => resolveTrainOptions({ ...base, microBatches: 2 }), /microBatches: --method adore does not split batches/);
-  assert.throws(() => resolveTrainOptions({ ...base, negativesXDevice: true }), /negativesXDevice: --method adore/);
+  assert.throws(() => resolveTrainOptions({ ...base, negativesXDevice: true }), /negativesXDevice: --method adore has no in-batch negatives/);
+  assert.doesNotThrow(() => resolveTrainOptions({ data: 'd', outDir: 'o', initConfig: 'c.json', method: 'pretrain', microBatches: 2 }));
+  assert.doesNotThrow(() => resolveTrainOptions({ data: 'd', outDir: 'o', initConfig: 'c.json', method: 'pretrain', negativesXDevice: true }));
   assert.doesNotThrow(() => resolveTrainOptions({ data: 'd', outDir: 'o', initConfig: 'c.json', method: 'inbatch', microBatches: 2, negativesXDevice: true }));
+});
+
+test('a batch (or an epoch\'s last batch) smaller than the world is refused, naming the sizes', () => {
+  assert.doesNotThrow(() => checkBatchSlices(48, 8, 2, 'queries'));
+  assert.doesNotThrow(() => checkBatchSlices(49, 8, 1, 'queries'));
+  assert.doesNotThrow(() => checkBatchSlices(50, 8, 2, 'queries'));
+  assert.throws(() => checkBatchSlices(49, 8, 2, 'queries'), /--batch-size 8 over 49 queries gives a batch of 1, which leaves some of the 2 ranks no queries/);
+  assert.throws(() => checkBatchSlices(48, 3, 4, 'documents'), /gives a batch of 3/);
+  assert.throws(() => checkBatchSlices(1, 8, 2, 'documents'), /gives a batch of 1/);
 });
