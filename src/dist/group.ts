@@ -5,10 +5,13 @@
 // scopes, autograd, tensor handles owned by JS), so running them on a worker would only move the wait; what matters
 // is that they end: every call carries a deadline (Gloo's op timeout and Work::wait's), after which it throws and
 // the process can exit. A dead peer closes its sockets and fails the call at once; a hung one fails it at the
-// deadline. On failure the group asks the store which ranks stopped beating (a native heartbeat thread, TCP only).
+// deadline. On failure the group asks the store which ranks stopped beating (a native heartbeat thread, TCP only)
+// and which ranks never entered this collective (each rank records its collective sequence number in the store, so a
+// rank alive but stuck in JavaScript before a collective is named too: src/dist/laggards.ts).
 import { createHash } from 'node:crypto';
 import { native, type DistHandle } from '../native/addon.ts';
 import { cat, tensor, Tensor } from '../tensor/index.ts';
+import { describeLaggards, findLaggards, seqKey, seqValue } from './laggards.ts';
 
 const dn = native;
 
@@ -101,6 +104,8 @@ export class ProcessGroup {
   readonly timeoutMs: number;
   readonly #heartbeatMs: number;
   #h: DistHandle | null;
+  /** Collectives this rank has entered (the store's seq/<rank> holds the last one). */
+  #seq = 0;
 
   private constructor(h: DistHandle, o: Required<Pick<ProcessGroupOptions, 'rank' | 'world' | 'backend' | 'timeoutMs' | 'heartbeatMs'>>) {
     this.#h = h;
@@ -145,8 +150,20 @@ export class ProcessGroup {
     return this.#h;
   }
 
-  /** Runs a collective; on failure names the ranks that stopped beating. */
-  #guard<T>(what: string, fn: () => T): T {
+  /**
+   * Runs a collective; on failure names the ranks that stopped beating, else the ranks that never entered it.
+   * `collective: false` (store reads) records no sequence number.
+   */
+  #guard<T>(what: string, fn: () => T, collective = true): T {
+    if (collective) {
+      this.#seq++;
+      // One store write per collective: what lets a timeout name a peer that is alive but never arrived.
+      try {
+        dn.distStoreSet(this.handle, seqKey(this.rank), seqValue(this.#seq, what));
+      } catch {
+        // The store host is gone; the collective below fails and says so.
+      }
+    }
     try {
       return fn();
     } catch (e) {
@@ -157,13 +174,26 @@ export class ProcessGroup {
       } catch {
         // Best effort: the message below still says what failed.
       }
-      const who =
+      let who =
         ranks.length === 0
           ? 'no peer named (no heartbeat information)'
           : ranks[0] === -1
             ? 'rank 0 (the store host) is unreachable: it exited or hung'
             : `rank${ranks.length > 1 ? 's' : ''} ${ranks.join(', ')} stopped responding (dead or hung)`;
-      throw new DistError(`rank ${this.rank}/${this.world}: ${what} failed: ${who}; ${msg}`, ranks);
+      if (ranks.length === 0 && collective) {
+        const late = findLaggards(this.rank, this.world, this.#seq, (r) => {
+          try {
+            return dn.distStoreGet(this.handle, seqKey(r), 500);
+          } catch {
+            return null;
+          }
+        });
+        if (late.length > 0) {
+          ranks = late.map((l) => l.rank);
+          who = describeLaggards(late, this.#seq, what);
+        }
+      }
+      throw new DistError(`rank ${this.rank}/${this.world}: ${what} #${this.#seq} failed: ${who}; ${msg}`, ranks);
     }
   }
 
@@ -236,7 +266,7 @@ export class ProcessGroup {
     dn.distStoreSet(this.handle, key, value);
   }
   storeGet(key: string): string {
-    return this.#guard(`store get ${key}`, () => dn.distStoreGet(this.handle, key, this.timeoutMs));
+    return this.#guard(`store get ${key}`, () => dn.distStoreGet(this.handle, key, this.timeoutMs), false);
   }
 
   /**
