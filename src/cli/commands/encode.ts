@@ -48,7 +48,7 @@ async function run(o: Options): Promise<void> {
       shouldStop: () => stop.requested,
       ...(pg ? { shard: encodeShard(pg) } : {}),
     });
-    process.stdout.write(`${JSON.stringify({ out: o.out, count: r.manifest.count, dim: r.manifest.dim, dtype: r.manifest.dtype, encoded: r.encoded, reused: r.reused, seconds: Number(r.seconds.toFixed(3)), rowsPerSecond: r.encoded > 0 ? Number((r.encoded / r.seconds).toFixed(1)) : null })}\n`);
+    process.stdout.write(`${JSON.stringify({ out: o.out, count: r.manifest.count, dim: r.manifest.dim, dtype: r.manifest.dtype, encoded: r.encoded, reused: r.reused, seconds: Number(r.seconds.toFixed(3)), encodeSeconds: r.encodeSeconds, cpuSeconds: r.cpuSeconds, rowsPerSecond: r.encoded > 0 ? Number((r.encoded / r.seconds).toFixed(1)) : null })}\n`);
   } catch (e) {
     if (e instanceof EncodeStopped) {
       process.stderr.write(`drhard encode: ${e.message}\n`);
