@@ -652,6 +652,7 @@ FN(setNumThreads) {
   int n = static_cast<int>(i64(info[0]));
   at::set_num_threads(n);
   drhard::faissSetThreads(n);
+  drhard::blasSetThreads(n);
   return info.Env().Undefined();
   GUARD_END
 }

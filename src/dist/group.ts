@@ -167,7 +167,8 @@ export class ProcessGroup {
     try {
       return fn();
     } catch (e) {
-      const msg = (e as Error).message;
+      // c10d appends its C++ stack ("Exception raised from … frame #0 …"): noise for the user.
+      const msg = (e as Error).message.split('\nException raised from')[0] as string;
       let ranks: number[] = [];
       try {
         ranks = dn.distStaleRanks(this.handle, Math.max(3 * this.#heartbeatMs, 1500));

@@ -74,7 +74,7 @@ for (const scenario of ['dead', 'stopped'] as const) {
   });
 }
 
-test('a rank alive but stuck in JavaScript before a collective is named by the others within the timeout plus a few seconds', async () => {
+test('a rank alive but stuck in JavaScript before a collective is named by the others within the timeout plus a few seconds', async (t) => {
   const timeoutMs = 4000;
   const children: Array<import('node:child_process').ChildProcess> = [];
   const res = await runRanks([worker, 'stuck'], 2, {
@@ -92,4 +92,5 @@ test('a rank alive but stuck in JavaScript before a collective is named by the o
   assert.match(r0.error, /rank 1 \(last entered: barrier #1\) never entered allReduce #2/);
   assert.deepEqual(r0.ranks, [1]);
   assert.ok(r0.seconds < timeoutMs / 1000 + 8, `took ${r0.seconds} s`);
+  t.diagnostic(`rank 0 failed ${r0.seconds} s after entering the collective (timeout ${timeoutMs / 1000} s): ${r0.error}`);
 });
