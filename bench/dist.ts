@@ -41,62 +41,62 @@ console.log(`CPU: ${cpu}; ${os.availableParallelism()} cores; load average ${os.
 
 // STAR step
 if (ONLY.includes('star')) {
-const one = last(await runOne([WORKER, 'star', String(STEPS), d.data, d.negatives], 2));
-const two = await runRanks([WORKER, 'star', String(STEPS), d.data, d.negatives], 2, { env: () => ({ DRHARD_NUM_THREADS: '1' }) });
-for (const r of two) if (r.code !== 0) throw new Error(`rank ${r.rank}: ${r.stderr}`);
-const s1 = median(one['seconds'] as number[]);
-const s2 = median(two.map((r) => last(r.stdout)).map((o) => median(o['seconds'] as number[])));
-console.log(`STAR step (batch 32): 1 process × 2 threads ${s1.toFixed(3)} s, 2 ranks × 1 thread ${s2.toFixed(3)} s → ${(32 / s1).toFixed(1)} vs ${(32 / s2).toFixed(1)} queries/s, ratio (2 ranks / 1 process) ${(s1 / s2).toFixed(2)}×`);
-const c1 = median(one['cpu'] as number[]);
-const c2 = two.map((r) => median(last(r.stdout)['cpu'] as number[])).reduce((a, b) => a + b, 0);
-console.log(`  CPU per step (all threads, all ranks): 1 process ${c1.toFixed(3)} s, 2 ranks ${c2.toFixed(3)} s (${(c2 / c1).toFixed(2)}× the work)`);
+  const one = last(await runOne([WORKER, 'star', String(STEPS), d.data, d.negatives], 2));
+  const two = await runRanks([WORKER, 'star', String(STEPS), d.data, d.negatives], 2, { env: () => ({ DRHARD_NUM_THREADS: '1' }) });
+  for (const r of two) if (r.code !== 0) throw new Error(`rank ${r.rank}: ${r.stderr}`);
+  const s1 = median(one['seconds'] as number[]);
+  const s2 = median(two.map((r) => last(r.stdout)).map((o) => median(o['seconds'] as number[])));
+  console.log(`STAR step (batch 32): 1 process × 2 threads ${s1.toFixed(3)} s, 2 ranks × 1 thread ${s2.toFixed(3)} s → ${(32 / s1).toFixed(1)} vs ${(32 / s2).toFixed(1)} queries/s, ratio (2 ranks / 1 process) ${(s1 / s2).toFixed(2)}×`);
+  const c1 = median(one['cpu'] as number[]);
+  const c2 = two.map((r) => median(last(r.stdout)['cpu'] as number[])).reduce((a, b) => a + b, 0);
+  console.log(`  CPU per step (all threads, all ranks): 1 process ${c1.toFixed(3)} s, 2 ranks ${c2.toFixed(3)} s (${(c2 / c1).toFixed(2)}× the work)`);
 }
 
 // Encoding: `seconds` of drhard encode (from the start of the encode to the published file, after model load and
 // rendezvous), its CPU time, and the whole run's wall time including process start-up.
 if (ONLY.includes('encode')) {
-const enc = (out: string): string[] => [BIN, 'encode', '--model', model, '--data', d.data, '--out', out, '--chunk-rows', '500', '--batch-size', '64', '--no-progress'];
-type Enc = { seconds: number; cpu: number; wall: number };
-const encOne = (out: string, threads: number): Promise<Enc> => {
-  const t = performance.now();
-  return new Promise((resolve, reject) => {
-    const p = spawn(process.execPath, enc(out), { env: { ...process.env, DRHARD_NUM_THREADS: String(threads), DRHARD_LOG_LEVEL: 'warn' }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let o = '';
-    let e = '';
-    p.stdout.on('data', (b: Buffer) => (o += b.toString()));
-    p.stderr.on('data', (b: Buffer) => (e += b.toString()));
-    p.on('close', (code) => {
-      if (code !== 0) return reject(new Error(e));
-      const j = last(o);
-      resolve({ seconds: j['seconds'] as number, cpu: j['cpuSeconds'] as number, wall: (performance.now() - t) / 1000 });
+  const enc = (out: string): string[] => [BIN, 'encode', '--model', model, '--data', d.data, '--out', out, '--chunk-rows', '500', '--batch-size', '64', '--no-progress'];
+  type Enc = { seconds: number; cpu: number; wall: number };
+  const encOne = (out: string, threads: number): Promise<Enc> => {
+    const t = performance.now();
+    return new Promise((resolve, reject) => {
+      const p = spawn(process.execPath, enc(out), { env: { ...process.env, DRHARD_NUM_THREADS: String(threads), DRHARD_LOG_LEVEL: 'warn' }, stdio: ['ignore', 'pipe', 'pipe'] });
+      let o = '';
+      let e = '';
+      p.stdout.on('data', (b: Buffer) => (o += b.toString()));
+      p.stderr.on('data', (b: Buffer) => (e += b.toString()));
+      p.on('close', (code) => {
+        if (code !== 0) return reject(new Error(e));
+        const j = last(o);
+        resolve({ seconds: j['seconds'] as number, cpu: j['cpuSeconds'] as number, wall: (performance.now() - t) / 1000 });
+      });
     });
-  });
-};
-const rows: Record<string, Enc[]> = { '1 process × 1 thread': [], '1 process × 2 threads': [], '2 ranks × 1 thread': [], 'control: 2 independent processes × 1 thread, whole corpus each': [] };
-let same = true;
-let ref: Buffer | null = null;
-for (let rep = 0; rep < REPS; rep++) {
-  const o = (n: string): string => path.join(d.dir, `${n}-${rep}.f32`);
-  const check = (f: string): void => {
-    const b = fs.readFileSync(f);
-    ref ??= b;
-    same &&= ref.equals(b);
   };
-  rows['1 process × 1 thread']?.push(await encOne(o('one1'), 1));
-  rows['1 process × 2 threads']?.push(await encOne(o('one2'), 2));
-  check(o('one2'));
-  const t0 = performance.now();
-  const e2 = await runRanks(enc(o('two')), 2, { env: () => ({ DRHARD_NUM_THREADS: '1', DRHARD_LOG_LEVEL: 'warn' }) });
-  const wall = (performance.now() - t0) / 1000;
-  for (const r of e2) if (r.code !== 0) throw new Error(`rank ${r.rank}: ${r.stderr}`);
-  const js = e2.map((r) => last(r.stdout));
-  rows['2 ranks × 1 thread']?.push({ seconds: Math.max(...js.map((j) => j['seconds'] as number)), cpu: js.reduce((a, j) => a + (j['cpuSeconds'] as number), 0), wall });
-  check(o('two'));
-  const t1 = performance.now();
-  const ind = await Promise.all([encOne(o('ind0'), 1), encOne(o('ind1'), 1)]);
-  // Twice the rows in the same run: per corpus, half the time and half the CPU.
-  rows['control: 2 independent processes × 1 thread, whole corpus each']?.push({ seconds: Math.max(...ind.map((x) => x.seconds)) / 2, cpu: (ind[0]!.cpu + ind[1]!.cpu) / 2, wall: (performance.now() - t1) / 1000 / 2 });
-  for (const f of fs.readdirSync(d.dir)) if (f.endsWith(`-${rep}.f32`) || f.endsWith(`-${rep}.f32.json`)) fs.rmSync(path.join(d.dir, f), { force: true });
+  const rows: Record<string, Enc[]> = { '1 process × 1 thread': [], '1 process × 2 threads': [], '2 ranks × 1 thread': [], 'control: 2 independent processes × 1 thread, whole corpus each': [] };
+  let same = true;
+  let ref: Buffer | null = null;
+  for (let rep = 0; rep < REPS; rep++) {
+    const o = (n: string): string => path.join(d.dir, `${n}-${rep}.f32`);
+    const check = (f: string): void => {
+      const b = fs.readFileSync(f);
+      ref ??= b;
+      same &&= ref.equals(b);
+    };
+    rows['1 process × 1 thread']?.push(await encOne(o('one1'), 1));
+    rows['1 process × 2 threads']?.push(await encOne(o('one2'), 2));
+    check(o('one2'));
+    const t0 = performance.now();
+    const e2 = await runRanks(enc(o('two')), 2, { env: () => ({ DRHARD_NUM_THREADS: '1', DRHARD_LOG_LEVEL: 'warn' }) });
+    const wall = (performance.now() - t0) / 1000;
+    for (const r of e2) if (r.code !== 0) throw new Error(`rank ${r.rank}: ${r.stderr}`);
+    const js = e2.map((r) => last(r.stdout));
+    rows['2 ranks × 1 thread']?.push({ seconds: Math.max(...js.map((j) => j['seconds'] as number)), cpu: js.reduce((a, j) => a + (j['cpuSeconds'] as number), 0), wall });
+    check(o('two'));
+    const t1 = performance.now();
+    const ind = await Promise.all([encOne(o('ind0'), 1), encOne(o('ind1'), 1)]);
+    // Twice the rows in the same run: per corpus, half the time and half the CPU.
+    rows['control: 2 independent processes × 1 thread, whole corpus each']?.push({ seconds: Math.max(...ind.map((x) => x.seconds)) / 2, cpu: (ind[0]!.cpu + ind[1]!.cpu) / 2, wall: (performance.now() - t1) / 1000 / 2 });
+    for (const f of fs.readdirSync(d.dir)) if (f.endsWith(`-${rep}.f32`) || f.endsWith(`-${rep}.f32.json`)) fs.rmSync(path.join(d.dir, f), { force: true });
 }
 const base = median(rows['1 process × 2 threads']!.map((x) => x.seconds));
 console.log(`encode ${DOCS} passages (≤40 tokens, hidden 32 model), median of ${REPS} (runs interleaved); files identical: ${same}`);
@@ -109,10 +109,10 @@ for (const [name, xs] of Object.entries(rows)) {
 
 // All-reduce of base-size gradients
 if (ONLY.includes('allreduce')) {
-const ar = await runRanks([WORKER, 'allreduce', '3'], 2, { env: () => ({ DRHARD_NUM_THREADS: '1' }) });
-for (const r of ar) if (r.code !== 0) throw new Error(`rank ${r.rank}: ${r.stderr}`);
-const a0 = last((ar[0] as { stdout: string }).stdout);
-console.log(`all-reduce (average) of ${(a0['params'] as number / 1e6).toFixed(1)}M float32 gradients, 2 ranks, loopback Gloo, 25 MiB buckets: ${median(a0['seconds'] as number[]).toFixed(3)} s per step (median of 3)`);
+  const ar = await runRanks([WORKER, 'allreduce', '3'], 2, { env: () => ({ DRHARD_NUM_THREADS: '1' }) });
+  for (const r of ar) if (r.code !== 0) throw new Error(`rank ${r.rank}: ${r.stderr}`);
+  const a0 = last((ar[0] as { stdout: string }).stdout);
+  console.log(`all-reduce (average) of ${(a0['params'] as number / 1e6).toFixed(1)}M float32 gradients, 2 ranks, loopback Gloo, 25 MiB buckets: ${median(a0['seconds'] as number[]).toFixed(3)} s per step (median of 3)`);
 }
 console.log(`load average at end: ${os.loadavg().map((x) => x.toFixed(1)).join(' ')}`);
 fs.rmSync(d.dir, { recursive: true, force: true });
