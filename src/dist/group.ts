@@ -103,6 +103,8 @@ export class ProcessGroup {
   readonly backend: 'gloo' | 'nccl';
   readonly timeoutMs: number;
   readonly #heartbeatMs: number;
+  /** Who hosts the TCP store, for messages when it is unreachable. */
+  #storeHost = 'rank 0 (the store host)';
   #h: DistHandle | null;
   /** Collectives this rank has entered (the store's seq/<rank> holds the last one). */
   #seq = 0;
@@ -127,7 +129,9 @@ export class ProcessGroup {
     } catch (e) {
       throw new DistError(`rank ${o.rank}/${o.world}: rendezvous at ${o.init} failed within ${timeoutMs / 1000} s: ${(e as Error).message}`, []);
     }
-    return new ProcessGroup(h, { rank: o.rank, world: o.world, backend, timeoutMs, heartbeatMs });
+    const pg = new ProcessGroup(h, { rank: o.rank, world: o.world, backend, timeoutMs, heartbeatMs });
+    if (o.externalStore === true) pg.#storeHost = `the store host at ${o.init} (torchrun's agent)`;
+    return pg;
   }
 
   /** From torchrun's environment; null when not launched distributed (or a world of one). */
@@ -179,7 +183,7 @@ export class ProcessGroup {
         ranks.length === 0
           ? 'no peer named (no heartbeat information)'
           : ranks[0] === -1
-            ? 'rank 0 (the store host) is unreachable: it exited or hung'
+            ? `${this.#storeHost} is unreachable: it exited or hung`
             : `rank${ranks.length > 1 ? 's' : ''} ${ranks.join(', ')} stopped responding (dead or hung)`;
       if (ranks.length === 0 && collective) {
         const late = findLaggards(this.rank, this.world, this.#seq, (r) => {
@@ -283,7 +287,7 @@ export class ProcessGroup {
         if (!/timeout|timed out/i.test(msg)) throw new DistError(`rank ${this.rank}/${this.world}: waiting for ${key} failed: ${msg}`, []);
         const stale = dn.distStaleRanks(this.handle, Math.max(3 * this.#heartbeatMs, 1500));
         if (stale.length > 0) {
-          const who = stale[0] === -1 ? 'rank 0 (the store host) is unreachable' : `rank${stale.length > 1 ? 's' : ''} ${stale.join(', ')} stopped responding (dead or hung)`;
+          const who = stale[0] === -1 ? `${this.#storeHost} is unreachable` : `rank${stale.length > 1 ? 's' : ''} ${stale.join(', ')} stopped responding (dead or hung)`;
           throw new DistError(`rank ${this.rank}/${this.world}: waiting for ${key}: ${who}`, stale);
         }
       }
