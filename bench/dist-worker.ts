@@ -43,19 +43,25 @@ if (what === 'allreduce') {
   const rng = new Rng(7);
   const B = 32;
   const times: number[] = [];
+  const cpu: number[] = [];
   for (let s = 0; s < steps + 1; s++) {
     const qs = Array.from({ length: B }, (_, i) => data.queryRows[(s * B + i) % data.queryRows.length] as number);
     pg?.barrier();
     const t0 = performance.now();
+    const c0 = process.cpuUsage();
     const batch = samplePairBatch(data, qs, rng, { method: 'star', hardNum: 1, randNum: 0 });
     const local = sliceBatch(batch, ...sliceRange(B, rank, world));
     pairStep(model, data, local, { method: 'star', loss: 'listwise', temperature: 1, maxQueryLength: 16, maxDocLength: 40, padToMax: true, device: 'cpu', gradCacheChunk: 0 });
     if (pg) averageGradients(pg, model.parameters());
     opt.step();
     model.zeroGrad();
-    if (s > 0) times.push((performance.now() - t0) / 1000);
+    if (s > 0) {
+      times.push((performance.now() - t0) / 1000);
+      const c = process.cpuUsage(c0);
+      cpu.push((c.user + c.system) / 1e6);
+    }
   }
-  process.stdout.write(`${JSON.stringify({ what, rank, world, threads: getNumThreads(), batch: B, seconds: times })}\n`);
+  process.stdout.write(`${JSON.stringify({ what, rank, world, threads: getNumThreads(), batch: B, seconds: times, cpu })}\n`);
   data.dataset.close();
   void openDataset;
 }

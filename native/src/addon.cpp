@@ -652,6 +652,7 @@ FN(setNumThreads) {
   int n = static_cast<int>(i64(info[0]));
   at::set_num_threads(n);
   drhard::faissSetThreads(n);
+  drhard::blasSetThreads(n);
   return info.Env().Undefined();
   GUARD_END
 }
@@ -948,6 +949,28 @@ FN(distShutdown) {
   GUARD_END
 }
 FN(distNcclAvailable) { return Napi::Boolean::New(info.Env(), drhard::distNcclAvailable()); }
+// distServeStore(port, timeoutMs) -> [handle, port]: a TCPStore server (tests of torchrun's agent store).
+struct StoreServerHolder {
+  std::shared_ptr<drhard::DistStoreServer> s;
+};
+FN(distServeStore) {
+  GUARD_BEGIN
+  auto s = drhard::distServeStore(static_cast<int>(i64(info[0])), i64(info[1]));
+  const int port = drhard::distServedPort(*s);
+  auto out = Napi::Array::New(info.Env(), 2);
+  out.Set(0u, Napi::External<StoreServerHolder>::New(info.Env(), new StoreServerHolder{std::move(s)}));
+  out.Set(1u, Napi::Number::New(info.Env(), port));
+  return out;
+  GUARD_END
+}
+FN(distCloseStore) {
+  GUARD_BEGIN
+  if (!info[0].IsExternal()) throw std::invalid_argument("expected a store server handle");
+  auto* h = info[0].As<Napi::External<StoreServerHolder>>().Data();
+  delete h;  // the JS owner drops the handle after this call (src/dist/agent.ts)
+  return info.Env().Undefined();
+  GUARD_END
+}
 
 #define EXPORT(name) exports.Set(#name, Napi::Function::New(env, name, #name))
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
@@ -967,6 +990,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
 
   EXPORT(distInit); EXPORT(distAllReduce); EXPORT(distAllGather); EXPORT(distBroadcast); EXPORT(distBarrier);
   EXPORT(distStoreSet); EXPORT(distStoreGet); EXPORT(distStaleRanks); EXPORT(distShutdown); EXPORT(distNcclAvailable);
+  EXPORT(distServeStore); EXPORT(distCloseStore);
   return exports;
 }
 

@@ -240,6 +240,26 @@ void distShutdown(std::shared_ptr<DistGroup>& g, bool destroy) {
   }
 }
 
+struct DistStoreServer {
+  c10::intrusive_ptr<c10d::TCPStore> store;
+};
+
+std::shared_ptr<DistStoreServer> distServeStore(int port, int64_t timeoutMs) {
+  if (port < 0 || port > 65535) throw std::invalid_argument("bad port " + std::to_string(port));
+  if (timeoutMs <= 0) throw std::invalid_argument("timeout must be positive");
+  c10d::TCPStoreOptions o;
+  o.port = static_cast<uint16_t>(port);
+  o.isServer = true;
+  o.numWorkers = c10::nullopt;
+  o.waitWorkers = false;
+  o.timeout = ms(timeoutMs);
+  auto s = std::make_shared<DistStoreServer>();
+  s->store = c10::make_intrusive<c10d::TCPStore>("127.0.0.1", o);
+  return s;
+}
+
+int distServedPort(const DistStoreServer& s) { return s.store->getPort(); }
+
 bool distNcclAvailable() {
 #ifdef DRHARD_WITH_NCCL
   return true;

@@ -38,4 +38,10 @@ std::vector<int> distStaleRanks(DistGroup& g, int64_t watchMs);
 void distShutdown(std::shared_ptr<DistGroup>& g, bool destroy);
 bool distNcclAvailable();
 
+// A bare TCPStore server, as torchrun's agent hosts one for its workers (TORCHELASTIC_USE_AGENT_STORE=True); port 0
+// lets the OS choose. It serves until the returned object is released.
+struct DistStoreServer;
+std::shared_ptr<DistStoreServer> distServeStore(int port, int64_t timeoutMs);
+int distServedPort(const DistStoreServer& s);
+
 }  // namespace drhard

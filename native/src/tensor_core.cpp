@@ -1,6 +1,7 @@
 // Implementation of the libtorch helpers declared in tensor_core.h.
 #include "tensor_core.h"
 
+#include <dlfcn.h>
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -110,6 +111,20 @@ std::vector<std::pair<std::string, at::Tensor>> loadTensorMap(const std::vector<
 std::string errorMessage(const std::exception& e) {
   if (auto* ce = dynamic_cast<const c10::Error*>(&e)) return ce->what_without_backtrace();
   return e.what();
+}
+
+bool blasSetThreads(int n) {
+  static const auto set = []() -> void (*)(int) {
+    for (const char* lib : {"libopenblas.so.0", "libblas.so.3"}) {
+      void* h = dlopen(lib, RTLD_LAZY | RTLD_NOLOAD);
+      if (h == nullptr) continue;
+      if (auto* f = reinterpret_cast<void (*)(int)>(dlsym(h, "openblas_set_num_threads"))) return f;
+    }
+    return nullptr;
+  }();
+  if (set == nullptr) return false;
+  set(n);
+  return true;
 }
 
 }  // namespace drhard

@@ -28,4 +28,8 @@ std::vector<std::pair<std::string, at::Tensor>> loadTensorMap(const std::vector<
 // The message of a libtorch/faiss/std exception without libtorch's C++ backtrace.
 std::string errorMessage(const std::exception& e);
 
+// Sizes OpenBLAS's own thread pool (its pthread build, Debian's, ignores at::set_num_threads and starts one thread
+// per core in every process). Returns false where the BLAS is not OpenBLAS.
+bool blasSetThreads(int n);
+
 }  // namespace drhard

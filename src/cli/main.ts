@@ -59,6 +59,8 @@ async function main(): Promise<void> {
       process.exitCode = e.exitCode === 0 ? 0 : 2;
       return;
     }
+    // Launched by torchrun: its failure summary shows this error (src/dist/torchelastic.ts).
+    if (process.env['TORCHELASTIC_ERROR_FILE']) (await import('../dist/torchelastic.ts')).recordTorchelasticError(e);
     if (e instanceof DrhardUsageError) {
       process.stderr.write(`drhard: ${oneLine(e.message)}\n`);
       process.exitCode = 2;

@@ -5,10 +5,13 @@
 // scopes, autograd, tensor handles owned by JS), so running them on a worker would only move the wait; what matters
 // is that they end: every call carries a deadline (Gloo's op timeout and Work::wait's), after which it throws and
 // the process can exit. A dead peer closes its sockets and fails the call at once; a hung one fails it at the
-// deadline. On failure the group asks the store which ranks stopped beating (a native heartbeat thread, TCP only).
+// deadline. On failure the group asks the store which ranks stopped beating (a native heartbeat thread, TCP only)
+// and which ranks never entered this collective (each rank records its collective sequence number in the store, so a
+// rank alive but stuck in JavaScript before a collective is named too: src/dist/laggards.ts).
 import { createHash } from 'node:crypto';
 import { native, type DistHandle } from '../native/addon.ts';
 import { cat, tensor, Tensor } from '../tensor/index.ts';
+import { describeLaggards, findLaggards, seqKey, seqValue } from './laggards.ts';
 
 const dn = native;
 
@@ -100,7 +103,11 @@ export class ProcessGroup {
   readonly backend: 'gloo' | 'nccl';
   readonly timeoutMs: number;
   readonly #heartbeatMs: number;
+  /** Who hosts the TCP store, for messages when it is unreachable. */
+  #storeHost = 'rank 0 (the store host)';
   #h: DistHandle | null;
+  /** Collectives this rank has entered (the store's seq/<rank> holds the last one). */
+  #seq = 0;
 
   private constructor(h: DistHandle, o: Required<Pick<ProcessGroupOptions, 'rank' | 'world' | 'backend' | 'timeoutMs' | 'heartbeatMs'>>) {
     this.#h = h;
@@ -122,7 +129,9 @@ export class ProcessGroup {
     } catch (e) {
       throw new DistError(`rank ${o.rank}/${o.world}: rendezvous at ${o.init} failed within ${timeoutMs / 1000} s: ${(e as Error).message}`, []);
     }
-    return new ProcessGroup(h, { rank: o.rank, world: o.world, backend, timeoutMs, heartbeatMs });
+    const pg = new ProcessGroup(h, { rank: o.rank, world: o.world, backend, timeoutMs, heartbeatMs });
+    if (o.externalStore === true) pg.#storeHost = `the store host at ${o.init} (torchrun's agent)`;
+    return pg;
   }
 
   /** From torchrun's environment; null when not launched distributed (or a world of one). */
@@ -145,25 +154,51 @@ export class ProcessGroup {
     return this.#h;
   }
 
-  /** Runs a collective; on failure names the ranks that stopped beating. */
-  #guard<T>(what: string, fn: () => T): T {
+  /**
+   * Runs a collective; on failure names the ranks that stopped beating, else the ranks that never entered it.
+   * `collective: false` (store reads) records no sequence number.
+   */
+  #guard<T>(what: string, fn: () => T, collective = true): T {
+    if (collective) {
+      this.#seq++;
+      // One store write per collective: what lets a timeout name a peer that is alive but never arrived.
+      try {
+        dn.distStoreSet(this.handle, seqKey(this.rank), seqValue(this.#seq, what));
+      } catch {
+        // The store host is gone; the collective below fails and says so.
+      }
+    }
     try {
       return fn();
     } catch (e) {
-      const msg = (e as Error).message;
+      // c10d appends its C++ stack ("Exception raised from … frame #0 …"): noise for the user.
+      const msg = (e as Error).message.split('\nException raised from')[0] as string;
       let ranks: number[] = [];
       try {
         ranks = dn.distStaleRanks(this.handle, Math.max(3 * this.#heartbeatMs, 1500));
       } catch {
         // Best effort: the message below still says what failed.
       }
-      const who =
+      let who =
         ranks.length === 0
           ? 'no peer named (no heartbeat information)'
           : ranks[0] === -1
-            ? 'rank 0 (the store host) is unreachable: it exited or hung'
+            ? `${this.#storeHost} is unreachable: it exited or hung`
             : `rank${ranks.length > 1 ? 's' : ''} ${ranks.join(', ')} stopped responding (dead or hung)`;
-      throw new DistError(`rank ${this.rank}/${this.world}: ${what} failed: ${who}; ${msg}`, ranks);
+      if (ranks.length === 0 && collective) {
+        const late = findLaggards(this.rank, this.world, this.#seq, (r) => {
+          try {
+            return dn.distStoreGet(this.handle, seqKey(r), 500);
+          } catch {
+            return null;
+          }
+        });
+        if (late.length > 0) {
+          ranks = late.map((l) => l.rank);
+          who = describeLaggards(late, this.#seq, what);
+        }
+      }
+      throw new DistError(`rank ${this.rank}/${this.world}: ${what} #${this.#seq} failed: ${who}; ${msg}`, ranks);
     }
   }
 
@@ -236,7 +271,7 @@ export class ProcessGroup {
     dn.distStoreSet(this.handle, key, value);
   }
   storeGet(key: string): string {
-    return this.#guard(`store get ${key}`, () => dn.distStoreGet(this.handle, key, this.timeoutMs));
+    return this.#guard(`store get ${key}`, () => dn.distStoreGet(this.handle, key, this.timeoutMs), false);
   }
 
   /**
@@ -252,7 +287,7 @@ export class ProcessGroup {
         if (!/timeout|timed out/i.test(msg)) throw new DistError(`rank ${this.rank}/${this.world}: waiting for ${key} failed: ${msg}`, []);
         const stale = dn.distStaleRanks(this.handle, Math.max(3 * this.#heartbeatMs, 1500));
         if (stale.length > 0) {
-          const who = stale[0] === -1 ? 'rank 0 (the store host) is unreachable' : `rank${stale.length > 1 ? 's' : ''} ${stale.join(', ')} stopped responding (dead or hung)`;
+          const who = stale[0] === -1 ? `${this.#storeHost} is unreachable` : `rank${stale.length > 1 ? 's' : ''} ${stale.join(', ')} stopped responding (dead or hung)`;
           throw new DistError(`rank ${this.rank}/${this.world}: waiting for ${key}: ${who}`, stale);
         }
       }

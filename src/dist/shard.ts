@@ -1,7 +1,8 @@
 // Glue between a ProcessGroup and the sharded commands (encode, search): rank events through the store, and the
 // process group a command gets from torchrun's environment.
 import type { EncodeShard } from '../retrieval/encode.ts';
-import { ProcessGroup } from './group.ts';
+import type { ProcessGroup } from './group.ts';
+import { runDistributed } from './run.ts';
 
 /** Store-backed one-shot events for a sharded encode. */
 export function encodeShard(pg: ProcessGroup): EncodeShard {
@@ -15,16 +16,9 @@ export function encodeShard(pg: ProcessGroup): EncodeShard {
 
 /**
  * Runs `fn` with the environment's process group (null when not launched distributed), leaving the group cleanly
- * on success and without waiting for peers on failure (a stuck peer must not hang this process's exit).
+ * on success and without waiting for peers on failure: src/dist/run.ts's runDistributed, for callers that need only
+ * the group.
  */
 export async function withProcessGroup<T>(fn: (pg: ProcessGroup | null) => Promise<T>): Promise<T> {
-  const pg = ProcessGroup.fromEnv();
-  try {
-    const r = await fn(pg);
-    pg?.destroy();
-    return r;
-  } catch (e) {
-    pg?.destroy({ destroy: false });
-    throw e;
-  }
+  return await runDistributed(({ pg }) => fn(pg));
 }

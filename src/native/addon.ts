@@ -8,6 +8,8 @@ import { fileURLToPath } from 'node:url';
 export type Handle = { readonly __tensorHandle: unique symbol };
 /** Opaque native c10d process group handle (native/src/dist_core.h). */
 export type DistHandle = { readonly __distHandle: unique symbol };
+/** Opaque native TCPStore server handle. */
+export type StoreServerHandle = { readonly __storeServerHandle: unique symbol };
 /** Opaque native faiss index handle. */
 export type IndexHandle = { readonly __indexHandle: unique symbol };
 type Num = number | null | undefined;
@@ -120,6 +122,9 @@ export interface NativeAddon {
   distStaleRanks(g: DistHandle, watchMs: number): number[];
   distShutdown(g: DistHandle, destroy: boolean): void;
   distNcclAvailable(): boolean;
+  /** A bare TCPStore server (torchrun's agent store, for tests); port 0: the OS picks. Returns [handle, port]. */
+  distServeStore(port: number, timeoutMs: number): [StoreServerHandle, number];
+  distCloseStore(s: StoreServerHandle): void;
 }
 
 function locate(): string {

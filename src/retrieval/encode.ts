@@ -74,6 +74,10 @@ export interface EncodeResult {
   /** Rows taken from parts of an earlier interrupted run. */
   reused: number;
   seconds: number;
+  /** Of `seconds`, the time spent encoding this rank's parts (the rest: setup, waiting for peers, hashing, publishing). */
+  encodeSeconds?: number;
+  /** CPU time of the whole process (every thread) during the call: below `seconds` × threads when it waited. */
+  cpuSeconds?: number;
 }
 
 export class EncodeStopped extends Error {
@@ -118,6 +122,12 @@ const partName = (i: number): string => `part-${String(i).padStart(6, '0')}`;
  */
 export async function encodeSplit(model: DotModel, store: TokenStore, opts: EncodeOptions): Promise<EncodeResult> {
   const t0 = performance.now();
+  const cpu0 = process.cpuUsage();
+  let encodeMs = 0;
+  const timing = (): { encodeSeconds: number; cpuSeconds: number } => {
+    const c = process.cpuUsage(cpu0);
+    return { encodeSeconds: Number((encodeMs / 1000).toFixed(3)), cpuSeconds: Number(((c.user + c.system) / 1e6).toFixed(3)) };
+  };
   const batchSize = opts.batchSize ?? 64;
   const chunkRows = opts.chunkRows ?? DEFAULT_ENCODE_CHUNK_ROWS;
   const dtype = opts.dtype ?? 'float32';
@@ -224,6 +234,7 @@ export async function encodeSplit(model: DotModel, store: TokenStore, opts: Enco
     let encoded = 0;
     const wasTraining = model.training;
     model.eval();
+    const tEncode = performance.now();
     try {
       for (let p = 0; p < nParts; p++) {
         if (done[p] || (shard !== null && p % shard.world !== shard.rank)) continue;
@@ -243,6 +254,7 @@ export async function encodeSplit(model: DotModel, store: TokenStore, opts: Enco
     } finally {
       model.train(wasTraining);
       progress.stop();
+      encodeMs = performance.now() - tEncode;
     }
 
     if (shard !== null) {
@@ -251,28 +263,19 @@ export async function encodeSplit(model: DotModel, store: TokenStore, opts: Enco
         // Rank 0 publishes; the result is the same file for every rank.
         shard.waitFor(`encode/${key}/published`);
         const seconds = (performance.now() - t0) / 1000;
-        return { manifest: readEmbeddingsManifest(opts.out), encoded, reused, seconds };
+        return { manifest: readEmbeddingsManifest(opts.out), encoded, reused, seconds, ...timing() };
       }
       for (let r = 1; r < shard.world; r++) shard.waitFor(`encode/${key}/done/${r}`);
-      for (let p = 0; p < nParts; p++) {
-        const start = p * chunkRows;
-        const count = Math.min(chunkRows, N - start);
-        if (!verifyPart(partsDir, fd, p, key, start * rowBytes, count * rowBytes)) {
-          throw new Error(`${partsDir}: part ${p} (rank ${p % shard.world}) is missing or does not verify after every rank reported done`);
-        }
-      }
     }
-    // The manifest's sha256 is computed from the bytes on disk, not from what we meant to write.
-    const h = createHash('sha256');
-    const chunk = Buffer.allocUnsafe(1 << 22);
-    for (let off = 0; off < totalBytes; ) {
-      const n = fs.readSync(fd, chunk, 0, Math.min(chunk.length, totalBytes - off), off);
-      if (n === 0) throw new Error(`${dataFile}: unexpected end of file at byte ${off}`);
-      h.update(chunk.subarray(0, n));
-      off += n;
+    // The manifest's sha256 is computed from the bytes on disk, not from what we meant to write. A sharded run also
+    // checks every part (other ranks wrote them) in the same read: a separate pass read the whole file twice.
+    const parts = shard === null ? null : Array.from({ length: nParts }, (_, p) => ({ index: p, offset: p * chunkRows * rowBytes, bytes: Math.min(chunkRows, N - p * chunkRows) * rowBytes }));
+    const hashed = hashDataFile(fd, dataFile, totalBytes, parts === null ? null : { dir: partsDir, key, parts });
+    if (hashed.badPart !== null) {
+      throw new Error(`${partsDir}: part ${hashed.badPart} (rank ${hashed.badPart % (shard?.world ?? 1)}) is missing or does not verify after every rank reported done`);
     }
     fsyncChecked(fd, dataFile);
-    const manifest: EmbeddingsManifest = { ...manifestBase, sha256: h.digest('hex'), bytes: totalBytes };
+    const manifest: EmbeddingsManifest = { ...manifestBase, sha256: hashed.sha256, bytes: totalBytes };
     // Data first, then its manifest: a crash in between leaves data without a manifest, never the reverse.
     fs.renameSync(dataFile, opts.out);
     fsyncPath(path.dirname(path.resolve(opts.out)));
@@ -281,7 +284,7 @@ export async function encodeSplit(model: DotModel, store: TokenStore, opts: Enco
     shard?.signal(`encode/${key}/published`);
     const seconds = (performance.now() - t0) / 1000;
     log.info({ out: opts.out, rows: N, encoded, reused, seconds: Number(seconds.toFixed(2)) }, 'embeddings written');
-    return { manifest, encoded, reused, seconds };
+    return { manifest, encoded, reused, seconds, ...timing() };
   } finally {
     fs.closeSync(fd);
   }
@@ -338,6 +341,46 @@ function writePart(dir: string, fd: number, index: number, key: string, offset: 
   writeAllSync(fd, data, path.join(dir, DATA_FILE), offset);
   const m: PartManifest = { key, index, offset, bytes: data.byteLength, sha256: createHash('sha256').update(data).digest('hex') };
   writeFileAtomic(path.join(dir, `${partName(index)}.json`), `${JSON.stringify(m)}\n`, { sync: false });
+}
+
+/**
+ * The sha256 of the data file's first `totalBytes`, read once; with `check`, each part's range (contiguous, in order,
+ * covering the file) is also hashed on the way and compared with its manifest. Returns the first bad part, if any.
+ */
+function hashDataFile(
+  fd: number,
+  dataFile: string,
+  totalBytes: number,
+  check: { dir: string; key: string; parts: Array<Omit<PartManifest, 'key' | 'sha256'>> } | null,
+): { sha256: string; badPart: number | null } {
+  const h = createHash('sha256');
+  const chunk = Buffer.allocUnsafe(1 << 22);
+  const ranges = check?.parts ?? [{ index: -1, offset: 0, bytes: totalBytes }];
+  for (const r of ranges) {
+    let expected: string | null = null;
+    if (check !== null) {
+      try {
+        const m = JSON.parse(fs.readFileSync(path.join(check.dir, `${partName(r.index)}.json`), 'utf8')) as PartManifest;
+        if (m.key === check.key && m.index === r.index && m.offset === r.offset && m.bytes === r.bytes) expected = m.sha256;
+      } catch {
+        // Missing or unreadable manifest: the part is bad.
+      }
+      if (expected === null) return { sha256: '', badPart: r.index };
+    }
+    const ph = check !== null ? createHash('sha256') : null;
+    for (let off = r.offset, end = r.offset + r.bytes; off < end; ) {
+      const n = fs.readSync(fd, chunk, 0, Math.min(chunk.length, end - off), off);
+      if (n === 0) throw new Error(`${dataFile}: unexpected end of file at byte ${off}`);
+      h.update(chunk.subarray(0, n));
+      ph?.update(chunk.subarray(0, n));
+      off += n;
+    }
+    if (ph !== null && ph.digest('hex') !== expected) {
+      log.warn({ part: r.index }, 'part checksum mismatch');
+      return { sha256: '', badPart: r.index };
+    }
+  }
+  return { sha256: h.digest('hex'), badPart: null };
 }
 
 /** Write beside, then rename: readers see the old file or the new one, never a torn one (not synced; see writePart). */

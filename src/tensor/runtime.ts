@@ -45,6 +45,18 @@ export function faissVersion(): string {
   return native.version().faiss;
 }
 
+/**
+ * Threads from the environment: DRHARD_NUM_THREADS, else OMP_NUM_THREADS (torchrun sets 1 when it starts several
+ * ranks per node), else the node's cores split between its ranks (LOCAL_WORLD_SIZE, torchrun's), else every core.
+ */
+export function threadsFromEnv(env: NodeJS.ProcessEnv, cores: number): number {
+  for (const name of ['DRHARD_NUM_THREADS', 'OMP_NUM_THREADS']) {
+    const n = Number(env[name] ?? '');
+    if (Number.isInteger(n) && n > 0) return n;
+  }
+  const local = Number(env['WORLD_SIZE'] !== undefined ? (env['LOCAL_WORLD_SIZE'] ?? '') : '');
+  return Number.isInteger(local) && local > 1 ? Math.max(1, Math.floor(cores / local)) : cores;
+}
+
 // Debian's libtorch starts with one thread; default to every core unless told otherwise.
-const envThreads = Number(process.env['DRHARD_NUM_THREADS'] ?? '');
-setNumThreads(Number.isInteger(envThreads) && envThreads > 0 ? envThreads : os.availableParallelism());
+setNumThreads(threadsFromEnv(process.env, os.availableParallelism()));

@@ -46,11 +46,17 @@ try {
       }
       out['read'] = pg.waitFor('late/key');
     }
-  } else if (scenario === 'dead' || scenario === 'stopped') {
+  } else if (scenario === 'dead' || scenario === 'stopped' || scenario === 'stuck') {
     pg.barrier();
     if (r === 1) {
       if (scenario === 'dead') process.exit(3);
-      process.kill(process.pid, 'SIGSTOP');
+      if (scenario === 'stuck') {
+        // Alive (the native heartbeat goes on) but stuck in JavaScript well past the deadline; killed by the test.
+        const until = Date.now() + 10 * timeoutMs;
+        while (Date.now() < until) {
+          // busy
+        }
+      } else process.kill(process.pid, 'SIGSTOP');
     }
     const t0 = Date.now();
     try {

@@ -73,3 +73,24 @@ for (const scenario of ['dead', 'stopped'] as const) {
     assert.ok(r0.seconds < 60, `took ${r0.seconds} s`);
   });
 }
+
+test('a rank alive but stuck in JavaScript before a collective is named by the others within the timeout plus a few seconds', async (t) => {
+  const timeoutMs = 4000;
+  const children: Array<import('node:child_process').ChildProcess> = [];
+  const res = await runRanks([worker, 'stuck'], 2, {
+    env: () => ({ TEST_TIMEOUT_MS: String(timeoutMs) }),
+    killAfterMs: 60_000,
+    onSpawn: (rank, child) => {
+      children[rank] = child;
+      if (rank === 0) child.on('exit', () => children[1]?.kill('SIGKILL'));
+    },
+  });
+  const r0 = lastJson<{ error: string | null; seconds: number; ranks: number[]; isDistError: boolean }>(res[0] as never);
+  assert.ok(r0.error !== null, 'rank 0 should have failed');
+  assert.equal(r0.isDistError, true);
+  // Its heartbeat still beats, so only the sequence numbers can name it: barrier #1 was its last collective.
+  assert.match(r0.error, /rank 1 \(last entered: barrier #1\) never entered allReduce #2/);
+  assert.deepEqual(r0.ranks, [1]);
+  assert.ok(r0.seconds < timeoutMs / 1000 + 8, `took ${r0.seconds} s`);
+  t.diagnostic(`rank 0 failed ${r0.seconds} s after entering the collective (timeout ${timeoutMs / 1000} s): ${r0.error}`);
+});

@@ -161,3 +161,41 @@ test('a corrupted part is re-encoded; parts of a different model are discarded; 
     ds.close();
   }
 });
+
+test('sharded: rank 0 checks every part in its one hashing read; a missing or corrupted peer part is refused, naming it', async () => {
+  const ds = openDataset(dsDir);
+  const { model } = loadModel(modelDir);
+  try {
+    const opts = { maxLength: 32, batchSize: 16, chunkRows: 40, progress: false, dataset: { path: dsDir, checksum: 'x', split: 'corpus' } };
+    const one = path.join(dir, 'shard-one.emb');
+    await encodeSplit(model, ds.corpus, { ...opts, out: one });
+    // Both "ranks" run in this process, one after the other: their waits return at once.
+    const shard = (rank: number) => ({ rank, world: 2, signal: () => {}, waitFor: () => {} });
+    const out = path.join(dir, 'shard-two.emb');
+    // Rank 0 alone: rank 1's parts (1, 3, …) were never written.
+    await assert.rejects(encodeSplit(model, ds.corpus, { ...opts, out, shard: shard(0) }), /part 1 \(rank 1\) is missing or does not verify/);
+    // Rank 1 writes its parts (then fails reading the unpublished output, as no rank 0 published it).
+    await assert.rejects(encodeSplit(model, ds.corpus, { ...opts, out, shard: shard(1) }));
+    const data = path.join(`${out}.parts`, 'data.partial');
+    const rowBytes = 8 * 4;
+    const fd = fs.openSync(data, 'r+');
+    const b = Buffer.alloc(1);
+    fs.readSync(fd, b, 0, 1, 3 * 40 * rowBytes + 5);
+    b[0] = (b[0] as number) ^ 0xff;
+    fs.writeSync(fd, b, 0, 1, 3 * 40 * rowBytes + 5);
+    fs.closeSync(fd);
+    await assert.rejects(encodeSplit(model, ds.corpus, { ...opts, out, shard: shard(0) }), /part 3 \(rank 1\) is missing or does not verify/);
+    // Restored, rank 0 reuses its own parts, checks rank 1's and publishes the single-process file.
+    const fd2 = fs.openSync(data, 'r+');
+    b[0] = (b[0] as number) ^ 0xff;
+    fs.writeSync(fd2, b, 0, 1, 3 * 40 * rowBytes + 5);
+    fs.closeSync(fd2);
+    const r = await encodeSplit(model, ds.corpus, { ...opts, out, shard: shard(0) });
+    assert.equal(r.encoded, 0);
+    assert.ok(fs.readFileSync(one).equals(fs.readFileSync(out)), 'sharded file differs from one process');
+    assert.equal(readEmbeddingsManifest(out).sha256, readEmbeddingsManifest(one).sha256);
+  } finally {
+    model.dispose();
+    ds.close();
+  }
+});

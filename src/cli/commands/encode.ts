@@ -26,8 +26,9 @@ async function run(o: Options): Promise<void> {
   const { encodeSplit, EncodeStopped } = await import('../../retrieval/encode.ts');
   const { datasetChecksum, modelDirChecksum, storeOf } = await import('../retrieval.ts');
   const { StopSignal } = await import('../../util/signals.ts');
-  const { withProcessGroup, encodeShard } = await import('../../dist/shard.ts');
-  await withProcessGroup(async (pg) => {
+  const { encodeShard } = await import('../../dist/shard.ts');
+  const { runDistributed } = await import('../../dist/run.ts');
+  await runDistributed(async ({ pg }) => {
   const ds = openDataset(o.data);
   const { model } = loadModel(o.model, { device: o.device, pooling: o.pooling });
   using stop = new StopSignal();
@@ -47,7 +48,7 @@ async function run(o: Options): Promise<void> {
       shouldStop: () => stop.requested,
       ...(pg ? { shard: encodeShard(pg) } : {}),
     });
-    process.stdout.write(`${JSON.stringify({ out: o.out, count: r.manifest.count, dim: r.manifest.dim, dtype: r.manifest.dtype, encoded: r.encoded, reused: r.reused, seconds: Number(r.seconds.toFixed(3)), rowsPerSecond: r.encoded > 0 ? Number((r.encoded / r.seconds).toFixed(1)) : null })}\n`);
+    process.stdout.write(`${JSON.stringify({ out: o.out, count: r.manifest.count, dim: r.manifest.dim, dtype: r.manifest.dtype, encoded: r.encoded, reused: r.reused, seconds: Number(r.seconds.toFixed(3)), encodeSeconds: r.encodeSeconds, cpuSeconds: r.cpuSeconds, rowsPerSecond: r.encoded > 0 ? Number((r.encoded / r.seconds).toFixed(1)) : null })}\n`);
   } catch (e) {
     if (e instanceof EncodeStopped) {
       process.stderr.write(`drhard encode: ${e.message}\n`);
@@ -59,7 +60,7 @@ async function run(o: Options): Promise<void> {
     model.dispose();
     ds.close();
   }
-  });
+  }, { name: 'encode' });
 }
 
 export function register(program: Command): void {

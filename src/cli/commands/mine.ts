@@ -54,8 +54,8 @@ async function run(o: Options): Promise<void> {
   const { Progress } = await import('../../util/progress.ts');
   const { log } = await import('../../util/log.ts');
   // Launched distributed (dense source): each rank searches its row range, the top-k lists are merged, rank 0 writes.
-  const { ProcessGroup } = await import('../../dist/group.ts');
-  const pg = o.source === 'dense' ? ProcessGroup.fromEnv() : null;
+  const { runDistributed } = await import('../../dist/run.ts');
+  await runDistributed(async ({ pg, lead }) => {
   const ds = openDataset(o.data);
   const cleanup: Array<() => void> = [() => ds.close()];
   try {
@@ -126,16 +126,13 @@ async function run(o: Options): Promise<void> {
     progress.stop();
     const seconds = (performance.now() - t1) / 1000;
     const { qid, docid } = o.format === 'tsv' ? idWriters('original', ds, o.split) : {};
-    if (pg === null || pg.rank === 0) writeNegatives(o.out, r.negatives, o.format, { ...meta, counters: r.counters, seconds }, qid && docid ? { qid, docid } : undefined);
+    if (lead) writeNegatives(o.out, r.negatives, o.format, { ...meta, counters: r.counters, seconds }, qid && docid ? { qid, docid } : undefined);
     if (r.counters.queriesShort > 0) log.warn({ queriesShort: r.counters.queriesShort, minNegatives: r.counters.minNegatives }, `some queries have fewer than ${o.topk} negatives`);
     process.stdout.write(`${JSON.stringify({ out: o.out, ...r.counters, seconds: Number(seconds.toFixed(3)) })}\n`);
-    pg?.destroy();
-  } catch (e) {
-    pg?.destroy({ destroy: false });
-    throw e;
   } finally {
     for (const f of cleanup.reverse()) f();
   }
+  }, { distributed: o.source === 'dense', name: 'mine' });
 }
 
 export function register(program: Command): void {

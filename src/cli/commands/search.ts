@@ -61,9 +61,10 @@ async function run(o: Options): Promise<void> {
   const { openDataset } = await import('../../data/index.ts');
   const { log } = await import('../../util/log.ts');
 
-  const { ProcessGroup } = await import('../../dist/group.ts');
   const { openRankShard, shardedSearch } = await import('../../dist/search.ts');
-  const pg = o.loadIndex === undefined && o.saveIndex === undefined ? ProcessGroup.fromEnv() : null;
+  const { runDistributed } = await import('../../dist/run.ts');
+  // Launched distributed (exact search of an embeddings file): rank 0 writes the run, the others a scratch file.
+  await runDistributed(async ({ pg, output }) => {
   let shard: import('../../dist/search.ts').RankShard | null = null;
   const ds = o.data !== undefined ? openDataset(o.data) : undefined;
   const idMode = o.ids ?? (ds !== undefined && (o.split !== undefined || o.query !== undefined) ? 'original' : 'offsets');
@@ -89,9 +90,7 @@ async function run(o: Options): Promise<void> {
     // Ad-hoc queries have no split: they are numbered 1, 2, … and only doc ids are mapped.
     if (idMode === 'original' && o.query === undefined && o.split === undefined) throw new DrhardUsageError('--ids original needs --split (the query split of --query-embeddings)');
     const ids = idWriters(idMode, ds, o.query !== undefined ? undefined : o.split);
-    // Only rank 0 writes the run; the others write to a scratch file they remove.
-    const scratch = pg !== null && pg.rank !== 0 ? (await import('node:path')).join((await import('node:os')).tmpdir(), `drhard-search-rank${pg.rank}-${process.pid}.run`) : null;
-    const writer = new RunWriter(scratch ?? o.out ?? null, { format: o.format, tag: o.tag, ...(o.query !== undefined ? (ids.docid ? { docid: ids.docid } : {}) : ids) });
+    const writer = new RunWriter(output(o.out ?? null, 'run'), { format: o.format, tag: o.tag, ...(o.query !== undefined ? (ids.docid ? { docid: ids.docid } : {}) : ids) });
     const t1 = performance.now();
     let nq: number;
     try {
@@ -150,10 +149,8 @@ async function run(o: Options): Promise<void> {
         });
       }
       writer.close();
-      if (scratch !== null) (await import('node:fs')).rmSync(scratch, { force: true });
     } catch (e) {
       writer.abort();
-      pg?.destroy({ destroy: false });
       throw e;
     }
     const seconds = (performance.now() - t1) / 1000;
@@ -162,7 +159,7 @@ async function run(o: Options): Promise<void> {
     searcher.dispose();
     ds?.close();
   }
-  pg?.destroy();
+  }, { distributed: o.loadIndex === undefined && o.saveIndex === undefined, name: 'search' });
 }
 
 /** Validates the --hybrid-* flags; returns the fusion method, or null without --hybrid-bm25. */

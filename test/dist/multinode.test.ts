@@ -1,0 +1,54 @@
+// Multi-node on loopback: two `drhard launch --nnodes 2 --node-rank 0|1 --nproc-per-node 1` (one per "node", as on
+// two machines) form one world of 2; their sharded encode is byte-identical to a single-process encode.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { spawn, spawnSync } from 'node:child_process';
+import { makeDataset, saveFreshModel } from '../train/helpers.ts';
+import { freePort } from '../helpers/dist.ts';
+
+const BIN = path.resolve(import.meta.dirname, '../../bin/drhard.js');
+
+function run(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, DRHARD_NUM_THREADS: '1' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (b: Buffer) => (stdout += b.toString()));
+    child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
+    const timer = setTimeout(() => child.kill('SIGKILL'), 300_000);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+test('two launchers (--nnodes 2, one rank each) form one world; sharded encode equals one process', async () => {
+  const d = await makeDataset();
+  try {
+    const model = saveFreshModel(path.join(d.dir, 'model'), 5);
+    const enc = (out: string): string[] => ['encode', '--model', model, '--data', d.data, '--out', out, '--chunk-rows', '32', '--batch-size', '16', '--no-progress'];
+    const one = path.join(d.dir, 'one.f32');
+    const two = path.join(d.dir, 'two.f32');
+    const r = spawnSync(process.execPath, [BIN, ...enc(one)], { encoding: 'utf8', env: { ...process.env, DRHARD_NUM_THREADS: '1' }, timeout: 300_000 });
+    assert.equal(r.status, 0, r.stderr);
+    const port = await freePort();
+    const node = (rank: number): string[] => ['launch', '--nnodes', '2', '--node-rank', String(rank), '--nproc-per-node', '1', '--master-addr', '127.0.0.1', '--master-port', String(port), '--', ...enc(two)];
+    const res = await Promise.all([run(node(0)), run(node(1))]);
+    for (const [i, x] of res.entries()) assert.equal(x.code, 0, `launcher ${i}: ${x.stderr}`);
+    // Each launcher's one rank carries its global rank; both report the same published file, half the rows each.
+    const outs = res.map((x, i) => {
+      const line = x.stdout.trim().split('\n').find((l) => l.startsWith(`[rank ${i}] {`));
+      assert.ok(line !== undefined, `launcher ${i} printed no [rank ${i}] result:\n${x.stdout}`);
+      return JSON.parse(line.slice(`[rank ${i}] `.length)) as { count: number; encoded: number };
+    });
+    assert.deepEqual(outs.map((o) => o.count), [d.nDocs, d.nDocs]);
+    assert.equal((outs[0]?.encoded ?? 0) + (outs[1]?.encoded ?? 0), d.nDocs);
+    assert.ok((outs[0]?.encoded ?? 0) > 0 && (outs[1]?.encoded ?? 0) > 0, 'both nodes encoded parts');
+    assert.ok(fs.readFileSync(one).equals(fs.readFileSync(two)), 'embeddings differ');
+  } finally {
+    fs.rmSync(d.dir, { recursive: true, force: true });
+  }
+});
