@@ -11,6 +11,7 @@ import { runRanks } from '../test/helpers/dist.ts';
 import { createModel } from '../src/models/dual.ts';
 import { saveModel } from '../src/models/checkpoint.ts';
 import { Rng } from '../src/util/rng.ts';
+import { peakRssBytes } from './rss.ts';
 
 const argv = process.argv.slice(2);
 const flag = (n: string, d: number): number => (argv.includes(`--${n}`) ? Number(argv[argv.indexOf(`--${n}`) + 1]) : d);
@@ -30,9 +31,7 @@ if (argv[0] === 'worker') {
   const pg = ProcessGroup.fromEnv({ timeoutMs: 300_000 });
   const options = JSON.parse(fs.readFileSync(argv[1] as string, 'utf8')) as Record<string, unknown>;
   const r = await trainDualEncoder(options as never, { logger: createLogger({ level: 'warn' }), ...(pg ? { dist: { pg, crossRankNegatives: false } } : {}) });
-  // VmHWM, not getrusage's maxrss: on Linux ru_maxrss survives fork + exec, so it reported the parent's peak.
-  const hwm = Number(/VmHWM:\s*(\d+) kB/.exec(fs.readFileSync('/proc/self/status', 'utf8'))?.[1] ?? Number.NaN);
-  process.stdout.write(`${JSON.stringify({ history: r.history, maxRssMiB: hwm / 1024 })}\n`);
+  process.stdout.write(`${JSON.stringify({ history: r.history, maxRssMiB: peakRssBytes() / 2 ** 20 })}\n`);
   pg?.destroy();
   process.exit(0);
 }

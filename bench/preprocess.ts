@@ -6,6 +6,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as zlib from 'node:zlib';
+import { peakRssBytes } from './rss.ts';
 
 function arg(name: string, dflt: number): number {
   const i = process.argv.indexOf(`--${name}`);
@@ -32,10 +33,10 @@ if (process.argv[2] === '--child') {
     log: createLogger({ level: 'warn' }),
   });
   const seconds = (performance.now() - t0) / 1000;
-  // maxRSS (KiB) and CPU time cover the worker threads and the tokenizer's native threads (one process).
+  // Peak RSS and CPU time cover the worker threads and the tokenizer's native threads (one process).
   const u = process.resourceUsage();
   const cpuSeconds = (u.userCPUTime + u.systemCPUTime) / 1e6;
-  process.stdout.write(`${JSON.stringify({ seconds, cpuSeconds, docs: r.manifest.corpus.count, tokens: r.manifest.corpus.tokens, maxRssMiB: u.maxRSS / 1024 })}\n`);
+  process.stdout.write(`${JSON.stringify({ seconds, cpuSeconds, docs: r.manifest.corpus.count, tokens: r.manifest.corpus.tokens, maxRssMiB: peakRssBytes() / 2 ** 20 })}\n`);
   process.exit(0);
 }
 
