@@ -3,9 +3,11 @@
 
 #include <ATen/Parallel.h>
 #include <dlfcn.h>
+#include <immintrin.h>
 
 #include <algorithm>
 #include <array>
+#include <atomic>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
@@ -59,6 +61,11 @@ struct Row {
   std::vector<int32_t> id;
   int16_t key = INT16_MIN;    // bfloat16 screen's threshold key
   int32_t key32 = INT32_MIN;  // float32 screen's threshold key
+  // The int8 screen's per-document bounds: v holds each candidate's lower bound on its exact score, hi its upper
+  // bound; lowK is the k-th largest lower bound seen, tau a screen value below which no upper bound can reach it.
+  std::vector<float> hi;
+  float lowK = -std::numeric_limits<float>::infinity();
+  float tau = -std::numeric_limits<float>::infinity();
   size_t cap = 0;
 };
 
@@ -268,7 +275,7 @@ template <class Screen>
 std::tuple<at::Tensor, at::Tensor, at::Tensor> screenAndRescore(const char* fn, const at::Tensor& qIn,
                                                                const at::Tensor& docsIn, const at::Tensor& errAbsIn,
                                                                double errRel, int64_t k, int64_t chunk,
-                                                               Screen&& screen) {
+                                                               Screen&& screen, bool finalPrune = true) {
   const std::string f(fn);
   const int64_t B = qIn.size(0), N = docsIn.size(0);
   if (errAbsIn.scalar_type() != at::kFloat || errAbsIn.dim() != 1 || errAbsIn.size(0) != B)
@@ -308,7 +315,7 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> screenAndRescore(const char* fn, 
     std::vector<int32_t> order;
     for (int64_t b = b0; b < b1; b++) {
       Row& r = rows[b];
-      prune(r, k, bound(b), tmp);
+      if (finalPrune) prune(r, k, bound(b), tmp);
       const size_t n = r.v.size();
       ro[b] = static_cast<int64_t>(n);
       exact.resize(n);
@@ -413,6 +420,317 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> sgemmScreenedTopk(const at::Tenso
       }
     });
   });
+}
+
+// ---- int8 screen (AVX512-VNNI) ----
+
+namespace {
+
+constexpr int64_t kPanel = 32;  // documents per panel: two zmm of 16 documents × 4 dimensions
+constexpr int kQueryTile = 12;  // queries per register tile: 24 int32 accumulators + 2 document + 1 query register
+constexpr int kUp = _MM_FROUND_TO_POS_INF | _MM_FROUND_NO_EXC;
+constexpr int kDown = _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC;
+
+// The int8 error model of one query against document d: |screen − exact| <= alpha·a_d + beta·c_d + tiny + rel·|screen|.
+struct Int8Bound {
+  float alpha, beta;  // per query (||q||, ||q − s_q·q̂|| from the caller)
+  double emax;        // alpha·max a_d + beta·max c_d + tiny, inflated for the kernel's own roundings
+  double rel;         // rel plus those roundings
+};
+
+float floatAtOrAbove(double x) {
+  float f = static_cast<float>(x);
+  if (static_cast<double>(f) < x) f = std::nextafter(f, std::numeric_limits<float>::infinity());
+  return f;
+}
+
+// A float32 screen value below which no document's rounded-up upper bound (at most s + emax + rel·|s|) reaches
+// lowK: the x solving x + emax + rel·|x| = lowK, lowered by a relative 2^-40 for the float64 arithmetic, rounded down.
+float cheapThreshold(float lowK, const Int8Bound& e) {
+  if (!(lowK > -std::numeric_limits<float>::infinity())) return -std::numeric_limits<float>::infinity();
+  const double x = static_cast<double>(lowK) - e.emax;
+  double t = x >= 0 ? x / (1 + e.rel) : x / (1 - e.rel);
+  t -= std::ldexp(std::fabs(lowK) + e.emax, -40);
+  float f = static_cast<float>(t);
+  if (static_cast<double>(f) > t) f = std::nextafter(f, -std::numeric_limits<float>::infinity());
+  return f;
+}
+
+// prune for the int8 screen's per-document bounds: lowK = the k-th largest lower bound among the candidates (k of
+// them score at least that, so the k-th best exact score does), and a candidate stays while its upper bound reaches
+// it. Dropped candidates had upper bounds below an older, lower lowK, so the k-th largest lower bound among those
+// kept is the k-th largest seen.
+void prune8(Row& r, int64_t k, const Int8Bound& e, std::vector<float>& tmp) {
+  if (r.v.size() <= static_cast<size_t>(k)) return;
+  tmp.assign(r.v.begin(), r.v.end());
+  std::nth_element(tmp.begin(), tmp.begin() + (k - 1), tmp.end(), std::greater<float>());
+  r.lowK = tmp[static_cast<size_t>(k - 1)];
+  r.tau = cheapThreshold(r.lowK, e);
+  size_t w = 0;
+  for (size_t i = 0; i < r.v.size(); i++) {
+    if (r.hi[i] >= r.lowK) {
+      r.v[w] = r.v[i];
+      r.hi[w] = r.hi[i];
+      r.id[w] = r.id[i];
+      w++;
+    }
+  }
+  r.v.resize(w);
+  r.hi.resize(w);
+  r.id.resize(w);
+}
+
+// One tile: QT queries × one panel of 32 documents, int32 sums of (q̂ + 128)·d̂ over all Dp/4 groups of 4 dims.
+template <int QT>
+__attribute__((target("avx512f,avx512bw,avx512vnni"), always_inline)) inline void int8Tile(
+    const uint8_t* const* qr, const int8_t* panel, int64_t G, __m512i (&acc)[kQueryTile][2]) {
+  for (int j = 0; j < QT; j++) acc[j][0] = acc[j][1] = _mm512_setzero_si512();
+  for (int64_t g = 0; g < G; g++) {
+    const __m512i d0 = _mm512_loadu_si512(panel + 128 * g);
+    const __m512i d1 = _mm512_loadu_si512(panel + 128 * g + 64);
+    for (int j = 0; j < QT; j++) {
+      int32_t w;
+      std::memcpy(&w, qr[j] + 4 * g, sizeof w);
+      const __m512i qb = _mm512_set1_epi32(w);
+      acc[j][0] = _mm512_dpbusd_epi32(acc[j][0], qb, d0);
+      acc[j][1] = _mm512_dpbusd_epi32(acc[j][1], qb, d1);
+    }
+  }
+}
+
+// Each screen value's bounds, rounded outward: lo <= exact <= hi whenever the caller's error model holds.
+__attribute__((target("avx512f,avx512bw,avx512vnni"), always_inline)) inline void int8Bounds(
+    __m512 s, __m512 a, __m512 c, __m512 alpha, __m512 beta, __m512 tiny, __m512 rel, __m512& lo, __m512& hi) {
+  __m512 e = _mm512_fmadd_round_ps(alpha, a, _mm512_mul_round_ps(beta, c, kUp), kUp);
+  e = _mm512_add_round_ps(e, tiny, kUp);
+  const __m512 as = _mm512_abs_ps(s);
+  hi = _mm512_fmadd_round_ps(rel, as, _mm512_add_round_ps(s, e, kUp), kUp);
+  lo = _mm512_fnmadd_round_ps(rel, as, _mm512_sub_round_ps(s, e, kDown), kDown);
+}
+
+// Screens queries b0…b1 against every panel: each tile's scores s_q·s_d·(q̂·d̂) are compared with the queries'
+// cheap thresholds in registers; only the rare lanes above one get their per-document bounds, and those whose upper
+// bound reaches the query's lowK are appended (lower bound, upper bound, offset) in ascending offset order (panels
+// in order, lanes in order). No score block is written.
+__attribute__((target("avx512f,avx512bw,avx512vnni"))) void int8ScreenQueries(
+    const uint8_t* qc, const float* qs, const float* qe, int64_t b0, int64_t b1, int64_t Dp, const int8_t* dc,
+    const float* ds, const int32_t* dsum, const float* de, int64_t N, int64_t Np, double maxA, double maxC,
+    double tinyAbs, double rel, std::vector<Row>& rows, int64_t k) {
+  const int64_t G = Dp / 4;
+  const int64_t P = (N + kPanel - 1) / kPanel;
+  const double u = std::ldexp(1.0, -24);
+  std::vector<Int8Bound> eb(static_cast<size_t>(b1 - b0));
+  for (int64_t b = b0; b < b1; b++) {
+    const double alpha = qe[2 * b], beta = qe[2 * b + 1];
+    // The kernel's rounded-up e, hi: at most 3 and 2 float32 roundings upward beyond the exact sums.
+    eb[b - b0] = {qe[2 * b], qe[2 * b + 1], (alpha * maxA + beta * maxC + tinyAbs) * (1 + 8 * u), rel + 3 * u};
+  }
+  const __m512 tiny = _mm512_set1_ps(floatAtOrAbove(tinyAbs));
+  const __m512 relv = _mm512_set1_ps(floatAtOrAbove(rel));
+  std::vector<float> tmp;
+  alignas(64) float lo[32];
+  alignas(64) float hi[32];
+  __m512i acc[kQueryTile][2];
+  for (int64_t p = 0; p < P; p++) {
+    const int8_t* panel = dc + p * kPanel * Dp;
+    const int64_t base = p * kPanel;
+    const int64_t valid = std::min<int64_t>(kPanel, N - base);
+    const __mmask16 v0 = valid >= 16 ? 0xFFFF : static_cast<__mmask16>((1u << valid) - 1);
+    const __mmask16 v1 = valid >= 32 ? 0xFFFF : valid <= 16 ? 0 : static_cast<__mmask16>((1u << (valid - 16)) - 1);
+    // Σ(q̂ + 128)·d̂ − 128·Σd̂ = q̂·d̂, exact in int32.
+    const __m512i c0 = _mm512_slli_epi32(_mm512_loadu_si512(dsum + base), 7);
+    const __m512i c1 = _mm512_slli_epi32(_mm512_loadu_si512(dsum + base + 16), 7);
+    const __m512 s0 = _mm512_loadu_ps(ds + base);
+    const __m512 s1 = _mm512_loadu_ps(ds + base + 16);
+    for (int64_t b = b0; b < b1; b += kQueryTile) {
+      const int qt = static_cast<int>(std::min<int64_t>(kQueryTile, b1 - b));
+      const uint8_t* qr[kQueryTile];
+      for (int j = 0; j < kQueryTile; j++) qr[j] = qc + (b + std::min(j, qt - 1)) * Dp;
+      switch (qt) {
+        case 12: int8Tile<12>(qr, panel, G, acc); break;
+        case 11: int8Tile<11>(qr, panel, G, acc); break;
+        case 10: int8Tile<10>(qr, panel, G, acc); break;
+        case 9: int8Tile<9>(qr, panel, G, acc); break;
+        case 8: int8Tile<8>(qr, panel, G, acc); break;
+        case 7: int8Tile<7>(qr, panel, G, acc); break;
+        case 6: int8Tile<6>(qr, panel, G, acc); break;
+        case 5: int8Tile<5>(qr, panel, G, acc); break;
+        case 4: int8Tile<4>(qr, panel, G, acc); break;
+        case 3: int8Tile<3>(qr, panel, G, acc); break;
+        case 2: int8Tile<2>(qr, panel, G, acc); break;
+        default: int8Tile<1>(qr, panel, G, acc); break;
+      }
+      for (int j = 0; j < qt; j++) {
+        Row& r = rows[b + j];
+        // fl(fl(I) · fl(s_q · s_d)): the order the caller's relative term assumes.
+        const __m512 sq = _mm512_set1_ps(qs[b + j]);
+        const __m512 f0 = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(acc[j][0], c0)), _mm512_mul_ps(sq, s0));
+        const __m512 f1 = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(acc[j][1], c1)), _mm512_mul_ps(sq, s1));
+        const __m512 t = _mm512_set1_ps(r.tau);
+        __mmask16 m0 = _mm512_mask_cmp_ps_mask(v0, f0, t, _CMP_GE_OQ);
+        __mmask16 m1 = _mm512_mask_cmp_ps_mask(v1, f1, t, _CMP_GE_OQ);
+        if ((m0 | m1) == 0) continue;
+        const Int8Bound& e = eb[b + j - b0];
+        const __m512 alpha = _mm512_set1_ps(e.alpha), beta = _mm512_set1_ps(e.beta);
+        const __m512 lowK = _mm512_set1_ps(r.lowK);
+        __m512 l0, h0, l1, h1;
+        int8Bounds(f0, _mm512_loadu_ps(de + base), _mm512_loadu_ps(de + Np + base), alpha, beta, tiny, relv, l0, h0);
+        int8Bounds(f1, _mm512_loadu_ps(de + base + 16), _mm512_loadu_ps(de + Np + base + 16), alpha, beta, tiny, relv, l1, h1);
+        m0 = _mm512_mask_cmp_ps_mask(m0, h0, lowK, _CMP_GE_OQ);
+        m1 = _mm512_mask_cmp_ps_mask(m1, h1, lowK, _CMP_GE_OQ);
+        if ((m0 | m1) == 0) continue;
+        _mm512_store_ps(lo, l0);
+        _mm512_store_ps(lo + 16, l1);
+        _mm512_store_ps(hi, h0);
+        _mm512_store_ps(hi + 16, h1);
+        for (uint32_t m = static_cast<uint32_t>(m0) | (static_cast<uint32_t>(m1) << 16); m != 0; m &= m - 1) {
+          const int x = __builtin_ctz(m);
+          r.v.push_back(lo[x]);
+          r.hi.push_back(hi[x]);
+          r.id.push_back(static_cast<int32_t>(base + x));
+        }
+        if (r.v.size() >= r.cap) {
+          prune8(r, k, e, tmp);
+          if (2 * r.v.size() > r.cap) r.cap *= 2;
+        }
+      }
+    }
+  }
+  for (int64_t b = b0; b < b1; b++) {
+    prune8(rows[b], k, eb[b - b0], tmp);
+    std::vector<float>().swap(rows[b].hi);
+  }
+}
+
+void checkVector(const at::Tensor& t, at::ScalarType type, int64_t n, const char* name) {
+  if (!t.device().is_cpu() || t.dim() != 1 || t.scalar_type() != type || t.size(0) != n || !t.is_contiguous())
+    throw std::invalid_argument(std::string("int8ScreenedTopk: ") + name + " must be a contiguous CPU " +
+                                c10::toString(type) + " vector of " + std::to_string(n));
+}
+
+}  // namespace
+
+bool int8ScreenSupported() {
+  static const bool ok = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+                         __builtin_cpu_supports("avx512vnni");
+  return ok;
+}
+
+std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> int8Quantize(const at::Tensor& xIn, bool panels) {
+  checkMatrix(xIn, at::kFloat, "int8Quantize: rows");
+  const at::Tensor x = xIn.contiguous();
+  const int64_t n = x.size(0), D = x.size(1);
+  const int64_t Dp = (D + 3) / 4 * 4;
+  const int64_t rowsOut = panels ? (n + kPanel - 1) / kPanel * kPanel : n;
+  at::Tensor codes = panels ? at::zeros({rowsOut * Dp}, at::kChar) : at::full({n, Dp}, 128, at::kByte);
+  at::Tensor scale = at::zeros({rowsOut}, at::kFloat);
+  at::Tensor sum = at::zeros({rowsOut}, at::kInt);
+  at::Tensor norms = at::zeros({n, 3}, at::kDouble);
+  const float* xp = x.data_ptr<float>();
+  uint8_t* cp = reinterpret_cast<uint8_t*>(codes.data_ptr());
+  float* sp = scale.data_ptr<float>();
+  int32_t* up = sum.data_ptr<int32_t>();
+  double* np = norms.data_ptr<double>();
+  std::atomic<int64_t> bad{-1};
+  at::parallel_for(0, n, 256, [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; r++) {
+      const float* row = xp + r * D;
+      float mx = 0;
+      for (int64_t i = 0; i < D; i++) {
+        const float a = std::fabs(row[i]);
+        if (!(a <= std::numeric_limits<float>::max())) {
+          bad.store(r);
+          return;
+        }
+        mx = a > mx ? a : mx;
+      }
+      const float s = static_cast<float>(static_cast<double>(mx) / 127.0);
+      double n2 = 0, r2 = 0, q2 = 0;
+      int32_t total = 0;
+      for (int64_t i = 0; i < D; i++) {
+        const double v = row[i];
+        // Any integer codes in range keep the bound valid (it measures the residual of the codes actually used);
+        // rounding to nearest makes the residual smallest. s may have rounded below max|x|/127: clamp.
+        const double c = s > 0 ? std::max(-127.0, std::min(127.0, std::nearbyint(v / s))) : 0.0;
+        const int32_t ci = static_cast<int32_t>(c);
+        total += ci;
+        const double sc = static_cast<double>(s) * c;  // exact: 24 + 7 significant bits
+        n2 += v * v;
+        r2 += (v - sc) * (v - sc);
+        q2 += sc * sc;
+        if (panels) {
+          const int64_t p = r / kPanel, t = r % kPanel;
+          cp[p * kPanel * Dp + 128 * (i / 4) + 4 * t + i % 4] = static_cast<uint8_t>(static_cast<int8_t>(ci));
+        } else {
+          cp[r * Dp + i] = static_cast<uint8_t>(ci + 128);
+        }
+      }
+      sp[r] = s;
+      up[r] = total;
+      np[3 * r] = std::sqrt(n2);
+      np[3 * r + 1] = std::sqrt(r2);
+      np[3 * r + 2] = std::sqrt(q2);
+    }
+  });
+  if (bad.load() >= 0)
+    throw std::invalid_argument("int8Quantize: row " + std::to_string(bad.load()) + " holds a non-finite value");
+  return {codes, scale, sum, norms};
+}
+
+std::tuple<at::Tensor, at::Tensor, at::Tensor> int8ScreenedTopk(const at::Tensor& qIn, const at::Tensor& docsIn,
+                                                               const at::Tensor& qCodes, const at::Tensor& qScale,
+                                                               const at::Tensor& qErr, const at::Tensor& dCodes,
+                                                               const at::Tensor& dScale, const at::Tensor& dSum,
+                                                               const at::Tensor& dErr, double tinyAbs, double errRel,
+                                                               int64_t k) {
+  if (!int8ScreenSupported()) throw std::invalid_argument("int8ScreenedTopk: this CPU lacks AVX512-VNNI");
+  checkMatrix(qIn, at::kFloat, "queries");
+  checkMatrix(docsIn, at::kFloat, "documents");
+  const int64_t B = qIn.size(0), D = qIn.size(1), N = docsIn.size(0);
+  const int64_t Dp = (D + 3) / 4 * 4, Np = (N + kPanel - 1) / kPanel * kPanel;
+  if (docsIn.size(1) != D) throw std::invalid_argument("int8ScreenedTopk: queries [B, D] and documents [N, D] must agree");
+  if (D > 65536) throw std::invalid_argument("int8ScreenedTopk: more than 65536 dimensions (int32 sums could overflow)");
+  if (!qCodes.device().is_cpu() || qCodes.scalar_type() != at::kByte || qCodes.dim() != 2 || qCodes.size(0) != B ||
+      qCodes.size(1) != Dp || !qCodes.is_contiguous())
+    throw std::invalid_argument("int8ScreenedTopk: query codes must be contiguous uint8 [B, Dp] (int8Quantize)");
+  if (!dCodes.device().is_cpu() || dCodes.scalar_type() != at::kChar || dCodes.dim() != 1 ||
+      dCodes.size(0) != Np * Dp || !dCodes.is_contiguous())
+    throw std::invalid_argument("int8ScreenedTopk: document codes must be contiguous int8 panels [Np·Dp] (int8Quantize)");
+  checkVector(qScale, at::kFloat, B, "query scales");
+  checkVector(qErr, at::kFloat, 2 * B, "query error terms");
+  checkVector(dScale, at::kFloat, Np, "document scales");
+  checkVector(dSum, at::kInt, Np, "document code sums");
+  checkVector(dErr, at::kFloat, 2 * Np, "document error terms");
+  if (!(errRel >= 0 && errRel < 0.5)) throw std::invalid_argument("int8ScreenedTopk: errRel must be in [0, 0.5)");
+  if (!(tinyAbs >= 0 && tinyAbs < 1e-30)) throw std::invalid_argument("int8ScreenedTopk: tinyAbs must be in [0, 1e-30)");
+  const float* qe = qErr.data_ptr<float>();
+  const float* de = dErr.data_ptr<float>();
+  for (int64_t i = 0; i < 2 * B; i++)
+    if (!(qe[i] >= 0) || std::isinf(qe[i])) throw std::invalid_argument("int8ScreenedTopk: query error terms must be finite and >= 0");
+  double maxA = 0, maxC = 0;
+  for (int64_t i = 0; i < N; i++) {
+    if (!(de[i] >= 0) || !(de[Np + i] >= 0) || std::isinf(de[i]) || std::isinf(de[Np + i]))
+      throw std::invalid_argument("int8ScreenedTopk: document error terms must be finite and >= 0");
+    maxA = std::max<double>(maxA, de[i]);
+    maxC = std::max<double>(maxC, de[Np + i]);
+  }
+  // screenAndRescore's own bound is unused: the screen leaves each row pruned by its per-document bounds.
+  const at::Tensor noBound = at::zeros({B}, at::kFloat);
+  return screenAndRescore("int8ScreenedTopk", qIn, docsIn, noBound, errRel, k, 1,
+                          [&](std::vector<Row>& rows, const auto&) {
+    const uint8_t* qc = reinterpret_cast<const uint8_t*>(qCodes.data_ptr());
+    const int8_t* dc = reinterpret_cast<const int8_t*>(dCodes.data_ptr());
+    const float* qs = qScale.data_ptr<float>();
+    const float* ds = dScale.data_ptr<float>();
+    const int32_t* su = dSum.data_ptr<int32_t>();
+    // Each thread screens its own slice of the queries against every panel (as sgemmScreenedTopk does): the
+    // documents stream once per thread, the slice's codes stay in its core's L2.
+    const int nt = at::get_num_threads();
+    const int64_t grain = std::max<int64_t>(1, (B + nt - 1) / nt);
+    at::parallel_for(0, B, grain, [&](int64_t b0, int64_t b1) {
+      int8ScreenQueries(qc, qs, qe, b0, b1, Dp, dc, ds, su, de, N, Np, maxA, maxC, tinyAbs, errRel, rows, k);
+    });
+  }, false);
 }
 
 }  // namespace drhard
