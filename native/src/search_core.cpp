@@ -108,30 +108,51 @@ void prune(Row& r, int64_t k, ErrorBound err, std::vector<float>& tmp) {
   r.id.resize(w);
 }
 
-// Screens one row of bfloat16 scores (docs base … base+n): blocks whose largest key is under the threshold are
-// skipped after one vectorized pass; the rare others are appended to the candidates.
-__attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default"))) void scanRow(const int16_t* x, int64_t n,
-                                                                             int64_t base, Row& r, int64_t k,
-                                                                             ErrorBound err, std::vector<float>& tmp) {
+// The score types a screen writes: bfloat16 (as int16 bits) or float32 (as int32 bits), each with an integer key
+// that orders like the value and the threshold key a Row keeps for it.
+struct Bf16Scores {
+  using Bits = int16_t;
+  static Bits key(Bits x) { return orderKey(x); }
+  static float value(Bits x) { return bf16ToFloat(x); }
+  static Bits threshold(const Row& r) { return r.key; }
+};
+struct Fp32Scores {
+  using Bits = int32_t;
+  static Bits key(Bits x) { return orderKey32(x); }
+  static float value(Bits x) {
+    float f;
+    std::memcpy(&f, &x, sizeof f);
+    return f;
+  }
+  static Bits threshold(const Row& r) { return r.key32; }
+};
+
+// Screens one row of scores (docs base … base+n): blocks whose largest key is under the threshold are skipped after
+// one vectorized pass; the rare others are appended to the candidates. Inlined into each target clone below, so it
+// is vectorized for each target.
+template <class S>
+__attribute__((always_inline)) inline void scanRowBody(const typename S::Bits* x, int64_t n, int64_t base, Row& r,
+                                                       int64_t k, ErrorBound err, std::vector<float>& tmp) {
+  using Bits = typename S::Bits;
   constexpr int64_t W = 64;
   for (int64_t j = 0; j < n; j += W) {
     const int64_t w = std::min(W, n - j);
-    int16_t m = INT16_MIN;
+    Bits m = std::numeric_limits<Bits>::min();
     if (w == W) {
       for (int64_t t = 0; t < W; t++) {
-        const int16_t v = orderKey(x[j + t]);
+        const Bits v = S::key(x[j + t]);
         m = v > m ? v : m;
       }
     } else {
       for (int64_t t = 0; t < w; t++) {
-        const int16_t v = orderKey(x[j + t]);
+        const Bits v = S::key(x[j + t]);
         m = v > m ? v : m;
       }
     }
-    if (m < r.key) continue;
+    if (m < S::threshold(r)) continue;
     for (int64_t t = 0; t < w; t++) {
-      if (orderKey(x[j + t]) >= r.key) {
-        r.v.push_back(bf16ToFloat(x[j + t]));
+      if (S::key(x[j + t]) >= S::threshold(r)) {
+        r.v.push_back(S::value(x[j + t]));
         r.id.push_back(static_cast<int32_t>(base + j + t));
       }
     }
@@ -143,39 +164,18 @@ __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default"))) vo
   }
 }
 
-// scanRow for float32 scores (the sgemm screen): the same block skip on int32 order keys.
+// The bfloat16 screen's scan.
+__attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default"))) void scanRow(const int16_t* x, int64_t n,
+                                                                             int64_t base, Row& r, int64_t k,
+                                                                             ErrorBound err, std::vector<float>& tmp) {
+  scanRowBody<Bf16Scores>(x, n, base, r, k, err, tmp);
+}
+
+// The float32 (sgemm) screen's scan.
 __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default"))) void scanRow32(const int32_t* x, int64_t n,
                                                                                int64_t base, Row& r, int64_t k,
                                                                                ErrorBound err, std::vector<float>& tmp) {
-  constexpr int64_t W = 64;
-  for (int64_t j = 0; j < n; j += W) {
-    const int64_t w = std::min(W, n - j);
-    int32_t m = INT32_MIN;
-    if (w == W) {
-      for (int64_t t = 0; t < W; t++) {
-        const int32_t v = orderKey32(x[j + t]);
-        m = v > m ? v : m;
-      }
-    } else {
-      for (int64_t t = 0; t < w; t++) {
-        const int32_t v = orderKey32(x[j + t]);
-        m = v > m ? v : m;
-      }
-    }
-    if (m < r.key32) continue;
-    for (int64_t t = 0; t < w; t++) {
-      if (orderKey32(x[j + t]) >= r.key32) {
-        float f;
-        std::memcpy(&f, x + j + t, sizeof f);
-        r.v.push_back(f);
-        r.id.push_back(static_cast<int32_t>(base + j + t));
-      }
-    }
-    if (r.v.size() >= r.cap) {
-      prune(r, k, err, tmp);
-      if (2 * r.v.size() > r.cap) r.cap *= 2;
-    }
-  }
+  scanRowBody<Fp32Scores>(x, n, base, r, k, err, tmp);
 }
 
 // The exact side's score: float32 products summed in float64 (8 independent partial sums, vectorizable without
