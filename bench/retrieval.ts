@@ -244,7 +244,7 @@ if (want('shard')) {
     const h = sha256FileSync(file);
     writeEmbeddingsManifest(file, { format: 'drhard-embeddings', version: 1, dim: D, count: N, dtype: 'float32', sha256: h.sha256, bytes: h.size });
     const rows: string[][] = [['engine', 'file MiB', 'budget MiB', 'shards', 'baseline RSS MiB', 'peak RSS MiB', 'peak - baseline MiB', 'under budget', 'seconds']];
-    for (const engine of ['bf16', 'fp32', 'faiss', 'torch'] as const) {
+    for (const engine of ['bf16', 'fp32', 'faiss', 'torch', ...(T.int8ScreenSupported() ? (['int8'] as const) : [])]) {
       const r = spawnSync(process.execPath, ['--expose-gc', '--import', 'tsx', import.meta.filename, '--shard-child', file, String(budget), engine], { encoding: 'utf8' });
       if (r.status !== 0) throw new Error(`shard child failed: ${r.stderr}`);
       const m = JSON.parse(r.stdout) as { baseline: number; peak: number; shards: number; seconds: number };
