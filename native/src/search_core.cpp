@@ -660,7 +660,9 @@ __attribute__((target("avx512f,avx512bw,avx512vnni"))) void int8ScreenQueries(
           const int x = __builtin_ctz(m);
           const int8_t* col = panel + (x < 16 ? 4 * x : 64 + 4 * (x - 16));
           const double R = refineDot(qrow, col, D) * static_cast<double>(ds[base + x]);
-          const double err = (static_cast<double>(e.alpha) * de[base + x] + betaR * de[Np + base + x] + tinyAbs) *
+          // D·2^-149·s_d: products of subnormal query values round absolutely, not relatively, in the float32 sum.
+          const double err = (static_cast<double>(e.alpha) * de[base + x] + betaR * de[Np + base + x] + tinyAbs +
+                              static_cast<double>(D) * std::ldexp(1.0, -149) * ds[base + x]) *
                              (1 + std::ldexp(1.0, -40));
           const float l = floatAtOrBelow(R - err), h = floatAtOrAbove(R + err);
           if (!(h >= r.lowK)) continue;

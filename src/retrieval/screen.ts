@@ -214,7 +214,11 @@ export function int8Tiny(D: number): number {
  * than the norms do.
  */
 export class Int8Copy implements Disposable {
-  private constructor(readonly codes: { codes: T.Tensor; scale: T.Tensor; sum: T.Tensor; err: T.Tensor }) {}
+  private constructor(
+    readonly codes: { codes: T.Tensor; scale: T.Tensor; sum: T.Tensor; err: T.Tensor },
+    /** The largest row norm: with the query's, it decides whether float32 holds every screen value. */
+    readonly maxNorm: number,
+  ) {}
 
   /** Codes float32 `docs` [N, D] (non-finite values are refused). */
   static build(docs: T.Tensor): Int8Copy {
@@ -228,14 +232,16 @@ export class Int8Copy implements Disposable {
       const n = T.keep(c.norms).toFloat64Array();
       const err = new Float32Array(2 * Np);
       const g = U32 + D * 2 ** -53;
+      let maxNorm = 0;
       for (let i = 0; 3 * i < n.length; i++) {
+        maxNorm = Math.max(maxNorm, n[3 * i] as number);
         err[i] = SLACK * ((n[3 * i + 1] as number) + g * (n[3 * i] as number));
         err[Np + i] = SLACK * (n[3 * i + 2] as number);
       }
       if (!err.every(Number.isFinite)) {
         throw new DrhardInputError("vector norms overflow float32 in the int8 engine's error bound; search with the 'torch' or 'faiss' exact engine");
       }
-      return new Int8Copy({ codes, scale, sum, err: T.keep(T.tensor(err)) });
+      return new Int8Copy({ codes, scale, sum, err: T.keep(T.tensor(err)) }, maxNorm);
     } catch (e) {
       [codes, scale, sum].forEach((t) => t.dispose());
       throw e;
@@ -259,14 +265,20 @@ export class Int8Copy implements Disposable {
       const n = qc.norms.toFloat64Array();
       const B = n.length / 3;
       const err = new Float32Array(2 * B);
+      const D = q.size(1);
       for (let b = 0; b < B; b++) {
+        // Every screen value (|s| <= D·||q||·||d||), s_q·s_d and the refinement's float32 sum (<= 127·D·||q||) must
+        // stay finite, else a NaN or infinite screen value could drop a document.
+        if (!(D * (n[3 * b] as number) * Math.max(this.maxNorm, 127) < 1e37)) {
+          throw new DrhardInputError("vector norms overflow float32 in the int8 engine's screen; search with the 'fp32', 'torch' or 'faiss' exact engine");
+        }
         err[2 * b] = errScale * (n[3 * b] as number);
         err[2 * b + 1] = errScale * (n[3 * b + 1] as number);
       }
       if (!err.every(Number.isFinite)) {
         throw new DrhardInputError("vector norms overflow float32 in the int8 engine's error bound; search with the 'torch' or 'faiss' exact engine");
       }
-      const r = T.int8ScreenedTopk(q, docs, { ...qc, err: T.tensor(err) }, this.codes, errScale * int8Tiny(q.size(1)), errScale * INT8_REL, k);
+      const r = T.int8ScreenedTopk(q, docs, { ...qc, err: T.tensor(err) }, this.codes, errScale * int8Tiny(D), errScale * INT8_REL, k);
       return { scores: r.values.toFloat32Array(), ids: r.indices.toBigInt64Array(), rescored: r.rescored.toBigInt64Array() };
     });
   }

@@ -183,6 +183,10 @@ test('int8 engine: sharded file search equals the in-memory search; non-finite r
       assert.throws(() => T.int8Quantize(bad, true), /row 17 holds a non-finite value/);
       assert.throws(() => DenseSearcher.fromTensor(bad, { engine: 'int8' }), /NaN or Inf/);
       assert.throws(() => mem.search(T.full([1, 26], Number.POSITIVE_INFINITY), 5), /NaN or Inf/);
+      // Scores that could leave float32's range are refused, not screened into NaN.
+      assert.throws(() => mem.search(T.full([1, 26], 1e36), 5), /overflow float32 in the int8 engine/);
+      using big = DenseSearcher.fromTensor(docs.mul(1e36), { engine: 'int8' });
+      assert.throws(() => big.search(q, 5), /overflow float32 in the int8 engine/);
     });
     const before = T.liveTensors();
     T.tidy(() => {
