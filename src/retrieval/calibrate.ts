@@ -31,8 +31,13 @@ export function availableEngines(): ExactEngine[] {
  * whichever engine runs it, and tests and small corpora should not pay a calibration.
  */
 export const CALIBRATE_MIN_FLOATS = 1 << 22;
-/** Synthetic documents per calibration run: 2^24 floats (64 MiB; 131072 rows at D = 128, 21845 at D = 768). */
-const SAMPLE_FLOATS = 1 << 24;
+/**
+ * Synthetic documents per calibration run: 2^25 floats (128 MiB; 262144 rows at D = 128, 43690 at D = 768). Both the
+ * full and the half sample must be larger than the CPU's last-level cache: with 2^24 the half sample (32 MiB) sat in
+ * L3, the int8 engine's rescored rows came from cache there and from memory in the full sample, and the fitted slope
+ * was 3x too steep (at 200k × 768 it predicted 225 queries/s against 513 measured, and chose faiss at 290).
+ */
+const SAMPLE_FLOATS = 1 << 25;
 /** Queries per calibration run: the screening engines' batch (search.ts SCREEN_QUERY_BATCH). */
 const SAMPLE_QUERIES = 512;
 const K = 100;
@@ -117,7 +122,7 @@ export interface CalibrationOptions {
   log?: Logger;
   machine?: MachineInfo;
   measure?: Measure;
-  /** Size of the synthetic problem (default 2^24 document floats, 512 queries); tests shrink it. */
+  /** Size of the synthetic problem (default 2^25 document floats, 512 queries); tests shrink it. */
   sample?: { floats: number; queries: number };
 }
 
