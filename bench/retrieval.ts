@@ -1,6 +1,6 @@
 // Retrieval speed, drhard vs Python (bench/retrieval_ref.py: faiss IndexFlatIP, torch mm + topk, the reference
-// encoder) side by side in one run: exact search QPS of drhard's four exact engines (bf16 and fp32 screens + exact
-// rescoring, faiss flat, torch GEMM + topk), the engine a fresh calibration picks as default against the fastest,
+// encoder) side by side in one run: exact search QPS of drhard's exact engines (bf16, fp32 and int8 screens + exact
+// rescoring, faiss flat, torch GEMM + topk; int8 where the CPU has AVX512-VNNI), the engine a fresh calibration picks as default against the fastest,
 // and % of the float32 sgemm roofline (200k × 768, 1M × 128), encode
 // throughput (tiny and base configs, 128 tokens), peak RSS of a sharded search over a file 4× the memory budget,
 // and BM25 on the bundled demo corpus (index time, dev/train search time, MRR@10).
@@ -23,7 +23,7 @@ import { encodeSplit } from '../src/retrieval/encode.ts';
 import { writeEmbeddingsManifest } from '../src/retrieval/embeddings.ts';
 import { evaluateHits } from '../src/retrieval/runs.ts';
 import { DEFAULT_CHUNK_ROWS, DenseSearcher, FP32_CHUNK_ROWS, type ExactEngine } from '../src/retrieval/search.ts';
-import { ScreenCopy, maxRowNorm, sgemmScreenedSearch } from '../src/retrieval/screen.ts';
+import { Int8Copy, ScreenCopy, maxRowNorm, sgemmScreenedSearch } from '../src/retrieval/screen.ts';
 import { calibration, engineFor } from '../src/retrieval/calibrate.ts';
 import { createLogger } from '../src/util/log.ts';
 import { sha256FileSync } from '../src/util/hash.ts';
@@ -89,7 +89,10 @@ if (want('search')) {
     ? [{ N: 50_000, D: 768, B: 256 }, { N: 250_000, D: 128, B: 512 }]
     : [{ N: 200_000, D: 768, B: 512 }, { N: 1_000_000, D: 128, B: 1024 }];
   const k = 100;
-  const rows: string[][] = [['case', 'drhard bf16', 'drhard fp32', 'drhard faiss', 'drhard torch', 'py faiss', 'py torch', 'best/py faiss', 'fp32/py faiss', 'default (calib s)', 'default/fastest', 'sgemm GF/s', '% roofline', 'fp32 % roofline', 'bf16 GF/s', 'bf16 engine % bf16 roofline', 'rescored/q bf16, fp32']];
+  const int8 = T.int8ScreenSupported();
+  const rows: string[][] = [['case', 'drhard bf16', 'drhard fp32', 'drhard int8', 'drhard faiss', 'drhard torch', 'py faiss', 'py torch', 'best/py faiss', 'fp32/py faiss', 'int8/py faiss', 'default (calib s)', 'default/fastest', 'sgemm GF/s', '% roofline', 'fp32 % roofline', 'int8 % roofline', 'bf16 GF/s', 'bf16 engine % bf16 roofline', 'rescored/q bf16, fp32, int8']];
+  // What a CPU without AVX512-BF16 (and AMX) would have: the best of the other engines, against Python faiss.
+  const noBf16: string[] = [];
   // A fresh calibration (not the user's cache) so the default shown is what this build and machine pick now.
   const calDir = fs.mkdtempSync(path.join(os.tmpdir(), 'drhard-bench-calib-'));
   for (const c of cases) {
@@ -125,6 +128,8 @@ if (want('search')) {
     using ps1 = DenseSearcher.fromTensor(docs, { engine: 'fp32' });
     using fs1 = DenseSearcher.fromTensor(docs, { engine: 'faiss' });
     using ts1 = DenseSearcher.fromTensor(docs, { engine: 'torch' });
+    using is1 = int8 ? DenseSearcher.fromTensor(docs, { engine: 'int8' }) : null;
+    is1?.search(q.narrow(0, 0, 32), k);
     bs1.search(q.narrow(0, 0, 32), k);
     ps1.search(q.narrow(0, 0, 32), k);
     fs1.search(q.narrow(0, 0, 32), k);
@@ -134,11 +139,17 @@ if (want('search')) {
     const rescored = T.tidy(() => screen.search(q.narrow(0, 0, 64), docs, k, DEFAULT_CHUNK_ROWS).rescored);
     screen.dispose();
     const rescored32 = sgemmScreenedSearch(q.narrow(0, 0, 64), docs, maxRowNorm(docs), k, FP32_CHUNK_ROWS).rescored;
+    let rescored8: BigInt64Array | null = null;
+    if (int8) {
+      using c8 = Int8Copy.build(docs);
+      rescored8 = c8.search(q.narrow(0, 0, 64), docs, k).rescored;
+    }
     await ref.ask(`search ${JSON.stringify({ ...c, k })}`);
-    const t = { b: Infinity, p: Infinity, f: Infinity, t: Infinity, pf: Infinity, pt: Infinity };
+    const t = { b: Infinity, p: Infinity, i: Infinity, f: Infinity, t: Infinity, pf: Infinity, pt: Infinity };
     for (let i = 0; i < REPEAT; i++) {
       t.b = Math.min(t.b, timeOnce(() => void bs1.search(q, k)));
       t.p = Math.min(t.p, timeOnce(() => void ps1.search(q, k)));
+      if (is1 !== null) t.i = Math.min(t.i, timeOnce(() => void is1.search(q, k)));
       t.f = Math.min(t.f, timeOnce(() => void fs1.search(q, k)));
       t.pf = Math.min(t.pf, await ref.time('faiss'));
       t.t = Math.min(t.t, timeOnce(() => void ts1.search(q, k)));
@@ -146,16 +157,21 @@ if (want('search')) {
       sampleRate();
     }
     const qps = (s: number): number => c.B / s;
-    const byEngine: Record<ExactEngine, number> = { bf16: qps(t.b), fp32: qps(t.p), faiss: qps(t.f), torch: qps(t.t) };
+    const byEngine: Partial<Record<ExactEngine, number>> = { bf16: qps(t.b), fp32: qps(t.p), faiss: qps(t.f), torch: qps(t.t), ...(int8 ? { int8: qps(t.i) } : {}) };
     const best = Math.max(...Object.values(byEngine));
+    const [bestNoBf16, bestNoBf16Engine] = (['fp32', 'int8', 'faiss', 'torch'] as const).reduce<[number, string]>((m, e) => ((byEngine[e] ?? 0) > m[0] ? [byEngine[e] as number, e] : m), [0, '']);
     const roof = (rate * 1e9) / (2 * c.N * c.D);
     const mean = (x: BigInt64Array): number => Array.from(x, Number).reduce((a, b) => a + b, 0) / x.length;
-    rows.push([`${c.N}x${c.D} B=${c.B} k=${k}`, fmt(qps(t.b)), fmt(qps(t.p)), fmt(qps(t.f)), fmt(qps(t.t)), fmt(qps(t.pf)), fmt(qps(t.pt)), fmt(best / qps(t.pf), 2), fmt(qps(t.p) / qps(t.pf), 2), `${defaultEngine} (${fmt(calSeconds, 1)})`, fmt(byEngine[defaultEngine] / best, 3), fmt(rate), `${fmt((100 * best) / roof)}%`, `${fmt((100 * qps(t.p)) / roof)}%`, fmt(rate16), `${fmt((100 * qps(t.b) * 2 * c.N * c.D) / (rate16 * 1e9))}%`, `${fmt(mean(rescored), 0)}, ${fmt(mean(rescored32), 0)}`]);
+    const na = (x: string): string => (int8 ? x : 'n/a');
+    rows.push([`${c.N}x${c.D} B=${c.B} k=${k}`, fmt(qps(t.b)), fmt(qps(t.p)), na(fmt(qps(t.i))), fmt(qps(t.f)), fmt(qps(t.t)), fmt(qps(t.pf)), fmt(qps(t.pt)), fmt(best / qps(t.pf), 2), fmt(qps(t.p) / qps(t.pf), 2), na(fmt(qps(t.i) / qps(t.pf), 2)), `${defaultEngine} (${fmt(calSeconds, 1)})`, fmt((byEngine[defaultEngine] ?? 0) / best, 3), fmt(rate), `${fmt((100 * best) / roof)}%`, `${fmt((100 * qps(t.p)) / roof)}%`, na(`${fmt((100 * qps(t.i)) / roof)}%`), fmt(rate16), `${fmt((100 * qps(t.b) * 2 * c.N * c.D) / (rate16 * 1e9))}%`, `${fmt(mean(rescored), 0)}, ${fmt(mean(rescored32), 0)}, ${rescored8 === null ? 'n/a' : fmt(mean(rescored8), 0)}`]);
+    noBf16.push(`  ${c.N}x${c.D}: ${bestNoBf16Engine} ${fmt(bestNoBf16)} q/s = ${fmt(bestNoBf16 / qps(t.pf), 2)}x Python faiss, ${fmt((100 * bestNoBf16) / roof)}% of the sgemm roofline`);
     T.tidy(() => [docs, q, a, a16, b16].forEach((x) => x.dispose()));
   }
   fs.rmSync(calDir, { recursive: true, force: true });
   console.log('\nexact search, queries/s (targets: best/py faiss >= 1.5, roofline >= 80%, default/fastest >= 0.95; roofline = float32 sgemm rate / 2ND)');
   table(rows);
+  console.log(`best engine a CPU without AVX512-BF16 would have (fp32/int8/faiss/torch${int8 ? '' : '; int8 not on this CPU'}) ÷ Python faiss:`);
+  for (const l of noBf16) console.log(l);
 }
 
 // ---- encode throughput ----
@@ -228,7 +244,7 @@ if (want('shard')) {
     const h = sha256FileSync(file);
     writeEmbeddingsManifest(file, { format: 'drhard-embeddings', version: 1, dim: D, count: N, dtype: 'float32', sha256: h.sha256, bytes: h.size });
     const rows: string[][] = [['engine', 'file MiB', 'budget MiB', 'shards', 'baseline RSS MiB', 'peak RSS MiB', 'peak - baseline MiB', 'under budget', 'seconds']];
-    for (const engine of ['bf16', 'fp32', 'faiss', 'torch'] as const) {
+    for (const engine of ['bf16', 'fp32', 'faiss', 'torch', ...(T.int8ScreenSupported() ? (['int8'] as const) : [])]) {
       const r = spawnSync(process.execPath, ['--expose-gc', '--import', 'tsx', import.meta.filename, '--shard-child', file, String(budget), engine], { encoding: 'utf8' });
       if (r.status !== 0) throw new Error(`shard child failed: ${r.stderr}`);
       const m = JSON.parse(r.stdout) as { baseline: number; peak: number; shards: number; seconds: number };

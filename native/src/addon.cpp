@@ -474,6 +474,33 @@ FN(sgemmScreenedTopk) {
   return arr;
   GUARD_END
 }
+FN(int8ScreenSupported) {
+  GUARD_BEGIN
+  return Napi::Boolean::New(info.Env(), drhard::int8ScreenSupported());
+  GUARD_END
+}
+FN(int8Quantize) {
+  GUARD_BEGIN
+  auto r = drhard::int8Quantize(T(info[0]), info[1].As<Napi::Boolean>().Value());
+  auto arr = Napi::Array::New(info.Env(), 4);
+  arr.Set(0u, wrap(info.Env(), std::get<0>(r)));
+  arr.Set(1u, wrap(info.Env(), std::get<1>(r)));
+  arr.Set(2u, wrap(info.Env(), std::get<2>(r)));
+  arr.Set(3u, wrap(info.Env(), std::get<3>(r)));
+  return arr;
+  GUARD_END
+}
+FN(int8ScreenedTopk) {
+  GUARD_BEGIN
+  auto r = drhard::int8ScreenedTopk(T(info[0]), T(info[1]), T(info[2]), T(info[3]), T(info[4]), T(info[5]), T(info[6]),
+                                    T(info[7]), T(info[8]), f64(info[9]), f64(info[10]), i64(info[11]));
+  auto arr = Napi::Array::New(info.Env(), 3);
+  arr.Set(0u, wrap(info.Env(), std::get<0>(r)));
+  arr.Set(1u, wrap(info.Env(), std::get<1>(r)));
+  arr.Set(2u, wrap(info.Env(), std::get<2>(r)));
+  return arr;
+  GUARD_END
+}
 FN(bf16GemmIsFloat32Accumulating) {
   GUARD_BEGIN
   return Napi::Boolean::New(info.Env(), drhard::bf16GemmIsFloat32Accumulating(i64(info[0]), i64(info[1]), i64(info[2])));
@@ -978,7 +1005,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   EXPORT(fromBuffer); EXPORT(toBuffer); EXPORT(item); EXPORT(fromFile); EXPORT(readFileInto); EXPORT(create);
   EXPORT(unary); EXPORT(binary); EXPORT(shapeOp); EXPORT(indexSelect); EXPORT(gather); EXPORT(scatter);
   EXPORT(maskedFill); EXPORT(where); EXPORT(cat); EXPORT(stack); EXPORT(reduce); EXPORT(maxDim); EXPORT(minDim);
-  EXPORT(argmax); EXPORT(topk); EXPORT(screenedTopk); EXPORT(sgemmScreenedTopk); EXPORT(bf16GemmIsFloat32Accumulating); EXPORT(sort); EXPORT(cumsum); EXPORT(softmax); EXPORT(logSoftmax); EXPORT(clamp);
+  EXPORT(argmax); EXPORT(topk); EXPORT(screenedTopk); EXPORT(sgemmScreenedTopk); EXPORT(int8ScreenSupported); EXPORT(int8Quantize); EXPORT(int8ScreenedTopk); EXPORT(bf16GemmIsFloat32Accumulating); EXPORT(sort); EXPORT(cumsum); EXPORT(softmax); EXPORT(logSoftmax); EXPORT(clamp);
   EXPORT(to); EXPORT(embedding); EXPORT(layerNorm); EXPORT(linear); EXPORT(dropout); EXPORT(crossEntropy);
   EXPORT(mseLoss); EXPORT(requiresGrad); EXPORT(setRequiresGrad); EXPORT(backward); EXPORT(grad); EXPORT(setGrad);
   EXPORT(setGradEnabled); EXPORT(inplace); EXPORT(setNumThreads); EXPORT(getNumThreads); EXPORT(setMmapThreshold); EXPORT(manualSeed);

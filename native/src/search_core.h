@@ -32,4 +32,31 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> sgemmScreenedTopk(const at::Tenso
 // once against float64); screenedTopk screens through sgemm where it does not.
 bool bf16GemmIsFloat32Accumulating(int64_t m, int64_t k, int64_t n);
 
+// Whether this CPU runs the int8 screen (AVX-512F/BW and AVX512-VNNI); int8ScreenedTopk refuses to run elsewhere.
+bool int8ScreenSupported();
+
+// Symmetric per-row int8 codes of float32 rows x [n, D]: s = max|x|/127 (float32), x̂ = round(x/s) in [-127, 127]
+// (all zero for a zero row). D is padded to Dp = D rounded up to 4 with zero codes. Non-finite values are refused.
+//   panels = false (queries): codes [n, Dp] uint8 holding x̂ + 128 (VNNI multiplies unsigned by signed bytes);
+//   panels = true (documents): codes [Np·Dp] int8, Np = n rounded up to 32, in panels of 32 rows: byte e of dims
+//     4g…4g+3 of row 32p + t sits at 32p·Dp + 128g + 4t + e (one zmm load holds 16 rows × 4 dims). Padding rows
+//     are zero, with scale 0 and sum 0.
+// Returns codes, scale [n or Np] float32, sum [n or Np] int32 (Σx̂), and norms [n, 3] float64:
+// ||x||, ||x − s·x̂|| and ||s·x̂||, each computed in float64 (relative error below D·2^-52).
+std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> int8Quantize(const at::Tensor& x, bool panels);
+
+// The screened search with an int8 screen: VNNI int32 dot products of the codes (exact), scaled to float32
+// s = fl(fl(q̂·d̂)·fl(s_q·s_d)) and compared in registers; documents that can still reach the top-k are rescored as
+// screenedTopk does. qCodes/qScale from int8Quantize(q, false), dCodes/dScale/dSum from int8Quantize(docs, true).
+// The caller's error model, per query b and document d:
+//   |s − rescored score| <= qErr[2b]·dErr[d] + qErr[2b+1]·dErr[Np + d] + tinyAbs + errRel·|s|
+// (qErr [2B], dErr [2Np] float32, >= 0). Each document's bounds are evaluated with upward/downward rounding, so
+// the result is the exact top-k whenever the model holds. D <= 65536 (the int32 sums cannot overflow).
+std::tuple<at::Tensor, at::Tensor, at::Tensor> int8ScreenedTopk(const at::Tensor& q, const at::Tensor& docs,
+                                                               const at::Tensor& qCodes, const at::Tensor& qScale,
+                                                               const at::Tensor& qErr, const at::Tensor& dCodes,
+                                                               const at::Tensor& dScale, const at::Tensor& dSum,
+                                                               const at::Tensor& dErr, double tinyAbs, double errRel,
+                                                               int64_t k);
+
 }  // namespace drhard

@@ -41,10 +41,11 @@ export const paramsSchema = z.array(z.string()).transform((list, ctx) => {
 
 /** `--exact`: the exact engine of a flat search (search, mine). */
 export const exactSchema = z
-  .enum(['auto', 'bf16', 'fp32', 'torch', 'faiss'])
+  .enum(['auto', 'bf16', 'fp32', 'int8', 'torch', 'faiss'])
   .default('auto')
   .describe(
     'exact engine for --index flat: bf16 (bfloat16 screen + exact rescoring), fp32 (float32 sgemm screen + exact rescoring), ' +
+      'int8 (int8 VNNI screen + exact rescoring; CPUs with AVX512-VNNI), ' +
       'torch (float32 GEMM + topk), faiss (IndexFlatIP); auto (default): the fastest in a one-time calibration of this machine, ' +
       'cached in $XDG_CACHE_HOME/drhard/engine-calibration.json (fp32 instead of faiss when sharded)',
   );

@@ -67,6 +67,10 @@ export interface NativeAddon {
   /** native/src/search_core.h: [scores [B,k], ids [B,k], rescored [B]]. */
   screenedTopk(q: Handle, docs: Handle, qLo: Handle, docsLo: Handle, errAbs: Handle, errRel: number, k: number, chunk: number): [Handle, Handle, Handle];
   sgemmScreenedTopk(q: Handle, docs: Handle, errAbs: Handle, k: number, chunk: number): [Handle, Handle, Handle];
+  int8ScreenSupported(): boolean;
+  /** [codes, scale, sum, norms [n, 3] float64]. */
+  int8Quantize(x: Handle, panels: boolean): [Handle, Handle, Handle, Handle];
+  int8ScreenedTopk(q: Handle, docs: Handle, qCodes: Handle, qScale: Handle, qErr: Handle, dCodes: Handle, dScale: Handle, dSum: Handle, dErr: Handle, tinyAbs: number, errRel: number, k: number): [Handle, Handle, Handle];
   sort(a: Handle, dim: number, descending: boolean): [Handle, Handle];
   cumsum(a: Handle, dim: number): Handle;
   softmax(a: Handle, dim: number): Handle;

@@ -6,7 +6,8 @@
 // GEMM; at D = 768 the GEMM dominates). A flag test picked an engine 2x slower than the best on some machines.
 //
 // Cache: $DRHARD_CACHE_DIR/engine-calibration.json, else $XDG_CACHE_HOME/drhard/…, else ~/.cache/drhard/…. An
-// entry whose machine key differs (new CPU, libtorch or faiss, thread count) is measured again and replaces the old
+// entry whose machine key differs (new CPU, libtorch or faiss, thread count, or set of engines: a file written before
+// an engine existed is measured again, never read as if that engine had lost) is measured again and replaces the old
 // ones; an unreadable or corrupt file is ignored with a warning and rewritten. Delete the file to recalibrate.
 import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
@@ -18,15 +19,25 @@ import { writeFileAtomic } from '../util/fsx.ts';
 import { log as defaultLog, type Logger } from '../util/log.ts';
 import { DenseSearcher, type ExactEngine } from './search.ts';
 
-export const EXACT_ENGINES: readonly ExactEngine[] = ['bf16', 'fp32', 'faiss', 'torch'];
+export const EXACT_ENGINES: readonly ExactEngine[] = ['bf16', 'fp32', 'faiss', 'torch', 'int8'];
+
+/** The exact engines this CPU runs: all but 'int8' where it lacks AVX512-VNNI. */
+export function availableEngines(): ExactEngine[] {
+  return EXACT_ENGINES.filter((e) => e !== 'int8' || T.int8ScreenSupported());
+}
 
 /**
  * Below this many document floats (N·D) the default is 'fp32' without measuring: the search takes milliseconds
  * whichever engine runs it, and tests and small corpora should not pay a calibration.
  */
 export const CALIBRATE_MIN_FLOATS = 1 << 22;
-/** Synthetic documents per calibration run: 2^24 floats (64 MiB; 131072 rows at D = 128, 21845 at D = 768). */
-const SAMPLE_FLOATS = 1 << 24;
+/**
+ * Synthetic documents per calibration run: 2^25 floats (128 MiB; 262144 rows at D = 128, 43690 at D = 768). Both the
+ * full and the half sample must be larger than the CPU's last-level cache: with 2^24 the half sample (32 MiB) sat in
+ * L3, the int8 engine's rescored rows came from cache there and from memory in the full sample, and the fitted slope
+ * was 3x too steep (at 200k × 768 it predicted 225 queries/s against 513 measured, and chose faiss at 290).
+ */
+const SAMPLE_FLOATS = 1 << 25;
 /** Queries per calibration run: the screening engines' batch (search.ts SCREEN_QUERY_BATCH). */
 const SAMPLE_QUERIES = 512;
 const K = 100;
@@ -36,7 +47,7 @@ const ROUNDS = 3;
 const FORMAT = 'drhard-engine-calibration';
 const entrySchema = z.object({
   machine: z.string(),
-  engine: z.enum(['bf16', 'fp32', 'faiss', 'torch']),
+  engine: z.enum(['bf16', 'fp32', 'faiss', 'torch', 'int8']),
   /** Queries/s of every engine on the sample, best of ROUNDS. */
   qps: z.record(z.string(), z.number()),
   /**
@@ -64,6 +75,8 @@ export interface MachineInfo {
   threads: number;
   torch: string;
   faiss: string;
+  /** The engines calibrated (default availableEngines()). */
+  engines?: readonly ExactEngine[];
 }
 
 export function machineInfo(): MachineInfo {
@@ -86,7 +99,7 @@ export function machineInfo(): MachineInfo {
 }
 
 export function machineKey(m: MachineInfo): string {
-  return `cpu=${m.cpu}|flags=${m.flags}|threads=${m.threads}|torch=${m.torch}|faiss=${m.faiss}`;
+  return `cpu=${m.cpu}|flags=${m.flags}|threads=${m.threads}|torch=${m.torch}|faiss=${m.faiss}|engines=${(m.engines ?? availableEngines()).join(',')}`;
 }
 
 /** Dimensions round up to a power of two: 128 and 768 (→ 1024) calibrate separately, 760 and 768 share. */
@@ -109,7 +122,7 @@ export interface CalibrationOptions {
   log?: Logger;
   machine?: MachineInfo;
   measure?: Measure;
-  /** Size of the synthetic problem (default 2^24 document floats, 512 queries); tests shrink it. */
+  /** Size of the synthetic problem (default 2^25 document floats, 512 queries); tests shrink it. */
   sample?: { floats: number; queries: number };
 }
 
@@ -149,7 +162,8 @@ export function engineFor(entry: CalibrationEntry, N: number): ExactEngine {
 export function calibration(D: number, opts: CalibrationOptions = {}): CalibrationEntry {
   const file = opts.file ?? calibrationCacheFile();
   const logger = opts.log ?? defaultLog;
-  const machine = machineKey(opts.machine ?? machineInfo());
+  const info = opts.machine ?? machineInfo();
+  const machine = machineKey(info);
   const key = `${machine} ${shapeClass(D)}`;
   const known = memo.get(`${file}\0${key}`);
   if (known !== undefined) return known;
@@ -160,7 +174,7 @@ export function calibration(D: number, opts: CalibrationOptions = {}): Calibrati
     return hit;
   }
   logger.info({ D, shapeClass: shapeClass(D), file }, 'calibrating the exact search engines for this machine (once)');
-  const entry = measureEngines(D, machine, opts.measure ?? timeSearch, opts.sample ?? { floats: SAMPLE_FLOATS, queries: SAMPLE_QUERIES });
+  const entry = measureEngines(D, machine, info.engines ?? availableEngines(), opts.measure ?? timeSearch, opts.sample ?? { floats: SAMPLE_FLOATS, queries: SAMPLE_QUERIES });
   logger.info({ engine: entry.engine, qps: entry.qps }, 'exact engine calibrated');
   // Entries from another machine key (other libraries, CPU, thread count) are stale: drop them.
   const entries: Record<string, CalibrationEntry> = {};
@@ -196,7 +210,7 @@ function readCache(file: string, logger: Logger): z.infer<typeof fileSchema> | n
 }
 
 /** Times every engine on seeded synthetic data of dimension D (engines interleaved, best of ROUNDS). */
-function measureEngines(D: number, machine: string, measure: Measure, sample: { floats: number; queries: number }): CalibrationEntry {
+function measureEngines(D: number, machine: string, engines: readonly ExactEngine[], measure: Measure, sample: { floats: number; queries: number }): CalibrationEntry {
   const N = Math.max(1, Math.round(sample.floats / D));
   const B = sample.queries;
   const best = new Map<ExactEngine, number>();
@@ -210,7 +224,7 @@ function measureEngines(D: number, machine: string, measure: Measure, sample: { 
       const docs = T.randn([N, D]);
       const q = T.randn([B, D]);
       for (let r = 0; r < ROUNDS; r++) {
-        for (const e of EXACT_ENGINES) {
+        for (const e of engines) {
           best.set(e, Math.min(best.get(e) ?? Infinity, measure(e, docs, q, K)));
           bestHalf.set(e, Math.min(bestHalf.get(e) ?? Infinity, measure(e, docs.narrow(0, 0, H), q, K)));
         }
@@ -222,7 +236,7 @@ function measureEngines(D: number, machine: string, measure: Measure, sample: { 
   const qps: Record<string, number> = {};
   const model: Record<string, { fixed: number; perDoc: number }> = {};
   let engine: ExactEngine = 'fp32';
-  for (const e of EXACT_ENGINES) {
+  for (const e of engines) {
     const full = best.get(e) as number;
     qps[e] = Math.round((10 * B) / full) / 10;
     if (full < (best.get(engine) as number)) engine = e;

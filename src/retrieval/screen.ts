@@ -181,3 +181,112 @@ export class ScreenCopy implements Disposable {
     this.dispose();
   }
 }
+
+/**
+ * The int8 screen's relative term: the screen is fl(fl(I)·fl(s_q·s_d)) for the exact int32 dot I, three float32
+ * roundings, so |screen − s_q·s_d·I| <= ((1 + u)^3 − 1)·|s_q·s_d·I| <= 3.0001u/(1 − 3.0001u)·|screen| < 4u·|screen|.
+ */
+export const INT8_REL = 4 * U32;
+
+/** The int8 bound's absolute floor for dimension D: underflow in the screen's scaling and the rescored rounding. */
+export function int8Tiny(D: number): number {
+  return (D + 1) * 2 ** -135;
+}
+
+/**
+ * A document matrix's int8 screening copy (T.int8Quantize panels: s_d = max|d|/127, d̂ = round(d/s_d)) with the
+ * per-document error terms of its bound, for the int8 engine (AVX512-VNNI: T.int8ScreenSupported()).
+ *
+ * The bound. Queries are coded the same way per search (s_q, q̂). The screen scores P = s_q·s_d·(q̂·d̂) with q̂·d̂
+ * summed exactly in int32 (|q̂·d̂| <= D·127², and the kernel's unsigned form Σ(q̂ + 128)·d̂ stays below
+ * D·255·128 < 2^31 for D <= 65536). With r_d = d − s_d·d̂ and r_q = q − s_q·q̂, exactly
+ *   q·d − P = q·(d − s_d·d̂) + (q − s_q·q̂)·(s_d·d̂) = q·r_d + r_q·(s_d·d̂),
+ * so by Cauchy–Schwarz |q·d − P| <= ||q||·||r_d|| + ||r_q||·||s_d·d̂||. The float32 screen value s = fl(fl(I)·fl(s_q·s_d))
+ * obeys |s − P| <= INT8_REL·|s|, plus at most (D·127²·1.01 + 1)·2^-150 if s_q·s_d or the product underflows. The
+ * rescored f = fl32(q·d summed in float64) obeys |f − q·d| <= (u + D·2^-53)·||q||·||d|| + 2^-150 (the float64 sum's
+ * error, one rounding to float32). Hence, per query and document,
+ *   |s − f| <= ||q||·a_d + ||r_q||·c_d + int8Tiny(D) + INT8_REL·|s|,
+ *   a_d = SLACK·(||r_d|| + (u + D·2^-53)·||d||),  c_d = SLACK·||s_d·d̂||.
+ * The norms come from T.int8Quantize in float64 (relative error < D·2^-52); SLACK (1.01) covers that and their
+ * rounding to float32 (the kernel rounds its own arithmetic outward). Any integer codes keep the bound valid: it
+ * measures the residuals of the codes actually used. Per-document terms (rather than the largest over the
+ * documents, as the bf16 and fp32 screens use) matter here: a_d follows max|d|, which varies more from row to row
+ * than the norms do.
+ */
+export class Int8Copy implements Disposable {
+  private constructor(
+    readonly codes: { codes: T.Tensor; scale: T.Tensor; sum: T.Tensor; err: T.Tensor },
+    /** The largest row norm: with the query's, it decides whether float32 holds every screen value. */
+    readonly maxNorm: number,
+  ) {}
+
+  /** Codes float32 `docs` [N, D] (non-finite values are refused). */
+  static build(docs: T.Tensor): Int8Copy {
+    const D = docs.size(1);
+    const c = T.int8Quantize(docs, true);
+    const Np = c.scale.size(0);
+    const codes = T.keep(c.codes);
+    const scale = T.keep(c.scale);
+    const sum = T.keep(c.sum);
+    try {
+      const n = T.keep(c.norms).toFloat64Array();
+      const err = new Float32Array(2 * Np);
+      const g = U32 + D * 2 ** -53;
+      let maxNorm = 0;
+      for (let i = 0; 3 * i < n.length; i++) {
+        maxNorm = Math.max(maxNorm, n[3 * i] as number);
+        err[i] = SLACK * ((n[3 * i + 1] as number) + g * (n[3 * i] as number));
+        err[Np + i] = SLACK * (n[3 * i + 2] as number);
+      }
+      if (!err.every(Number.isFinite)) {
+        throw new DrhardInputError("vector norms overflow float32 in the int8 engine's error bound; search with the 'torch' or 'faiss' exact engine");
+      }
+      return new Int8Copy({ codes, scale, sum, err: T.keep(T.tensor(err)) }, maxNorm);
+    } catch (e) {
+      [codes, scale, sum].forEach((t) => t.dispose());
+      throw e;
+    } finally {
+      c.norms.dispose();
+    }
+  }
+
+  get bytes(): number {
+    return this.codes.codes.numel + 12 * this.codes.scale.numel;
+  }
+
+  /**
+   * The exact top-k of `q` [B, D] against `docs` (the float32 rows this copy was built from), best first, ties to
+   * the lower offset; also how many documents each query rescored. `errScale` multiplies the bound (tests: < 1
+   * breaks it).
+   */
+  search(q: T.Tensor, docs: T.Tensor, k: number, errScale = 1): { scores: Float32Array; ids: BigInt64Array; rescored: BigInt64Array } {
+    return T.tidy(() => {
+      const qc = T.int8Quantize(q, false);
+      const n = qc.norms.toFloat64Array();
+      const B = n.length / 3;
+      const err = new Float32Array(2 * B);
+      const D = q.size(1);
+      for (let b = 0; b < B; b++) {
+        // Every screen value (|s| <= D·||q||·||d||), s_q·s_d and the refinement's float32 sum (<= 127·D·||q||) must
+        // stay finite, else a NaN or infinite screen value could drop a document.
+        if (!(D * (n[3 * b] as number) * Math.max(this.maxNorm, 127) < 1e37)) {
+          throw new DrhardInputError("vector norms overflow float32 in the int8 engine's screen; search with the 'fp32', 'torch' or 'faiss' exact engine");
+        }
+        err[2 * b] = errScale * (n[3 * b] as number);
+        err[2 * b + 1] = errScale * (n[3 * b + 1] as number);
+      }
+      if (!err.every(Number.isFinite)) {
+        throw new DrhardInputError("vector norms overflow float32 in the int8 engine's error bound; search with the 'torch' or 'faiss' exact engine");
+      }
+      const r = T.int8ScreenedTopk(q, docs, { ...qc, err: T.tensor(err) }, this.codes, errScale * int8Tiny(D), errScale * INT8_REL, k);
+      return { scores: r.values.toFloat32Array(), ids: r.indices.toBigInt64Array(), rescored: r.rescored.toBigInt64Array() };
+    });
+  }
+
+  dispose(): void {
+    Object.values(this.codes).forEach((t) => t.dispose());
+  }
+  [Symbol.dispose](): void {
+    this.dispose();
+  }
+}

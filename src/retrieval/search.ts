@@ -8,7 +8,7 @@ import { DrhardInputError } from '../util/errors.ts';
 import { assertFileFinite, assertFinite, layoutOf, readRows, readRowsInto, verifyEmbeddings, type EmbeddingsLayout } from './embeddings.ts';
 import { calibratedEngine } from './calibrate.ts';
 import { faissBytesPerVector } from './faissmem.ts';
-import { ScreenCopy, maxRowNorm, sgemmScreenedSearch } from './screen.ts';
+import { Int8Copy, ScreenCopy, maxRowNorm, sgemmScreenedSearch } from './screen.ts';
 import { chunkTopK, emptyTopK, mergeInto, sortRows, type TopK } from './topk.ts';
 
 export type SearchHits = TopK;
@@ -17,11 +17,12 @@ export type SearchHits = TopK;
  * Exact search engines: 'bf16' (a bfloat16 GEMM screens, the documents that can still be in the top-k are rescored
  * in float64 and rounded to float32: src/retrieval/screen.ts), 'fp32' (the same with a float32 sgemm screen of the
  * rows themselves: no copy, any x86-64 CPU), 'torch' (float32 libtorch GEMM + topk per block) or 'faiss'
- * (IndexFlatIP: float32 BLAS GEMM + per-query heaps). All four return the exact top-k of their scores. bf16 and fp32
- * return the same, correctly rounded scores; the torch and faiss scores differ from those in the last bits
- * (summation order), so documents within that distance of each other may swap places between engines.
+ * (IndexFlatIP: float32 BLAS GEMM + per-query heaps), 'int8' (the same screen-and-rescore with an int8 VNNI screen;
+ * CPUs with AVX512-VNNI only: src/retrieval/screen.ts Int8Copy). All return the exact top-k of their scores. bf16,
+ * fp32 and int8 return the same, correctly rounded scores; the torch and faiss scores differ from those in the last
+ * bits (summation order), so documents within that distance of each other may swap places between engines.
  */
-export type ExactEngine = 'bf16' | 'fp32' | 'torch' | 'faiss';
+export type ExactEngine = 'bf16' | 'fp32' | 'torch' | 'faiss' | 'int8';
 
 export interface DenseSearcherOptions {
   /** 'flat' (exact; the default) or a faiss index_factory string ('HNSW32', 'IVF4096,PQ64' …: approximate). */
@@ -83,7 +84,8 @@ type Store =
       docs: T.Tensor | null;
       owned: boolean;
       flat: T.FaissIndex | null;
-      screen: ScreenCopy | null;
+      /** The bf16 engine's or the int8 engine's screening copy. */
+      screen: ScreenCopy | Int8Copy | null;
       /** The largest row norm (fp32 engine: its error bound), else null. */
       maxNorm: number | null;
       file: { path: string; layout: EmbeddingsLayout } | null;
@@ -135,7 +137,7 @@ export class DenseSearcher implements Disposable {
     const [N, D] = d.shape as [number, number];
     let faiss: T.FaissIndex | null = null;
     let flat: T.FaissIndex | null = null;
-    let screen: ScreenCopy | null = null;
+    let screen: ScreenCopy | Int8Copy | null = null;
     let maxNorm: number | null = null;
     try {
       assertFinite(d, what);
@@ -143,6 +145,7 @@ export class DenseSearcher implements Disposable {
       if (!isFlat(opts.index)) faiss = buildFaiss(opts, D, N, (s, n) => d.narrow(0, s, n));
       else if (engine === 'faiss') flat = flatIndex(D, N, (s, n) => d.narrow(0, s, n));
       else if (engine === 'bf16') screen = ScreenCopy.build(d);
+      else if (engine === 'int8') screen = buildInt8(d);
       else if (engine === 'fp32') maxNorm = maxRowNorm(d);
       return new DenseSearcher({ kind: 'memory', docs: d, owned, flat, screen, maxNorm, file: null }, N, D, faiss, { ...opts, engine });
     } catch (e) {
@@ -168,7 +171,7 @@ export class DenseSearcher implements Disposable {
     const rowBytes = D * 4;
     const engine = opts.engine ?? (isFlat(opts.index) ? defaultEngine(N, D) : 'fp32');
     // The bfloat16 screening copy lives beside the float32 rows.
-    const memRowBytes = rowBytes + (isFlat(opts.index) && engine === 'bf16' ? D * 2 : 0);
+    const memRowBytes = rowBytes + (isFlat(opts.index) && engine === 'bf16' ? D * 2 : 0) + (isFlat(opts.index) && engine === 'int8' ? int8RowBytes(D) : 0);
     if (N * memRowBytes <= budget) {
       // faiss holds its own copy of the rows. When a second copy fits the budget too, docVectors gathers from memory
       // (ADORE asks for B × K rows per step); otherwise it reads them from the file.
@@ -205,14 +208,16 @@ export class DenseSearcher implements Disposable {
     // keeps. Blocks shrink to fit a small budget.
     const shardBytes = Math.floor(budget / 3);
     const blockBytes = Math.floor(budget / 6);
-    const perRow = rowBytes + (layout.dtype === 'float16' ? D * 2 : 0) + (shardEngine === 'faiss' ? rowBytes : shardEngine === 'bf16' ? D * 2 : 0);
+    const perRow =
+      rowBytes + (layout.dtype === 'float16' ? D * 2 : 0) + (shardEngine === 'faiss' ? rowBytes : shardEngine === 'bf16' ? D * 2 : shardEngine === 'int8' ? int8RowBytes(D) : 0);
     let shardRows = Math.floor(shardBytes / perRow);
     if (shardRows < 1) throw new DrhardInputError(`memory budget ${budget} bytes is too small for even one ${D}-dim row per shard`);
     const chunkRows = Math.min(opts.chunkRows ?? (shardEngine === 'fp32' ? FP32_CHUNK_ROWS : DEFAULT_CHUNK_ROWS), shardRows);
     // A bfloat16 score block takes half the bytes of a float32 one, and the screens need no topk copy: 4x (bf16) or
     // 2x (fp32) the queries fit.
-    const blockQueries = Math.floor(blockBytes / (chunkRows * 4 * 2)) * (shardEngine === 'bf16' ? 4 : shardEngine === 'fp32' ? 2 : 1);
-    const batchDefault = shardEngine === 'bf16' ? SCREEN_QUERY_BATCH : shardEngine === 'fp32' ? FP32_QUERY_BATCH : DEFAULT_QUERY_BATCH;
+    // The int8 screen writes no score block at all.
+    const blockQueries = Math.floor(blockBytes / (chunkRows * 4 * 2)) * (shardEngine === 'bf16' || shardEngine === 'int8' ? 4 : shardEngine === 'fp32' ? 2 : 1);
+    const batchDefault = shardEngine === 'bf16' || shardEngine === 'int8' ? SCREEN_QUERY_BATCH : shardEngine === 'fp32' ? FP32_QUERY_BATCH : DEFAULT_QUERY_BATCH;
     const queryBatch = Math.max(1, Math.min(opts.queryBatch ?? batchDefault, blockQueries));
     // Whole GEMM blocks per shard, so block boundaries stay where the in-memory search puts them.
     shardRows -= shardRows % chunkRows;
@@ -222,6 +227,7 @@ export class DenseSearcher implements Disposable {
     // heap history (measured: a bf16 sharded search peaked 82-89 MiB over a 128 MiB budget in four runs, against
     // 100-350 MiB without).
     T.setMallocMmapThreshold(1 << 20);
+    if (shardEngine === 'int8') assertInt8Available();
     // Checking every shard's values once up front keeps search() free of a per-call finiteness scan.
     assertFileFinite(file, layout, shardRows);
     return new DenseSearcher({ kind: 'file', path: file, layout, shardRows }, N, D, null, { ...opts, chunkRows, queryBatch, engine: shardEngine });
@@ -353,6 +359,9 @@ export class DenseSearcher implements Disposable {
           if (lo !== null) {
             using screen = ScreenCopy.build(shard, lo);
             this.searchScreened(q, shard, screen, s, acc);
+          } else if (this.#engine === 'int8') {
+            using screen = buildInt8(shard);
+            this.searchScreened(q, shard, screen, s, acc);
           } else if (this.#engine === 'fp32') this.searchScreened(q, shard, maxRowNorm(shard), s, acc);
           else this.searchBlock(q, shard, s, acc);
         } finally {
@@ -370,14 +379,15 @@ export class DenseSearcher implements Disposable {
    * Merges the exact top-k of q against `docs` (rows base…base+n) into `acc` through the bfloat16 screen (a
    * ScreenCopy) or the float32 one (the rows' largest norm).
    */
-  private searchScreened(q: T.Tensor, docs: T.Tensor, screen: ScreenCopy | number, base: number, acc: TopK): void {
+  private searchScreened(q: T.Tensor, docs: T.Tensor, screen: ScreenCopy | Int8Copy | number, base: number, acc: TopK): void {
     const B = q.size(0);
     const k = acc.k;
     for (let qs = 0; qs < B; qs += this.#screenBatch) {
       const qb = Math.min(this.#screenBatch, B - qs);
       const r = T.tidy(() => {
         const qv = q.narrow(0, qs, qb);
-        return typeof screen === 'number' ? sgemmScreenedSearch(qv, docs, screen, k, this.#chunkRows) : screen.search(qv, docs, k, this.#chunkRows);
+        if (typeof screen === 'number') return sgemmScreenedSearch(qv, docs, screen, k, this.#chunkRows);
+        return screen instanceof Int8Copy ? screen.search(qv, docs, k) : screen.search(qv, docs, k, this.#chunkRows);
       });
       const ids = new Int32Array(r.ids.length);
       for (let i = 0; i < ids.length; i++) {
@@ -530,6 +540,23 @@ function mergeFlat(ix: T.FaissIndex, q: T.Tensor, base: number, acc: TopK): void
   }
   sortRows(scores, ids, B, k);
   mergeInto(acc, scores, ids, B, k);
+}
+
+function assertInt8Available(): void {
+  if (!T.int8ScreenSupported()) {
+    throw new DrhardInputError("the 'int8' exact engine needs a CPU with AVX-512 and AVX512-VNNI, which this one lacks; use --exact fp32 (or auto)");
+  }
+}
+
+/** The int8 engine's copy of `docs`; a clear error on a CPU without AVX512-VNNI. */
+function buildInt8(docs: T.Tensor): Int8Copy {
+  assertInt8Available();
+  return Int8Copy.build(docs);
+}
+
+/** Bytes per row of an int8 screening copy: codes (D rounded up to 4) plus scale, code sum and two error terms. */
+function int8RowBytes(D: number): number {
+  return Math.ceil(D / 4) * 4 + 16;
 }
 
 function isFlat(index: string | undefined): boolean {

@@ -571,3 +571,38 @@ export function sgemmScreenedTopk(q: Tensor, docs: Tensor, errAbs: Tensor, k: nu
   const [v, i, r] = native.sgemmScreenedTopk(q.handle, docs.handle, errAbs.handle, k, chunk);
   return { values: wrap(v), indices: wrap(i), rescored: wrap(r) };
 }
+
+/** Whether this CPU runs the int8 screen (AVX-512F/BW + AVX512-VNNI): int8ScreenedTopk throws elsewhere. */
+export function int8ScreenSupported(): boolean {
+  return native.int8ScreenSupported();
+}
+
+/**
+ * Symmetric per-row int8 codes of float32 rows x [n, D] (native/src/search_core.h): scale s = max|x|/127 and
+ * codes round(x/s), D padded to a multiple of 4. `panels` false (queries): codes [n, Dp] uint8 (code + 128);
+ * true (documents): int8 panels of 32 rows, scale and sum padded to a multiple of 32 rows. sum: each row's code sum
+ * (int32); norms [n, 3] float64: ||x||, ||x − s·codes||, ||s·codes||. Non-finite values are refused.
+ */
+export function int8Quantize(x: Tensor, panels: boolean): { codes: Tensor; scale: Tensor; sum: Tensor; norms: Tensor } {
+  const [c, s, u, n] = native.int8Quantize(x.handle, panels);
+  return { codes: wrap(c), scale: wrap(s), sum: wrap(u), norms: wrap(n) };
+}
+
+/**
+ * screenedTopk screened by VNNI int8 dot products of int8Quantize codes (queries' rows, documents' panels). The
+ * caller's error model, per query b and document d (Np = N rounded up to 32):
+ * |screen − rescored score| <= qErr[2b]·dErr[d] + qErr[2b+1]·dErr[Np + d] + tinyAbs + errRel·|screen|
+ * (src/retrieval/screen.ts derives it); each document's bounds are evaluated with outward rounding.
+ */
+export function int8ScreenedTopk(
+  q: Tensor,
+  docs: Tensor,
+  qCodes: { codes: Tensor; scale: Tensor; err: Tensor },
+  dCodes: { codes: Tensor; scale: Tensor; sum: Tensor; err: Tensor },
+  tinyAbs: number,
+  errRel: number,
+  k: number,
+): ValuesIndices & { rescored: Tensor } {
+  const [v, i, r] = native.int8ScreenedTopk(q.handle, docs.handle, qCodes.codes.handle, qCodes.scale.handle, qCodes.err.handle, dCodes.codes.handle, dCodes.scale.handle, dCodes.sum.handle, dCodes.err.handle, tinyAbs, errRel, k);
+  return { values: wrap(v), indices: wrap(i), rescored: wrap(r) };
+}

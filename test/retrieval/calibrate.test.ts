@@ -10,6 +10,7 @@ import * as T from '../../src/tensor/index.ts';
 import type { Logger } from '../../src/util/log.ts';
 import {
   CALIBRATE_MIN_FLOATS,
+  availableEngines,
   calibratedEngine,
   calibration,
   engineFor,
@@ -24,7 +25,8 @@ import { exactSchema, searcherOptions } from '../../src/cli/retrieval.ts';
 import { DenseSearcher, type ExactEngine } from '../../src/retrieval/search.ts';
 import { tmpDir } from './helpers.ts';
 
-const MACHINE: MachineInfo = { cpu: 'Test CPU (x64)', flags: 'abc123', threads: 2, torch: '1.13.1', faiss: '1.7.3' };
+// The four engines every x86-64 CPU runs (int8 needs AVX512-VNNI), so that call counts do not depend on this CPU.
+const MACHINE: MachineInfo = { cpu: 'Test CPU (x64)', flags: 'abc123', threads: 2, torch: '1.13.1', faiss: '1.7.3', engines: ['bf16', 'fp32', 'faiss', 'torch'] };
 
 /** A fake timing: fixed seconds per engine, counting calls. */
 function fakeMeasure(seconds: Partial<Record<ExactEngine, number>>): Measure & { calls: number } {
@@ -55,7 +57,7 @@ test('the fastest engine is chosen, cached under the machine key and D class, an
     assert.equal(saved.format, 'drhard-engine-calibration');
     const keys = Object.keys(saved.entries);
     assert.deepEqual(keys, [`${machineKey(MACHINE)} D<=128`]);
-    for (const part of ['Test CPU', 'flags=abc123', 'threads=2', 'torch=1.13.1', 'faiss=1.7.3']) assert.ok(keys[0]?.includes(part), part);
+    for (const part of ['Test CPU', 'flags=abc123', 'threads=2', 'torch=1.13.1', 'faiss=1.7.3', 'engines=bf16,fp32,faiss,torch']) assert.ok(keys[0]?.includes(part), part);
 
     // A new process (memo forgotten) reads the file: no measuring. 100 shares the D class, 768 does not.
     forgetCalibrations();
@@ -75,13 +77,13 @@ test('the choice is made at the real N: a per-query cost that wins a small sampl
   const dir = tmpDir();
   try {
     forgetCalibrations();
-    // faiss: 1 µs per document, nothing per call; bf16: 0.1 s per call (rescoring) + 0.5 µs per document.
+    // faiss: 1 µs per document, nothing per call; bf16: 0.2 s per call (rescoring) + 0.5 µs per document.
     const measure: Measure = (e, docs) => {
       const n = docs.size(0);
-      return e === 'faiss' ? 1e-6 * n : e === 'bf16' ? 0.1 + 0.5e-6 * n : 10;
+      return e === 'faiss' ? 1e-6 * n : e === 'bf16' ? 0.2 + 0.5e-6 * n : 10;
     };
     const entry = calibration(128, { file: path.join(dir, 'c.json'), machine: MACHINE, measure });
-    assert.equal(entry.shape.N, 131072);
+    assert.equal(entry.shape.N, 262144);
     assert.equal(entry.engine, 'faiss', 'fastest on the sample');
     assert.equal(engineFor(entry, 50_000), 'faiss');
     assert.equal(engineFor(entry, 1_000_000), 'bf16');
@@ -92,19 +94,24 @@ test('the choice is made at the real N: a per-query cost that wins a small sampl
   }
 });
 
-test('another libtorch, faiss, CPU or thread count recalibrates and drops the stale entries', () => {
+test('another libtorch, faiss, CPU, thread count or engine set recalibrates and drops the stale entries', () => {
   const dir = tmpDir();
   try {
     const file = path.join(dir, 'engine-calibration.json');
     forgetCalibrations();
     calibration(128, { file, machine: MACHINE, measure: fakeMeasure({ torch: 0.1 }) });
     calibration(768, { file, machine: MACHINE, measure: fakeMeasure({ torch: 0.1 }) });
-    for (const changed of [{ torch: '2.1.0' }, { faiss: '1.8.0' }, { cpu: 'Other CPU (x64)' }, { threads: 16 }, { flags: 'fff' }]) {
+    // A file written before the int8 engine existed is measured again (int8 included), not read as if int8 had lost.
+    const withInt8: ExactEngine[] = ['bf16', 'fp32', 'faiss', 'torch', 'int8'];
+    for (const changed of [{ torch: '2.1.0' }, { faiss: '1.8.0' }, { cpu: 'Other CPU (x64)' }, { threads: 16 }, { flags: 'fff' }, { engines: withInt8 }]) {
       forgetCalibrations();
       const machine = { ...MACHINE, ...changed };
       const m = fakeMeasure({ bf16: 0.1 });
-      assert.equal(calibration(128, { file, machine, measure: m }).engine, 'bf16', JSON.stringify(changed));
-      assert.equal(m.calls, 24, JSON.stringify(changed));
+      const entry = calibration(128, { file, machine, measure: m });
+      assert.equal(entry.engine, 'bf16', JSON.stringify(changed));
+      const engines = machine.engines ?? [];
+      assert.equal(m.calls, 6 * engines.length, JSON.stringify(changed));
+      assert.deepEqual(Object.keys(entry.qps).sort(), [...engines].sort(), JSON.stringify(changed));
       const entries = (JSON.parse(fs.readFileSync(file, 'utf8')) as { entries: Record<string, { machine: string }> }).entries;
       assert.deepEqual(Object.values(entries).map((e) => e.machine), [machineKey(machine)], JSON.stringify(changed));
     }
@@ -167,7 +174,8 @@ test('small collections default to fp32 unmeasured; the cached choice is the def
         assert.equal(s.engine, exact);
       }
     });
-    assert.throws(() => exactSchema.parse('int8'));
+    assert.equal(exactSchema.parse('int8'), 'int8');
+    assert.throws(() => exactSchema.parse('int4'));
   } finally {
     if (saved === undefined) delete process.env['DRHARD_CACHE_DIR'];
     else process.env['DRHARD_CACHE_DIR'] = saved;
@@ -184,10 +192,11 @@ test('a real calibration (tiny sample) times every engine, leaks no tensors and 
     const expected = T.tidy(() => T.randn([4]).toFloat32Array());
     T.manualSeed(156);
     const before = T.liveTensors();
-    const e = calibration(24, { file: path.join(dir, 'c.json'), machine: MACHINE, sample: { floats: 24 * 2000, queries: 32 }, log: recordingLog() });
+    const e = calibration(24, { file: path.join(dir, 'c.json'), machine: { ...MACHINE, engines: availableEngines() }, sample: { floats: 24 * 2000, queries: 32 }, log: recordingLog() });
     assert.equal(T.liveTensors(), before);
     assert.deepEqual(T.tidy(() => T.randn([4]).toFloat32Array()), expected);
-    assert.deepEqual(Object.keys(e.qps).sort(), ['bf16', 'faiss', 'fp32', 'torch']);
+    assert.deepEqual(Object.keys(e.qps).sort(), [...availableEngines()].sort());
+    assert.equal(availableEngines().includes('int8'), T.int8ScreenSupported());
     for (const v of Object.values(e.qps)) assert.ok(v > 0 && Number.isFinite(v));
     assert.equal(e.qps[e.engine], Math.max(...Object.values(e.qps)));
     assert.deepEqual(e.shape, { N: 2000, D: 24, B: 32, k: 100 });

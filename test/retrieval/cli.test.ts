@@ -10,6 +10,7 @@ import { Bm25Index } from '../../src/retrieval/bm25.ts';
 import { mineNegatives } from '../../src/retrieval/mine.ts';
 import { negativesOf, readNegatives } from '../../src/retrieval/negatives.ts';
 import { DenseSearcher } from '../../src/retrieval/search.ts';
+import * as T from '../../src/tensor/index.ts';
 import { readEmbeddingsManifest, readRows } from '../../src/retrieval/embeddings.ts';
 import { makeDataset, makeModelDir, tmpDir, ROOT } from './helpers.ts';
 
@@ -73,7 +74,7 @@ test('--max-memory below the corpus size: sharded search writes the same bytes a
   // digits, so documents swap places with the last bits of the summation order: compare the score at each rank.
   const scoresOf = (out: string): number[] => out.trim().split('\n').map((l) => Number(l.split(' ')[4]));
   const want = scoresOf(a.stdout);
-  for (const engine of ['bf16', 'fp32', 'torch', 'faiss']) {
+  for (const engine of ['bf16', 'fp32', 'torch', 'faiss', ...(T.int8ScreenSupported() ? ['int8'] : [])]) {
     for (const extra of [[], ['--max-memory', '6K']]) {
       const c = cli(['search', '--query-embeddings', dev, '--doc-embeddings', corpus, '--topk', '20', '--format', 'trec', '--exact', engine, ...extra]);
       assert.equal(c.code, 0, c.stderr);
