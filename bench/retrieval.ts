@@ -13,6 +13,7 @@ import * as path from 'node:path';
 import * as zlib from 'node:zlib';
 import * as T from '../src/tensor/index.ts';
 import { PythonReference } from './pyref.ts';
+import { peakRssBytes } from './rss.ts';
 import { configToJson, createConfig, type EncoderConfig } from '../src/models/config.ts';
 import { createModel } from '../src/models/dual.ts';
 import { TokenStoreWriter, openTokenStore } from '../src/data/tokenstore.ts';
@@ -54,9 +55,7 @@ if (argv[0] === '--shard-child') {
   using s = DenseSearcher.fromFile(file, { maxMemoryBytes: budget, engine });
   s.search(q, 100);
   const seconds = (performance.now() - t0) / 1000;
-  // VmHWM is this address space's peak; getrusage's maxRSS can carry the parent's RSS over from fork/exec.
-  const hwm = /VmHWM:\s+(\d+) kB/.exec(fs.readFileSync('/proc/self/status', 'utf8'));
-  const peak = Number(hwm?.[1] ?? Number.NaN) * 1024;
+  const peak = peakRssBytes();
   process.stdout.write(`${JSON.stringify({ baseline, peak, shards: s.shards, mode: s.mode, seconds })}\n`);
   process.exit(0);
 }

@@ -7,8 +7,8 @@
 //
 // Cache: $DRHARD_CACHE_DIR/engine-calibration.json, else $XDG_CACHE_HOME/drhard/…, else ~/.cache/drhard/…. An
 // entry whose machine key differs (new CPU, libtorch or faiss, thread count, or set of engines: a file written before
-// an engine existed is measured again, never read as if that engine had lost) is measured again and replaces the old
-// ones; an unreadable or corrupt file is ignored with a warning and rewritten. Delete the file to recalibrate.
+// an engine existed is measured again, never read as if that engine had lost) is measured again and replaces the
+// entries of other machines (those of other thread counts on this one are kept); an unreadable or corrupt file is ignored with a warning and rewritten. Delete the file to recalibrate.
 import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -176,9 +176,10 @@ export function calibration(D: number, opts: CalibrationOptions = {}): Calibrati
   logger.info({ D, shapeClass: shapeClass(D), file }, 'calibrating the exact search engines for this machine (once)');
   const entry = measureEngines(D, machine, info.engines ?? availableEngines(), opts.measure ?? timeSearch, opts.sample ?? { floats: SAMPLE_FLOATS, queries: SAMPLE_QUERIES });
   logger.info({ engine: entry.engine, qps: entry.qps }, 'exact engine calibrated');
-  // Entries from another machine key (other libraries, CPU, thread count) are stale: drop them.
+  // Entries from another machine (CPU, libraries, engine set) are stale: drop them. Other thread counts of this
+  // machine stay: 1-thread ranks and a 2-thread process on one machine would otherwise recalibrate each other.
   const entries: Record<string, CalibrationEntry> = {};
-  for (const [k, e] of Object.entries(cached?.entries ?? {})) if (e.machine === machine) entries[k] = e;
+  for (const [k, e] of Object.entries(cached?.entries ?? {})) if (sansThreads(e.machine) === sansThreads(machine)) entries[k] = e;
   entries[key] = entry;
   try {
     writeFileAtomic(file, `${JSON.stringify({ format: FORMAT, version: 1, entries }, null, 1)}\n`, { sync: false });
@@ -187,6 +188,11 @@ export function calibration(D: number, opts: CalibrationOptions = {}): Calibrati
   }
   memo.set(`${file}\0${key}`, entry);
   return entry;
+}
+
+/** A machine key without its thread count. */
+function sansThreads(machine: string): string {
+  return machine.replace(/\|threads=\d+/, '');
 }
 
 /** The cache's contents; null (with a warning when it exists) when missing, unreadable or not a calibration file. */

@@ -121,6 +121,29 @@ test('another libtorch, faiss, CPU, thread count or engine set recalibrates and 
   }
 });
 
+test('entries of other thread counts on the same machine are kept: 1-thread ranks and a 2-thread process do not recalibrate each other', () => {
+  const dir = tmpDir();
+  try {
+    const file = path.join(dir, 'engine-calibration.json');
+    forgetCalibrations();
+    const two = fakeMeasure({ bf16: 0.1 });
+    assert.equal(calibration(128, { file, machine: MACHINE, measure: two }).engine, 'bf16');
+    forgetCalibrations();
+    const one = fakeMeasure({ fp32: 0.1 });
+    assert.equal(calibration(128, { file, machine: { ...MACHINE, threads: 1 }, measure: one }).engine, 'fp32');
+    const entries = (JSON.parse(fs.readFileSync(file, 'utf8')) as { entries: Record<string, { machine: string }> }).entries;
+    assert.deepEqual(Object.values(entries).map((e) => e.machine).sort(), [machineKey(MACHINE), machineKey({ ...MACHINE, threads: 1 })].sort());
+    // Back to 2 threads in a new process: read from the file, nothing measured.
+    forgetCalibrations();
+    const again = fakeMeasure({ torch: 0.1 });
+    assert.equal(calibration(128, { file, machine: MACHINE, measure: again }).engine, 'bf16');
+    assert.equal(again.calls, 0);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+    forgetCalibrations();
+  }
+});
+
 test('a corrupt or foreign cache file is ignored with a warning, then rewritten', () => {
   const dir = tmpDir();
   try {
