@@ -21,11 +21,6 @@ export interface Bm25BuildOptions extends Partial<Bm25Params> {
   ignore?: Iterable<number>;
   /** Called every few thousand documents with the number done (both passes count: 0 … 2N). */
   onProgress?: (done: number, total: number) => void;
-  /**
-   * Queries whose terms have at least this many postings are searched with MaxScore pruning (same results, fewer
-   * postings walked); smaller ones exhaustively. Default 2^20; 0 prunes every query (tests).
-   */
-  pruneMinPostings?: number;
 }
 
 /** Lucene's BM25 idf: log(1 + (N - df + 0.5) / (df + 0.5)); always positive. */
@@ -53,19 +48,12 @@ export class Bm25Index {
   /** Per-document k1 · (1 − b + b · dl / avgdl). */
   readonly norm: Float64Array;
   readonly docLengths: Int32Array;
-  /** Per term: the largest tf / (tf + norm) over its postings, so qtf · idf times it bounds the term's contribution. */
-  readonly maxImpact: Float64Array;
-  readonly pruneMinPostings: number;
-  /** Queries searched so far with MaxScore's pruning (the rest exhaustively). */
-  prunedQueries = 0;
   // Reused accumulator: scores are > 0 once touched, so 0 marks an untouched document.
   #acc: Float64Array;
   #touched: Int32Array;
-  // MaxScore's final scores, in the query's term order (0 = not a candidate's yet).
-  #final: Float64Array | null = null;
 
   private constructor(p: {
-    params: Bm25Params; avgdl: number; ignore: Set<number>; start: Float64Array; docs: Int32Array; tfs: Uint16Array; docLengths: Int32Array; pruneMinPostings: number;
+    params: Bm25Params; avgdl: number; ignore: Set<number>; start: Float64Array; docs: Int32Array; tfs: Uint16Array; docLengths: Int32Array;
   }) {
     this.params = p.params;
     this.count = p.docLengths.length;
@@ -81,18 +69,6 @@ export class Bm25Index {
     for (let d = 0; d < this.count; d++) this.norm[d] = k1 * (1 - b + (b * (p.docLengths[d] as number)) / (p.avgdl > 0 ? p.avgdl : 1));
     this.#acc = new Float64Array(this.count);
     this.#touched = new Int32Array(this.count);
-    this.pruneMinPostings = p.pruneMinPostings;
-    this.maxImpact = new Float64Array(this.vocab);
-    for (let t = 0; t < this.vocab; t++) {
-      let m = 0;
-      const e = this.start[t + 1] as number;
-      for (let q = this.start[t] as number; q < e; q++) {
-        const tf = this.tfs[q] as number;
-        const x = tf / (tf + (this.norm[this.docs[q] as number] as number));
-        if (x > m) m = x;
-      }
-      this.maxImpact[t] = m;
-    }
   }
 
   /** Number of postings (distinct (term, doc) pairs). */
@@ -175,8 +151,7 @@ export class Bm25Index {
       if ((d & 4095) === 0) opts.onProgress?.(N + d, 2 * N);
     }
     opts.onProgress?.(2 * N, 2 * N);
-    const pruneMinPostings = opts.pruneMinPostings ?? 1 << 20;
-    return new Bm25Index({ params, avgdl: N > 0 ? totalLen / N : 0, ignore, start, docs, tfs, docLengths, pruneMinPostings });
+    return new Bm25Index({ params, avgdl: N > 0 ? totalLen / N : 0, ignore, start, docs, tfs, docLengths });
   }
 
   /** Query term → count, ignored tokens dropped. */
@@ -217,103 +192,6 @@ export class Bm25Index {
   }
 
   /**
-   * MaxScore (Turtle & Flood 1995) for a query walking many postings: terms are taken by decreasing upper bound
-   * (qtf · idf · maxImpact) until the bounds of the terms left sum below θ, the k-th best partial score so far; a
-   * document none of the taken ("essential") terms contains scores at most that sum, below k documents' scores, so
-   * only the documents touched so far can be in the top k. Their scores are then recomputed term by term in the
-   * query's own order, exactly as the exhaustive walk sums them (the same float64 values): essential terms by walking
-   * their (short) lists again, the others by a galloping search for each candidate or, when cheaper, a walk of the list.
-   * Returns the number of candidates in #touched with their scores in #final, or null to search exhaustively (few
-   * postings, or no pruning possible: then nothing is left in the accumulators).
-   */
-  private maxScore(q: Map<number, number>, k: number): number | null {
-    const { docs, tfs, norm, start } = this;
-    const terms: Array<{ t: number; w: number; s: number; e: number; ub: number }> = [];
-    let postings = 0;
-    for (const [t, qtf] of q) {
-      if (t >= this.vocab) continue;
-      const s = start[t] as number;
-      const e = start[t + 1] as number;
-      if (e === s) continue;
-      const w = qtf * bm25Idf(this.count, e - s);
-      terms.push({ t, w, s, e, ub: w * (this.maxImpact[t] as number) });
-      postings += e - s;
-    }
-    if (terms.length < 2 || postings < this.pruneMinPostings || k >= this.count) return null;
-    const byBound = terms.map((_, i) => i).sort((a, b) => (terms[b] as { ub: number }).ub - (terms[a] as { ub: number }).ub);
-    // rest[j]: the bounds of the terms from byBound[j] on.
-    const rest = new Float64Array(terms.length + 1);
-    for (let j = terms.length - 1; j >= 0; j--) rest[j] = (rest[j + 1] as number) + (terms[byBound[j] as number] as { ub: number }).ub;
-    const acc = this.#acc;
-    const touched = this.#touched;
-    let nt = 0;
-    let essential = 0;
-    // A relative margin far above float64 rounding of the sums and bounds (a few ulps), so the cut stays exact.
-    const SAFE = 1e-9;
-    for (; essential < terms.length; essential++) {
-      if (nt >= k) {
-        const theta = kthLargest(acc, touched, nt, k);
-        if ((rest[essential] as number) * (1 + SAFE) < theta * (1 - SAFE)) break;
-      }
-      const { w, s, e } = terms[byBound[essential] as number] as { w: number; s: number; e: number };
-      for (let p = s; p < e; p++) {
-        const d = docs[p] as number;
-        const tf = tfs[p] as number;
-        const prev = acc[d] as number;
-        if (prev === 0) touched[nt++] = d;
-        acc[d] = prev + (w * tf) / (tf + (norm[d] as number));
-      }
-    }
-    if (essential === terms.length) {
-      // Nothing to prune: start over exhaustively (in the query's order).
-      for (let x = 0; x < nt; x++) acc[touched[x] as number] = 0;
-      return null;
-    }
-    const isEssential = new Uint8Array(terms.length);
-    for (let j = 0; j < essential; j++) isEssential[byBound[j] as number] = 1;
-    const fin = (this.#final ??= new Float64Array(this.count));
-    // Candidates in doc order, for the binary searches.
-    const cand = touched.subarray(0, nt).sort();
-    for (let i = 0; i < terms.length; i++) {
-      const { w, s, e } = terms[i] as { w: number; s: number; e: number };
-      if (isEssential[i] === 1) {
-        for (let p = s; p < e; p++) {
-          const d = docs[p] as number;
-          const tf = tfs[p] as number;
-          fin[d] = (fin[d] as number) + (w * tf) / (tf + (norm[d] as number));
-        }
-      } else if (nt * (Math.log2((e - s) / nt + 1) + 2) < e - s) {
-        let lo = s;
-        for (let x = 0; x < nt; x++) {
-          const d = cand[x] as number;
-          // Candidates ascend, so each search starts where the last one ended: gallop, then bisect.
-          let step = 1;
-          while (lo + step < e && (docs[lo + step] as number) < d) step *= 2;
-          let hi = Math.min(lo + step + 1, e);
-          lo += step >>> 1;
-          while (lo < hi) {
-            const mid = (lo + hi) >>> 1;
-            if ((docs[mid] as number) < d) lo = mid + 1;
-            else hi = mid;
-          }
-          if (lo < e && docs[lo] === d) {
-            const tf = tfs[lo] as number;
-            fin[d] = (fin[d] as number) + (w * tf) / (tf + (norm[d] as number));
-          }
-        }
-      } else {
-        for (let p = s; p < e; p++) {
-          const d = docs[p] as number;
-          if (acc[d] === 0) continue; // not a candidate (contributions are > 0, so candidates' partial sums are too)
-          const tf = tfs[p] as number;
-          fin[d] = (fin[d] as number) + (w * tf) / (tf + (norm[d] as number));
-        }
-      }
-    }
-    return nt;
-  }
-
-  /**
    * The `k` best documents for a query's token ids, best first; equal scores rank the lower doc offset first.
    * Documents sharing no term with the query are not returned (the tail holds id -1, score -Infinity).
    */
@@ -321,14 +199,9 @@ export class Bm25Index {
     if (!Number.isInteger(k) || k < 1) throw new DrhardInputError(`k must be a positive integer, got ${k}`);
     const ids = new Int32Array(k).fill(-1);
     const scores = new Float64Array(k).fill(-Infinity);
-    const q = this.queryTerms(tokens);
     const acc = this.#acc;
     const touched = this.#touched;
-    const pruned = this.maxScore(q, k);
-    if (pruned !== null) this.prunedQueries++;
-    // Exhaustive: every posting of every query term; `acc` holds the scores of the touched documents.
-    const nt = pruned ?? this.accumulate(q, acc, touched);
-    const score = pruned === null ? acc : (this.#final as Float64Array);
+    const nt = this.accumulate(this.queryTerms(tokens), acc, touched);
     // Min-heap of the best k seen: root = worst kept (lowest score, then highest id).
     let size = 0;
     const worse = (i: number, j: number): boolean => {
@@ -359,9 +232,8 @@ export class Bm25Index {
     };
     for (let x = 0; x < nt; x++) {
       const d = touched[x] as number;
-      const s = score[d] as number;
+      const s = acc[d] as number;
       acc[d] = 0;
-      score[d] = 0;
       if (size < k) {
         scores[size] = s;
         ids[size] = d;
@@ -402,33 +274,4 @@ export class Bm25Index {
     opts.onProgress?.(B);
     return out;
   }
-}
-
-/** The k-th largest of acc[touched[0 … n)] (k ≤ n), by quickselect on a copy. */
-function kthLargest(acc: Float64Array, touched: Int32Array, n: number, k: number): number {
-  const v = new Float64Array(n);
-  for (let i = 0; i < n; i++) v[i] = acc[touched[i] as number] as number;
-  let lo = 0;
-  let hi = n - 1;
-  const want = k - 1; // index in descending order
-  while (lo < hi) {
-    const pivot = v[(lo + hi) >>> 1] as number;
-    let i = lo;
-    let j = hi;
-    while (i <= j) {
-      while ((v[i] as number) > pivot) i++;
-      while ((v[j] as number) < pivot) j--;
-      if (i <= j) {
-        const x = v[i] as number;
-        v[i] = v[j] as number;
-        v[j] = x;
-        i++;
-        j--;
-      }
-    }
-    if (want <= j) hi = j;
-    else if (want >= i) lo = i;
-    else break;
-  }
-  return v[want] as number;
 }

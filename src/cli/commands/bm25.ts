@@ -44,7 +44,7 @@ async function run(o: Options): Promise<void> {
     }
     const summary: Record<string, number> = {
       docs: index.count, postings: index.postings, indexSeconds: round(indexSeconds), queries: queries.count, searchSeconds: round(searchSeconds),
-      queriesPerSecond: round(queries.count / searchSeconds), prunedQueries: index.prunedQueries,
+      queriesPerSecond: round(queries.count / searchSeconds),
     };
     const qrels = ds.qrels(o.split);
     if (qrels.size > 0) Object.assign(summary, evaluateHits(qrels, Int32Array.from({ length: queries.count }, (_, i) => i), hits, undefined, ids));
