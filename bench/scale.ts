@@ -2,8 +2,11 @@
 // exact sharded search of 8.8M × 768 float32 under a memory budget, and ADORE steps through the sharded and ANN
 // engines. Not in CI: hours of CPU and ~35 GB of disk. Each stage appends its figures to DIR/results.json; `table`
 // prints them as the README's table, each figure marked measured or projected (with its formula).
-// Usage: node --import tsx bench/scale.ts --dir DIR [--stage gen|preprocess|bm25|search|ann|adore|table]... [--fractions 250000,1000000]
-//        [--steps N] [--engines sharded,ann] [--factory IVF256,PQ64] [--sample Q] [--nice 19]
+// Usage: node --import tsx bench/scale.ts --dir DIR [--stage gen|tokenizer|preprocess|bm25|search|ann|adore|table]...
+//        [--stages preprocess,bm25] [--fractions 250000,1000000|full] [--results FILE] [--steps N] [--engines sharded,ann]
+//        [--factory IVF256,PQ64] [--sample Q] [--nice 19]
+// A fraction `full` (or 8841823) runs preprocess/BM25 on the whole generated collection (DIR/msmarco) rather than a
+// prefix; each stage and fraction records on its own, so stages can be run (and rerun) one at a time.
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -21,7 +24,7 @@ function opt(name: string): string | undefined {
 }
 // nice 19 by default (a shared machine); --nice 10 where 19 starves the run (the figures say which was used).
 const NICE = opt('nice') ?? '19';
-const stages = process.argv.flatMap((a, i) => (a === '--stage' ? [process.argv[i + 1] as string] : []));
+const stages = process.argv.flatMap((a, i) => (a === '--stage' ? [process.argv[i + 1] as string] : a === '--stages' ? (process.argv[i + 1] as string).split(',') : []));
 const dir = opt('dir');
 
 // ---------- child mode: ADORE steps in one process, so its peak RSS is the step's alone ----------
@@ -35,8 +38,8 @@ if (dir === undefined || stages.length === 0) {
   process.stderr.write('usage: bench/scale.ts --dir DIR --stage gen|preprocess|bm25|search|ann|adore|table ...\n');
   process.exit(2);
 }
-const fractions = (opt('fractions') ?? '250000,1000000').split(',').map(Number);
-const resultsFile = path.join(dir, 'results.json');
+const fractions = (opt('fractions') ?? '250000,1000000').split(',').map((f) => (f === 'full' ? FULL : Number(f)));
+const resultsFile = opt('results') ?? path.join(dir, 'results.json');
 const results: Record<string, unknown> = fs.existsSync(resultsFile) ? (JSON.parse(fs.readFileSync(resultsFile, 'utf8')) as Record<string, unknown>) : {};
 function record(key: string, value: unknown): void {
   // Stages may run in parallel processes: merge into what is on disk now.
@@ -80,7 +83,8 @@ function logLine(stderr: string, msg: string): Record<string, unknown> {
 }
 
 const textDir = path.join(dir, 'msmarco');
-const fracDir = (n: number): string => path.join(dir, `frac-${n}`);
+// The full size is the generated collection itself: a prefix of every passage is the whole file.
+const fracDir = (n: number): string => (n === FULL ? textDir : path.join(dir, `frac-${n}`));
 const dsDir = (n: number): string => path.join(dir, `ds-${n}`);
 const tokDir = path.join(dir, 'tok');
 const corpusEmb = path.join(dir, 'emb', 'corpus.f32');
@@ -88,21 +92,33 @@ const queryEmb = path.join(dir, 'emb', 'queries.f32');
 const annIndex = path.join(dir, 'emb', 'ann.faiss');
 const factory = opt('factory') ?? 'IVF256,PQ64';
 
+/** A 30k byte-level BPE trained on the first 250,000 passages (as a from-scratch user would). */
+function trainTokenizer(): void {
+  const input = path.join(dir as string, 'tok-input', 'collection.tsv');
+  if (!fs.existsSync(input)) {
+    // The collection's first lines are its first passages: a prefix of the file is the 250k fraction's collection.
+    fs.mkdirSync(path.dirname(input), { recursive: true });
+    const head = spawnSync('sh', ['-c', `head -n 250000 "$0" > "$1.tmp" && mv "$1.tmp" "$1"`, path.join(textDir, 'collection.tsv'), input]);
+    if (head.status !== 0) throw new Error(`head of ${textDir}/collection.tsv failed: ${head.stderr}`);
+  }
+  const tok = drhard(['tokenizer', 'train', '--input', input, '--out-dir', tokDir, '--vocab-size', '30000', '--overwrite']);
+  record('gen.tokenizer', { seconds: tok.seconds, cpuSeconds: tok.cpuSeconds, maxRssMiB: round(tok.maxRssMiB), load: tok.load });
+}
+
 for (const stage of stages) {
   if (stage === 'gen') {
     const g = (args: string[]): Timed => timed('node', ['--import', 'tsx', path.join(ROOT, 'scripts', 'gen-msmarco.ts'), ...args]);
     const full = g([textDir]);
     record('gen.text', { seconds: full.seconds, maxRssMiB: round(full.maxRssMiB), load: full.load, files: JSON.parse(full.stdout) as unknown });
-    for (const n of fractions) g([fracDir(n), '--passages', String(n)]);
+    for (const n of fractions) if (n !== FULL) g([fracDir(n), '--passages', String(n)]);
     const t = timed('node', ['--import', 'tsx', '-e', `
       const { writeSyntheticEmbeddings } = await import(${JSON.stringify(path.join(ROOT, 'src', 'data', 'synth.ts'))});
       writeSyntheticEmbeddings(${JSON.stringify(corpusEmb)}, ${FULL}, ${DIM}, 1);
       writeSyntheticEmbeddings(${JSON.stringify(queryEmb)}, ${SEARCH_QUERIES}, ${DIM}, 2);`]);
     record('gen.embeddings', { seconds: t.seconds, bytes: fs.statSync(corpusEmb).size, load: t.load });
-    // The tokenizer: a 30k byte-level BPE trained on the first fraction's passages (as a from-scratch user would).
-    const tok = drhard(['tokenizer', 'train', '--input', path.join(fracDir(fractions[0] as number), 'collection.tsv'), '--out-dir', tokDir, '--vocab-size', '30000']);
-    record('gen.tokenizer', { seconds: tok.seconds, maxRssMiB: round(tok.maxRssMiB) });
-  } else if (stage === 'preprocess') {
+    trainTokenizer();
+  } else if (stage === 'tokenizer') trainTokenizer();
+  else if (stage === 'preprocess') {
     // Fractions with the full query sets: time = a + b·passages fits the fixed query work and the per-passage work.
     const pts: Array<{ passages: number; seconds: number; maxRssMiB: number; load: string }> = [];
     for (const n of fractions) {
@@ -162,15 +178,19 @@ function printTable(): void {
   const n = (x: number, d = 0): string => x.toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d });
   const dirBytes = (d: string): number => fs.readdirSync(d).filter((f) => f.endsWith('.tsv')).reduce((t, f) => t + fs.statSync(path.join(d, f)).size, 0);
   const g = get('gen.text');
-  if (g !== undefined) add('generate 8.8M passages + 500k train + 6,980 dev queries (3.5 GB of TSV)', 'time (CPU) / peak RSS', `${n(g['seconds'] as number)} s (${n(g['cpuSeconds'] as number)} CPU-s) / ${n(g['maxRssMiB'] as number)} MiB`, 'measured');
+  const loadOf = (x: Record<string, number>): string => (x['load'] !== undefined ? `measured (load ${String((x as Record<string, unknown>)['load'])})` : 'measured');
+  if (g !== undefined) add('generate 8.8M passages + 500k train + 6,980 dev queries (3.5 GB of TSV)', 'time (CPU) / peak RSS', `${n(g['seconds'] as number)} s (${n(g['cpuSeconds'] as number)} CPU-s) / ${n(g['maxRssMiB'] as number)} MiB`, loadOf(g));
+  const gt = get('gen.tokenizer');
+  if (gt !== undefined) add('train the 30k byte-level BPE on the first 250,000 passages', 'time (CPU) / peak RSS', `${n(gt['seconds'] as number)} s (${n(gt['cpuSeconds'] as number)} CPU-s) / ${n(gt['maxRssMiB'] as number)} MiB`, loadOf(gt));
   const ge = get('gen.embeddings');
   if (ge !== undefined) add('generate 8.8M × 768 float32 embeddings (27 GB, sha256 on the way)', 'time', `${n(ge['seconds'] as number)} s`, 'measured');
   const full = fs.existsSync(textDir) ? dirBytes(textDir) : 0;
   for (const f of fractions) {
     const p = get(`preprocess.${f}`);
     if (p === undefined) continue;
-    add(`preprocess ${n(f)} passages + 500k train + 6,980 dev queries`, 'time (CPU) / passages/s / peak RSS', `${n(p['seconds'] as number)} s (${n(p['cpuSeconds'] as number)} CPU-s) / ${n(p['passagesPerSecond'] as number)} / ${n(p['maxRssMiB'] as number)} MiB`, 'measured');
-    if (full > 0) {
+    add(`preprocess ${n(f)} passages + 500k train + 6,980 dev queries`, 'time (CPU) / passages/s / peak RSS', `${n(p['seconds'] as number)} s (${n(p['cpuSeconds'] as number)} CPU-s) / ${n(p['passagesPerSecond'] as number)} / ${n(p['maxRssMiB'] as number)} MiB`, `measured (load ${String((p as Record<string, unknown>)['load'])})`);
+    // A measured full-size run replaces the projections from fractions.
+    if (full > 0 && f !== FULL && get(`preprocess.${FULL}`) === undefined) {
       const r = full / dirBytes(fracDir(f));
       add('preprocess 8.8M passages + the same queries', 'time (CPU)', `${n((p['seconds'] as number) * r / 3600, 1)} h (${n((p['cpuSeconds'] as number) * r / 60)} CPU-min)`, `projected: measured × input bytes ratio (${n(full / 1e9, 2)} GB / ${n(full / r / 1e6)} MB = ${n(r, 1)}); tokenizing is linear in the text`);
     }
@@ -178,7 +198,8 @@ function printTable(): void {
   for (const f of fractions) {
     const b = get(`bm25.${f}`);
     if (b === undefined) continue;
-    add(`BM25 ${n(f)} passages, 6,980 dev queries, k 1000`, 'index / search (wall) / CPU / peak RSS / MRR@10', `${n(b['indexSeconds'] as number)} s / ${n(b['searchSeconds'] as number)} s / ${n(b['cpuSeconds'] as number)} CPU-s / ${n(b['maxRssMiB'] as number)} MiB / ${(b['mrr@10'] as number).toFixed(3)}`, 'measured');
+    add(`BM25 ${n(f)} passages, 6,980 dev queries, k 1000`, 'index / search (wall) / CPU / peak RSS / MRR@10', `${n(b['indexSeconds'] as number)} s / ${n(b['searchSeconds'] as number)} s / ${n(b['cpuSeconds'] as number)} CPU-s / ${n(b['maxRssMiB'] as number)} MiB / ${(b['mrr@10'] as number).toFixed(3)}`, `measured (load ${String((b as Record<string, unknown>)['load'])})`);
+    if (f === FULL || get(`bm25.${FULL}`) !== undefined) continue;
     const r = FULL / f;
     add('BM25 8.8M passages', 'index / dev search / CPU', `${n(((b['indexSeconds'] as number) * r) / 60)} min / ${n(((b['searchSeconds'] as number) * r) / 60)} min / ${n(((b['cpuSeconds'] as number) * r) / 60)} CPU-min`, `projected: measured × N ratio (${n(r, 1)}): postings, and the postings a query walks, grow with N`);
     const rss = (b['maxRssMiB'] as number) + ((b['postings'] as number) * (r - 1) * 6 + (FULL - f) * 28) / 2 ** 20;

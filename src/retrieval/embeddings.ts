@@ -214,7 +214,7 @@ export function nonFiniteRows(x: T.Tensor, base = 0): number[] {
   return rows;
 }
 
-function nonFiniteError(rows: number[], what: string): DrhardInputError {
+export function nonFiniteError(rows: number[], what: string): DrhardInputError {
   return new DrhardInputError(`${rows.length} row(s) hold NaN or Inf; first: ${rows.slice(0, 8).join(', ')}`, { field: what });
 }
 

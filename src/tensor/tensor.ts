@@ -1,4 +1,5 @@
 // The Tensor class and its ops: a typed, PyTorch-shaped API over one native libtorch handle per object.
+import * as fs from 'node:fs';
 import { native, DTYPES, CREATE, UNARY, BINARY, SHAPE, REDUCE, INPLACE, type Handle } from '../native/addon.ts';
 
 export type DType = (typeof DTYPES)[number];
@@ -474,11 +475,55 @@ export function fromBuffer(buf: ArrayBufferView | ArrayBuffer, shape: number[], 
 }
 /** Reads a tensor straight from a file region (no JS copy): used for embedding shards. */
 export function fromFile(path: string, byteOffset: number, shape: number[], dtype: DType): Tensor {
-  return wrap(native.fromFile(path, byteOffset, shape, dtypeCode(dtype)));
+  const t = empty(shape, { dtype });
+  try {
+    readFileInto(path, byteOffset, t);
+    return t;
+  } catch (e) {
+    t.dispose();
+    throw e;
+  }
 }
+
+// Reads go to the file READ_BLOCK_BYTES at a time: one pread of a whole shard (hundreds of MB) from an uncached file
+// took 3-5x the wall time and 9x the system time of 8 MiB preads into the same buffer (measured on this project's
+// 2-vCPU EPYC VM: 6.1 GB in 680 MB shards, 27-42 s and 9-10 system-s against 5.6-8.9 s and 1.1 system-s).
+const READ_BLOCK_BYTES = 8 << 20;
+const ELEMENT_BYTES: Record<DType, number> = { float32: 4, float64: 8, float16: 2, bfloat16: 2, int32: 4, int64: 8, uint8: 1, int8: 1, bool: 1 };
+
 /** Fills the contiguous CPU tensor `target` with its byte size from `path` at `byteOffset` (a reused buffer). */
 export function readFileInto(path: string, byteOffset: number, target: Tensor): void {
-  native.readFileInto(path, byteOffset, target.handle);
+  const esize = ELEMENT_BYTES[target.dtype];
+  const nbytes = target.numel * esize;
+  if (nbytes <= READ_BLOCK_BYTES || target.device !== 'cpu') {
+    native.readFileInto(path, byteOffset, target.handle);
+    return;
+  }
+  // Checked here once, with the whole read's figures (the native error would name one block's).
+  const size = fs.statSync(path).size;
+  if (size < byteOffset + nbytes) throw new Error(`${path}: file too short: wanted ${nbytes} bytes at offset ${byteOffset}`);
+  // A flat view of a contiguous tensor, narrowed into contiguous blocks. view() refuses a non-contiguous target: the
+  // native call then refuses it with its own message.
+  let flat: Tensor;
+  try {
+    flat = target.view([target.numel]);
+  } catch {
+    native.readFileInto(path, byteOffset, target.handle);
+    return;
+  }
+  try {
+    const per = Math.floor(READ_BLOCK_BYTES / esize);
+    for (let i = 0; i < target.numel; i += per) {
+      const block = flat.narrow(0, i, Math.min(per, target.numel - i));
+      try {
+        native.readFileInto(path, byteOffset + i * esize, block.handle);
+      } finally {
+        block.dispose();
+      }
+    }
+  } finally {
+    flat.dispose();
+  }
 }
 
 function make(kind: number, shape: number[], opts: CreateOptions, a?: number, b?: number, c?: number): Tensor {

@@ -96,5 +96,7 @@ test('non-finite embeddings are refused before faiss add, naming the count and f
   assert.throws(() => buildIndex(bad, out, { factory: 'HNSW8' }), /2 row\(s\) hold NaN or Inf; first: 3, 150/);
   assert.ok(!fs.existsSync(out));
   assert.ok(!fs.existsSync(indexManifestPath(out)));
-  assert.throws(() => DenseSearcher.fromFile(bad, { maxMemoryBytes: 8000, chunkRows: 64, queryBatch: 4 }), /2 row\(s\) hold NaN or Inf; first: 3, 150/);
+  // Sharded: the rows are checked as the search loads each shard (the file is read once), so the search fails.
+  using sharded = DenseSearcher.fromFile(bad, { maxMemoryBytes: 8000, chunkRows: 64, queryBatch: 4 });
+  assert.throws(() => sharded.search(T.randn([2, 16]), 3), /bad\.emb: document embeddings: 2 row\(s\) hold NaN or Inf; first: 3, 150/);
 });

@@ -7,6 +7,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import * as T from '../../src/tensor/index.ts';
 import { DenseSearcher } from '../../src/retrieval/search.ts';
+import { DrhardInputError } from '../../src/util/errors.ts';
 import { bruteForceTopK, hitRows, writeEmbeddingsFile } from './helpers.ts';
 
 /** Docs with exact duplicates and quantized values, so equal scores occur inside and across blocks. */
@@ -140,6 +141,36 @@ test('non-finite rows are refused naming the count and first rows; bad shapes an
     assert.throws(() => s.search(T.full([1, 4], Number.NaN), 3), /query embeddings: 1 row/);
     assert.throws(() => s.docVectors([100]), /out of range/);
   });
+});
+
+test('sharded search checks each shard as it loads it: a non-finite row in the second shard fails the search, not the open', () => {
+  T.manualSeed(15);
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'drhard-search-'));
+  try {
+    T.tidy(() => {
+      const docs = T.randn([4000, 16]);
+      docs.select(0, 1100).select(0, 3).fill_(Number.NaN);
+      docs.select(0, 3999).fill_(Number.NEGATIVE_INFINITY);
+      const file = path.join(dir, 'bad.emb');
+      writeEmbeddingsFile(file, docs);
+      const q = T.randn([3, 16]);
+      // Budgets for shards of 1000 rows (600 for faiss, whose shards need room for its copy): row 1100 is in the second.
+      for (const [engine, maxMemoryBytes, shards] of [['fp32', 192_000, 4], ['torch', 192_000, 4], ['bf16', 288_000, 4], ['faiss', 230_400, 7]] as const) {
+        // Opening reads no rows (the check is folded into the search's one pass over the file), so it succeeds.
+        using sh = DenseSearcher.fromFile(file, { engine, maxMemoryBytes, chunkRows: 100 });
+        assert.equal(sh.mode, 'sharded');
+        assert.equal(sh.shards, shards, engine);
+        // Rows of unchecked shards are checked when read directly too.
+        assert.throws(() => sh.docVectors([5, 1100]), (e: unknown) => e instanceof DrhardInputError && e.message === `${file}: document embeddings: 1 row(s) hold NaN or Inf; first: 1100`);
+        const want = `${file}: document embeddings: 2 row(s) hold NaN or Inf; first: 1100, 3999`;
+        assert.throws(() => sh.search(q, 5), (e: unknown) => e instanceof DrhardInputError && e.message === want, engine);
+        // A bad shard is never marked checked: the next search fails the same way.
+        assert.throws(() => sh.search(q, 5), (e: unknown) => e instanceof DrhardInputError && e.message === want, engine);
+      }
+    });
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 test('searching leaks no tensors', () => {

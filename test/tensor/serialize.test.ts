@@ -48,6 +48,26 @@ test('fromFile preads a region straight into a tensor and reports short files', 
   fs.rmSync(dir, { recursive: true });
 });
 
+test('fromFile and readFileInto read regions over 8 MiB in blocks: the same bytes; short files and non-contiguous targets refused', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'drhard-ff-'));
+  const p = path.join(dir, 'big.f32');
+  // 2.5M distinct values (10 MB): every block boundary lands inside, and a misplaced block shows as wrong values.
+  const n = 2_500_000;
+  const src = Float32Array.from({ length: n }, (_, i) => i * 0.5 - 7);
+  fs.writeFileSync(p, Buffer.from(src.buffer));
+  T.tidy(() => {
+    const a = T.fromFile(p, 12, [1200, 2000], 'float32');
+    assert.deepEqual(a.toFloat32Array(), src.subarray(3, 3 + 2_400_000));
+    const buf = T.zeros([2000, 1200]);
+    T.readFileInto(p, 400, buf);
+    assert.deepEqual(buf.toFloat32Array(), src.subarray(100, 100 + 2_400_000));
+    // Too short by one value: the error names the whole read, as the one-pread path does.
+    assert.throws(() => T.readFileInto(p, 4 * 100_001, buf), new RegExp(`big\\.f32: file too short: wanted 9600000 bytes at offset ${4 * 100_001}`));
+    assert.throws(() => T.readFileInto(p, 0, buf.t()), /contiguous CPU tensor/);
+  });
+  fs.rmSync(dir, { recursive: true });
+});
+
 test('setMallocMmapThreshold takes a byte count (glibc here) and refuses nonsense', () => {
   assert.equal(T.setMallocMmapThreshold(1 << 20), process.platform === 'linux');
   assert.throws(() => T.setMallocMmapThreshold(-1), RangeError);
