@@ -328,15 +328,18 @@ export class FullPipelineBpe {
     }
   }
 
-  /** Content ids of `text`, or undefined when the library must do it (non-ASCII, or an added token may match). */
-  encode(text: string): number[] | undefined {
+  /**
+   * Content ids of `text` appended to `out`, or undefined (out untouched) when the library must do it: non-ASCII, or
+   * an added token may match.
+   */
+  encode(text: string, out: number[] = []): number[] | undefined {
     // eslint-disable-next-line no-control-regex
     if (/[^\x00-\x7f]/.test(text)) return undefined;
     if (this.added.length > 0 && this.mayHoldAdded(text)) return undefined;
     let t = this.lower ? text.toLowerCase() : text;
     // The library's ByteLevel prepends a space unless the (normalized) text is empty or already starts with one.
     if (this.prefixSpace && t.length > 0 && t.charCodeAt(0) !== 32) t = ` ${t}`;
-    const ids = this.bpe.encode(t);
+    const ids = this.bpe.encode(t, out);
     if (ids !== undefined) this.fastTexts++;
     return ids;
   }

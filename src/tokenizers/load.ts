@@ -266,12 +266,12 @@ export class DrTokenizer {
     const slow: number[] = [];
     const fast = this.fastFull;
     for (let i = 0; i < texts.length; i++) {
-      const ids = fast?.encode(texts[i] as string);
+      // The post-processor's tokens, known from the probe (forPipeline accepts only constant ones).
+      const ids = fast?.encode(texts[i] as string, this.prefixIds.slice());
       if (ids === undefined) slow.push(i);
       else {
-        // The post-processor's tokens, known from the probe (forPipeline accepts only constant ones).
-        if (this.prefixLen > 0 || this.suffixLen > 0) lists[i] = [...this.prefixIds, ...ids, ...this.suffixIds];
-        else lists[i] = ids;
+        for (const id of this.suffixIds) ids.push(id);
+        lists[i] = ids;
       }
     }
     if (slow.length > 0) {

@@ -199,3 +199,33 @@ test('tokenizer.json stages the JavaScript BPE does not reproduce leave it off, 
   }
   fs.rmSync(dir, { recursive: true });
 });
+
+test('preprocess with a trained tokenizer (no compat28) is byte-identical with and without the JavaScript BPE', async () => {
+  const { preprocessMsmarco } = await import('../../src/data/index.ts');
+  const { createLogger } = await import('../../src/util/log.ts');
+  const { rng, tag } = seededRng(1519);
+  const tokDir = await trainedDir(true);
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'drhard-bytebpe-pre-'));
+  const texts = [...demoTexts(1500), ...randomTexts(500, rng).map((t) => t.replace(/[\t\n\r]/g, ' ').trim() || 'x')];
+  const collection = path.join(dir, 'collection.tsv');
+  fs.writeFileSync(collection, texts.map((t, i) => `${i * 2 + 1}\t${t}\n`).join(''));
+  const outputs: Array<Map<string, Buffer>> = [];
+  for (const [fastBpe, threads] of [[false, 0], [true, 0], [true, 2]] as const) {
+    const out = path.join(dir, `ds-${fastBpe}-${threads}`);
+    await preprocessMsmarco({ collection, splits: [], out, tokenizer: tokDir, fastBpe, threads, progress: false, log: createLogger({ level: 'silent' }), chunkBytes: 1 << 16 });
+    const files = new Map<string, Buffer>();
+    for (const f of fs.readdirSync(out, { recursive: true }) as string[]) {
+      const p = path.join(out, f);
+      if (fs.statSync(p).isFile()) files.set(f, f === 'manifest.json' ? Buffer.from(fs.readFileSync(p, 'utf8').replace(/"createdAt":\s*"[^"]*"/, '')) : fs.readFileSync(p));
+    }
+    outputs.push(files);
+  }
+  const [ref, ...rest] = outputs as [Map<string, Buffer>, ...Array<Map<string, Buffer>>];
+  assert.ok((ref.get('corpus.tokens.i32')?.length ?? 0) > texts.length * 4 * 10, 'tokens written');
+  for (const o of rest) {
+    assert.deepEqual([...o.keys()].sort(), [...ref.keys()].sort());
+    for (const [f, b] of ref) assert.ok(b.equals(o.get(f)!), `${f} differs (${tag})`);
+  }
+  fs.rmSync(dir, { recursive: true });
+  fs.rmSync(tokDir, { recursive: true });
+});
