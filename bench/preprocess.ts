@@ -1,5 +1,7 @@
 // Preprocess throughput: a synthetic MS MARCO-sized collection (1M passages of ~60 words) → passages/s and peak RSS.
-// Usage: node --import tsx bench/preprocess.ts [--passages N] [--words W] [--threads T] [--no-compat28] [--keep DIR]
+// Usage: node --import tsx bench/preprocess.ts [--passages N] [--words W] [--threads T] [--no-compat28 | --scratch] [--no-fast-bpe] [--keep DIR]
+//   --scratch: the from-scratch path (`drhard tokenizer train` defaults: lowercased 30k byte-level BPE, no compat28).
+//   --no-fast-bpe: every text through the tokenizers library (the JavaScript ASCII BPE off), for before/after.
 // Targets (issue 4): ≥ 10,000 passages/s on 2 cores, peak RSS < 1.5 GB. Prints numbers, never fails on them.
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -16,7 +18,7 @@ const ROOT = path.join(import.meta.dirname, '..');
 
 // Child mode: preprocess only, so its peak RSS is not mixed with data generation or tokenizer training.
 if (process.argv[2] === '--child') {
-  const [collection, tokDir, out, threads, compat] = process.argv.slice(3) as [string, string, string, string, string];
+  const [collection, tokDir, out, threads, compat, fastBpe] = process.argv.slice(3) as [string, string, string, string, string, string];
   const { preprocessMsmarco } = await import('../src/data/index.ts');
   const { createLogger } = await import('../src/util/log.ts');
   const t0 = performance.now();
@@ -26,6 +28,7 @@ if (process.argv[2] === '--child') {
     out,
     tokenizer: tokDir,
     compat28: compat === '1',
+    fastBpe: fastBpe === '1',
     maxDocLength: 512,
     threads: Number(threads),
     overwrite: true,
@@ -43,7 +46,9 @@ if (process.argv[2] === '--child') {
 const N = arg('passages', process.argv.includes('--quick') ? 20_000 : 1_000_000); // --quick: npm run bench
 const WORDS = arg('words', 60);
 const THREADS = arg('threads', Math.min(2, os.availableParallelism()));
-const COMPAT = !process.argv.includes('--no-compat28');
+const SCRATCH = process.argv.includes('--scratch');
+const COMPAT = !process.argv.includes('--no-compat28') && !SCRATCH;
+const FAST = !process.argv.includes('--no-fast-bpe');
 const keepIdx = process.argv.indexOf('--keep');
 const dir = keepIdx >= 0 ? (process.argv[keepIdx + 1] as string) : fs.mkdtempSync(path.join(os.tmpdir(), 'drhard-bench-pre-'));
 fs.mkdirSync(dir, { recursive: true });
@@ -53,12 +58,13 @@ const demo = zlib.gunzipSync(fs.readFileSync(path.join(ROOT, 'data', 'demo', 'co
 const texts = demo.split('\n').filter((l) => l.length > 0).map((l) => l.slice(l.indexOf('\t') + 1));
 const words = texts.join(' ').split(' ');
 
-const tokDir = path.join(dir, 'tokenizer');
+// compat28 lowercases by itself; the from-scratch tokenizer lowercases in its normalizer, as `tokenizer train` does.
+const tokDir = path.join(dir, SCRATCH ? 'tokenizer-scratch' : 'tokenizer');
 if (!fs.existsSync(path.join(tokDir, 'tokenizer.json'))) {
   const { trainTokenizer } = await import('../src/tokenizers/index.ts');
   const t0 = performance.now();
   // A RoBERTa-sized byte-level BPE so per-token costs are realistic.
-  await trainTokenizer(texts, { kind: 'bpe', vocabSize: 30_000, outDir: tokDir, lowercase: false });
+  await trainTokenizer(texts, { kind: 'bpe', vocabSize: 30_000, outDir: tokDir, lowercase: SCRATCH });
   process.stderr.write(`trained a 30k BPE tokenizer on the demo corpus in ${((performance.now() - t0) / 1000).toFixed(1)} s\n`);
 }
 
@@ -91,7 +97,7 @@ if (!fs.existsSync(collection)) {
 const bytes = fs.statSync(collection).size;
 
 const out = path.join(dir, 'dataset');
-const child = spawnSync(process.execPath, ['--import', 'tsx', new URL(import.meta.url).pathname, '--child', collection, tokDir, out, String(THREADS), COMPAT ? '1' : '0'], {
+const child = spawnSync(process.execPath, ['--import', 'tsx', new URL(import.meta.url).pathname, '--child', collection, tokDir, out, String(THREADS), COMPAT ? '1' : '0', FAST ? '1' : '0'], {
   encoding: 'utf8',
   stdio: ['ignore', 'pipe', 'inherit'],
   maxBuffer: 1 << 20,
@@ -105,7 +111,7 @@ const rate = r.docs / r.seconds;
 const fmt = (x: number, d = 0): string => x.toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d });
 process.stdout.write(
   [
-    `preprocess bench: ${fmt(r.docs)} passages (~${WORDS} words, ${fmt(bytes / 1e6, 1)} MB), ${THREADS} worker thread(s), ${COMPAT ? 'compat28 RoBERTa' : 'plain'} BPE 30k, cores ${os.availableParallelism()}, load avg ${os.loadavg()[0]!.toFixed(2)}`,
+    `preprocess bench: ${fmt(r.docs)} passages (~${WORDS} words, ${fmt(bytes / 1e6, 1)} MB), ${THREADS} worker thread(s), ${COMPAT ? 'compat28 RoBERTa' : SCRATCH ? 'from-scratch (lowercased)' : 'plain'} BPE 30k, JavaScript ASCII BPE ${FAST ? 'on' : 'off'}, cores ${os.availableParallelism()}, load avg ${os.loadavg()[0]!.toFixed(2)}`,
     `  time        ${fmt(r.seconds, 1)} s`,
     `  throughput  ${fmt(rate)} passages/s   (target >= 10,000: ${rate >= 10_000 ? 'met' : 'NOT met'})`,
     `  tokens      ${fmt(r.tokens / r.docs, 1)} per passage, ${fmt(r.tokens / r.seconds / 1e6, 2)} M tokens/s`,

@@ -32,7 +32,7 @@ export interface PreprocessOptions {
   maxQueryLength?: number;
   /** Documents are cut to this many characters before tokenizing (DRhard --max_doc_character, default 10000). */
   maxDocChars?: number;
-  /** compat28: the JavaScript ASCII BPE (default true; false is for the test that compares outputs). */
+  /** The JavaScript ASCII BPE where it reproduces the tokenizer (default true; false is for the tests that compare outputs). */
   fastBpe?: boolean;
   /** Worker threads (default: min(2, cores)); 0 tokenizes in the calling thread. */
   threads?: number;

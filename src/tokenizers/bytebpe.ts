@@ -114,7 +114,7 @@ class MergeHeap {
 const PAIR = 1 << 21;
 
 export class AsciiByteBpe {
-  private readonly charId: Int32Array;
+  readonly charId: Int32Array;
   /** (left id · 2²¹ + right id) → rank · 2²¹ + merged id. */
   private readonly merges = new Map<number, number>();
   private readonly cache = new Map<string, readonly number[]>();
@@ -158,6 +158,32 @@ export class AsciiByteBpe {
       else return undefined;
     }
     return new AsciiByteBpe(vocab, merges, maxCache);
+  }
+
+  /**
+   * The fast path for a whole tokenizer.json pipeline (not compat28): undefined unless every stage is one this class
+   * reproduces on ASCII text. Added tokens are not reproduced here: texts containing one go to the library
+   * (see FullPipelineBpe.encode).
+   */
+  static forPipeline(json: TokenizerJson, maxCache = 200_000): FullPipelineBpe | undefined {
+    const norm = asciiNormalizer(json.normalizer);
+    if (norm === undefined) return undefined;
+    const pre = json.pre_tokenizer;
+    if (!isObj(pre) || pre['type'] !== 'ByteLevel') return undefined;
+    // use_regex defaults to true in the library; anything but true/absent means another split.
+    if (!(pre['use_regex'] === undefined || pre['use_regex'] === true)) return undefined;
+    if (!(pre['add_prefix_space'] === undefined || typeof pre['add_prefix_space'] === 'boolean')) return undefined;
+    if (!constantPostProcessor(json.post_processor)) return undefined;
+    const m = json.model;
+    const unk = m.unk_token;
+    const bpe = AsciiByteBpe.fromJson(json, maxCache);
+    if (bpe === undefined) return undefined;
+    // A byte missing from the vocabulary becomes unk in the library but is dropped here.
+    if (unk != null && bpe.charId.some((id) => id < 0)) return undefined;
+    const added = json.added_tokens.map((a) => a.content);
+    if (added.some((a) => a.length === 0)) return undefined;
+    // pre['add_prefix_space'] defaults to true in the library's ByteLevel.
+    return new FullPipelineBpe(bpe, norm === 'lower', pre['add_prefix_space'] !== false, added);
   }
 
   /** Ids of `text` (no special tokens), or undefined when it has a non-ASCII character. */
@@ -223,5 +249,110 @@ export class AsciiByteBpe {
     const out: number[] = [];
     for (let i = 0; i >= 0; i = next[i]!) out.push(c[i]!);
     return out;
+  }
+}
+
+function isObj(x: unknown): x is Record<string, unknown> {
+  return typeof x === 'object' && x !== null && !Array.isArray(x);
+}
+
+/**
+ * 'none' / 'lower' when the normalizer is, on ASCII text, the identity / ASCII lowercasing: null, Lowercase, the
+ * four Unicode normal forms (ASCII has no decompositions) and Sequences of those; undefined for anything else.
+ */
+function asciiNormalizer(n: unknown): 'none' | 'lower' | undefined {
+  if (n === null || n === undefined) return 'none';
+  if (!isObj(n)) return undefined;
+  const t = n['type'];
+  if (t === 'Lowercase') return 'lower';
+  if (t === 'NFC' || t === 'NFD' || t === 'NFKC' || t === 'NFKD') return 'none';
+  if (t === 'Sequence' && Array.isArray(n['normalizers'])) {
+    let r: 'none' | 'lower' = 'none';
+    for (const x of n['normalizers'] as unknown[]) {
+      const k = asciiNormalizer(x);
+      if (k === undefined) return undefined;
+      if (k === 'lower') r = 'lower';
+    }
+    return r;
+  }
+  return undefined;
+}
+
+/**
+ * Post-processors that wrap a single sequence in the same special tokens whatever it holds, so the probe in
+ * DrTokenizer.create tells them; a template repeating $A, or any other type, is not accepted.
+ */
+function constantPostProcessor(p: unknown): boolean {
+  if (p === null || p === undefined) return true;
+  if (!isObj(p)) return false;
+  const t = p['type'];
+  if (t === 'RobertaProcessing' || t === 'BertProcessing' || t === 'ByteLevel') return true;
+  if (t === 'TemplateProcessing' && Array.isArray(p['single'])) {
+    let seqs = 0;
+    for (const piece of p['single'] as unknown[]) {
+      if (!isObj(piece)) return false;
+      if (isObj(piece['Sequence'])) {
+        if (piece['Sequence']['id'] !== 'A') return false;
+        seqs++;
+      } else if (!isObj(piece['SpecialToken'])) return false;
+    }
+    return seqs === 1;
+  }
+  return false;
+}
+
+/**
+ * A whole byte-level BPE tokenizer.json pipeline on pure-ASCII text: normalizer (identity or lowercase), ByteLevel
+ * prefix space, the GPT-2 split and BPE. Special tokens around the sequence are the caller's.
+ */
+export class FullPipelineBpe {
+  /** Texts encoded here rather than handed back (the tests check the fast path is taken). */
+  fastTexts = 0;
+  private readonly firstChars: Set<number>;
+
+  constructor(
+    private readonly bpe: AsciiByteBpe,
+    private readonly lower: boolean,
+    private readonly prefixSpace: boolean,
+    private readonly added: readonly string[],
+  ) {
+    // Lowercasing runs before added tokens that are `normalized` are matched: compare both cases, conservatively.
+    this.firstChars = new Set<number>();
+    for (const a of added) {
+      const c = a.charCodeAt(0);
+      this.firstChars.add(c);
+      if (c < 128) {
+        this.firstChars.add(String.fromCharCode(c).toLowerCase().charCodeAt(0));
+        this.firstChars.add(String.fromCharCode(c).toUpperCase().charCodeAt(0));
+      }
+    }
+  }
+
+  /**
+   * Content ids of `text` appended to `out`, or undefined (out untouched) when the library must do it: non-ASCII, or
+   * an added token may match.
+   */
+  encode(text: string, out: number[] = []): number[] | undefined {
+    // eslint-disable-next-line no-control-regex
+    if (/[^\x00-\x7f]/.test(text)) return undefined;
+    if (this.added.length > 0 && this.mayHoldAdded(text)) return undefined;
+    let t = this.lower ? text.toLowerCase() : text;
+    // The library's ByteLevel prepends a space unless the (normalized) text is empty or already starts with one.
+    if (this.prefixSpace && t.length > 0 && t.charCodeAt(0) !== 32) t = ` ${t}`;
+    const ids = this.bpe.encode(t, out);
+    if (ids !== undefined) this.fastTexts++;
+    return ids;
+  }
+
+  private mayHoldAdded(text: string): boolean {
+    let any = false;
+    for (let i = 0; i < text.length && !any; i++) any = this.firstChars.has(text.charCodeAt(i));
+    if (!any) return false;
+    const lower = text.toLowerCase();
+    const upper = text.toUpperCase();
+    for (const a of this.added) {
+      if (text.includes(a) || lower.includes(a.toLowerCase()) || upper.includes(a.toUpperCase())) return true;
+    }
+    return false;
   }
 }

@@ -4,7 +4,7 @@ import * as path from 'node:path';
 import { Tokenizer } from 'tokenizers';
 import { DrhardInputError } from '../util/errors.ts';
 import { sha256 } from '../util/hash.ts';
-import { AsciiByteBpe } from './bytebpe.ts';
+import { AsciiByteBpe, type FullPipelineBpe } from './bytebpe.ts';
 import { compat28Pieces } from './compat28.ts';
 import { bertWordPieceJson, parseMergesTxt, parseVocabTxt, robertaBpeJson, type TokenizerJson } from './spec.ts';
 
@@ -40,8 +40,9 @@ export interface LoadTokenizerOptions {
   /** Pad id when the tokenizer defines none (no padding config, no <pad>/[PAD] token). */
   padId?: number;
   /**
-   * compat28: BPE pure-ASCII pieces in JavaScript (src/tokenizers/bytebpe.ts, the same ids) instead of the tokenizers
-   * library (default true; false is for the test that compares the two).
+   * BPE pure-ASCII text in JavaScript (src/tokenizers/bytebpe.ts, the same ids) instead of the tokenizers library:
+   * compat28 pieces, and whole texts of a byte-level BPE tokenizer.json the JavaScript reproduces (default true;
+   * false is for the test that compares the two).
    */
   fastBpe?: boolean;
 }
@@ -111,11 +112,16 @@ export class DrTokenizer {
   /** compat28: BPE without normalizer/post-processor, fed the pieces compat28Pieces makes. */
   private readonly core: Tokenizer | undefined;
   private readonly fastBpe: AsciiByteBpe | undefined;
+  /** Not compat28: the whole pipeline for pure-ASCII texts, when the tokenizer.json is one it reproduces. */
+  private readonly fastFull: FullPipelineBpe | undefined;
   private readonly specials28: string[];
   private readonly specialIds28: Map<string, number>;
   /** Special tokens the post-processor adds before / after a single sequence. */
   private readonly prefixLen: number;
   private readonly suffixLen: number;
+  /** The ids of those special tokens (not compat28). */
+  private readonly prefixIds: number[] = [];
+  private readonly suffixIds: number[] = [];
 
   private constructor(
     json: TokenizerJson,
@@ -154,11 +160,13 @@ export class DrTokenizer {
       };
       this.core = Tokenizer.fromString(JSON.stringify(coreJson));
       this.fastBpe = opts.fastBpe === false ? undefined : AsciiByteBpe.fromJson(coreJson);
+      this.fastFull = undefined;
       this.prefixLen = 1;
       this.suffixLen = 1;
     } else {
       this.core = undefined;
       this.fastBpe = undefined;
+      this.fastFull = opts.fastBpe === false ? undefined : AsciiByteBpe.forPipeline(clean);
       const withSp = probe.withSpecial;
       const without = probe.without;
       let p = -1;
@@ -173,6 +181,8 @@ export class DrTokenizer {
       this.suffixLen = withSp.length - p - without.length;
       clsId = p > 0 ? (withSp[0] as number) : -1;
       sepId = this.suffixLen > 0 ? (withSp[withSp.length - 1] as number) : -1;
+      this.prefixIds = withSp.slice(0, p);
+      this.suffixIds = withSp.slice(withSp.length - this.suffixLen);
     }
     const padId = findPaddingId(json) ?? opts.padId;
     if (padId === undefined) {
@@ -206,9 +216,14 @@ export class DrTokenizer {
     return new DrTokenizer(json, info, opts, full, { withSpecial, without });
   }
 
-  /** Whether compat28 pieces of pure ASCII go through the JavaScript BPE (see LoadTokenizerOptions.fastBpe). */
+  /** Whether pure-ASCII text goes through the JavaScript BPE (see LoadTokenizerOptions.fastBpe). */
   get fastBpeActive(): boolean {
-    return this.fastBpe !== undefined;
+    return this.fastBpe !== undefined || this.fastFull !== undefined;
+  }
+
+  /** Not compat28: how many texts the JavaScript BPE has encoded (the rest went to the library). */
+  get fastBpeTexts(): number {
+    return this.fastFull?.fastTexts ?? 0;
   }
 
   get padId(): number {
@@ -247,14 +262,27 @@ export class DrTokenizer {
   }
 
   private async encodeFull(texts: readonly string[], maxLength: number): Promise<PackedIds> {
-    const encs = await this.full.encodeBatch(texts as string[], { addSpecialTokens: true });
-    const lists: number[][] = new Array<number[]>(encs.length);
-    const lengths = new Int32Array(encs.length);
+    const lists: number[][] = new Array<number[]>(texts.length);
+    const slow: number[] = [];
+    const fast = this.fastFull;
+    for (let i = 0; i < texts.length; i++) {
+      // The post-processor's tokens, known from the probe (forPipeline accepts only constant ones).
+      const ids = fast?.encode(texts[i] as string, this.prefixIds.slice());
+      if (ids === undefined) slow.push(i);
+      else {
+        for (const id of this.suffixIds) ids.push(id);
+        lists[i] = ids;
+      }
+    }
+    if (slow.length > 0) {
+      const encs = await this.full.encodeBatch(slow.length === texts.length ? (texts as string[]) : slow.map((i) => texts[i] as string), { addSpecialTokens: true });
+      slow.forEach((i, j) => (lists[i] = (encs[j] as (typeof encs)[number]).getIds()));
+    }
+    const lengths = new Int32Array(texts.length);
     let total = 0;
-    const cut = new Uint8Array(encs.length);
-    for (let i = 0; i < encs.length; i++) {
-      const ids = (encs[i] as (typeof encs)[number]).getIds();
-      lists[i] = ids;
+    const cut = new Uint8Array(texts.length);
+    for (let i = 0; i < texts.length; i++) {
+      const ids = lists[i] as number[];
       if (ids.length > maxLength) cut[i] = 1;
       const n = Math.min(ids.length, maxLength);
       lengths[i] = n;
