@@ -10,6 +10,7 @@
 #endif
 #include <cmath>
 #include <mutex>
+#include <tuple>
 
 #include "dist_core.h"
 #include "faiss_core.h"
@@ -106,6 +107,15 @@ at::TensorOptions opts(const Napi::CallbackInfo& info, size_t dtypeArg, size_t d
   if (info.Length() > deviceArg && !isNone(info[deviceArg]))
     o = o.device(at::Device(info[deviceArg].As<Napi::String>().Utf8Value()));
   return o;
+}
+
+// Every tensor of a kernel's tuple, in order, as a JS array of handles.
+template <class... Ts>
+Napi::Value wrapAll(Napi::Env env, std::tuple<Ts...> t) {
+  auto arr = Napi::Array::New(env, sizeof...(Ts));
+  uint32_t i = 0;
+  std::apply([&](auto&... x) { (arr.Set(i++, wrap(env, std::move(x))), ...); }, t);
+  return arr;
 }
 
 Napi::Value pair(Napi::Env env, at::Tensor a, at::Tensor b) {
@@ -457,21 +467,13 @@ FN(screenedTopk) {
   GUARD_BEGIN
   auto r = drhard::screenedTopk(T(info[0]), T(info[1]), T(info[2]), T(info[3]), T(info[4]), f64(info[5]), i64(info[6]),
                                 i64(info[7]));
-  auto arr = Napi::Array::New(info.Env(), 3);
-  arr.Set(0u, wrap(info.Env(), std::get<0>(r)));
-  arr.Set(1u, wrap(info.Env(), std::get<1>(r)));
-  arr.Set(2u, wrap(info.Env(), std::get<2>(r)));
-  return arr;
+  return wrapAll(info.Env(), std::move(r));
   GUARD_END
 }
 FN(sgemmScreenedTopk) {
   GUARD_BEGIN
   auto r = drhard::sgemmScreenedTopk(T(info[0]), T(info[1]), T(info[2]), i64(info[3]), i64(info[4]));
-  auto arr = Napi::Array::New(info.Env(), 3);
-  arr.Set(0u, wrap(info.Env(), std::get<0>(r)));
-  arr.Set(1u, wrap(info.Env(), std::get<1>(r)));
-  arr.Set(2u, wrap(info.Env(), std::get<2>(r)));
-  return arr;
+  return wrapAll(info.Env(), std::move(r));
   GUARD_END
 }
 FN(int8ScreenSupported) {
@@ -482,23 +484,14 @@ FN(int8ScreenSupported) {
 FN(int8Quantize) {
   GUARD_BEGIN
   auto r = drhard::int8Quantize(T(info[0]), info[1].As<Napi::Boolean>().Value());
-  auto arr = Napi::Array::New(info.Env(), 4);
-  arr.Set(0u, wrap(info.Env(), std::get<0>(r)));
-  arr.Set(1u, wrap(info.Env(), std::get<1>(r)));
-  arr.Set(2u, wrap(info.Env(), std::get<2>(r)));
-  arr.Set(3u, wrap(info.Env(), std::get<3>(r)));
-  return arr;
+  return wrapAll(info.Env(), std::move(r));
   GUARD_END
 }
 FN(int8ScreenedTopk) {
   GUARD_BEGIN
   auto r = drhard::int8ScreenedTopk(T(info[0]), T(info[1]), T(info[2]), T(info[3]), T(info[4]), T(info[5]), T(info[6]),
                                     T(info[7]), T(info[8]), f64(info[9]), f64(info[10]), i64(info[11]));
-  auto arr = Napi::Array::New(info.Env(), 3);
-  arr.Set(0u, wrap(info.Env(), std::get<0>(r)));
-  arr.Set(1u, wrap(info.Env(), std::get<1>(r)));
-  arr.Set(2u, wrap(info.Env(), std::get<2>(r)));
-  return arr;
+  return wrapAll(info.Env(), std::move(r));
   GUARD_END
 }
 FN(bf16GemmIsFloat32Accumulating) {
