@@ -1,6 +1,7 @@
 // Retrieval speed, drhard vs Python (bench/retrieval_ref.py: faiss IndexFlatIP, torch mm + topk, the reference
 // encoder) side by side in one run: exact search QPS of drhard's exact engines (bf16, fp32 and int8 screens + exact
-// rescoring, faiss flat, torch GEMM + topk; int8 where the CPU has AVX512-VNNI), the engine a fresh calibration picks as default against the fastest,
+// rescoring, faiss flat, torch GEMM + topk; int8 where the CPU has AVX2, with each of its kernels this CPU runs:
+// AVX512-VNNI, the 256-bit VNNI kernel that AVX-VNNI CPUs get, AVX2), the engine a fresh calibration picks as default against the fastest,
 // and % of the float32 sgemm roofline (200k × 768, 1M × 128), encode
 // throughput (tiny and base configs, 128 tokens), peak RSS of a sharded search over a file 4× the memory budget,
 // and BM25 on the bundled demo corpus (index time, dev/train search time, MRR@10).
@@ -92,6 +93,19 @@ if (want('search')) {
   const rows: string[][] = [['case', 'drhard bf16', 'drhard fp32', 'drhard int8', 'drhard faiss', 'drhard torch', 'py faiss', 'py torch', 'best/py faiss', 'fp32/py faiss', 'int8/py faiss', 'default (calib s)', 'default/fastest', 'sgemm GF/s', '% roofline', 'fp32 % roofline', 'int8 % roofline', 'bf16 GF/s', 'bf16 engine % bf16 roofline', 'rescored/q bf16, fp32, int8']];
   // What a CPU without AVX512-BF16 (and AMX) would have: the best of the other engines, against Python faiss.
   const noBf16: string[] = [];
+  // Each int8 kernel (DRHARD_INT8_ISA), the fastest being the engine's default: what CPUs with less than this one get.
+  const isas = T.int8ScreenIsas();
+  const isaRows: string[][] = [['case', ...isas.map((i) => `int8 ${i} q/s`), ...isas.map((i) => `${i}/py faiss`), ...isas.map((i) => `${i} % roofline`)]];
+  const withIsa = <R>(isa: string, fn: () => R): R => {
+    const saved = process.env['DRHARD_INT8_ISA'];
+    process.env['DRHARD_INT8_ISA'] = isa;
+    try {
+      return fn();
+    } finally {
+      if (saved === undefined) delete process.env['DRHARD_INT8_ISA'];
+      else process.env['DRHARD_INT8_ISA'] = saved;
+    }
+  };
   // A fresh calibration (not the user's cache) so the default shown is what this build and machine pick now.
   const calDir = fs.mkdtempSync(path.join(os.tmpdir(), 'drhard-bench-calib-'));
   for (const c of cases) {
@@ -128,7 +142,8 @@ if (want('search')) {
     using fs1 = DenseSearcher.fromTensor(docs, { engine: 'faiss' });
     using ts1 = DenseSearcher.fromTensor(docs, { engine: 'torch' });
     using is1 = int8 ? DenseSearcher.fromTensor(docs, { engine: 'int8' }) : null;
-    is1?.search(q.narrow(0, 0, 32), k);
+    if (is1 !== null) for (const isa of isas) withIsa(isa, () => is1.search(q.narrow(0, 0, 32), k));
+    const tIsa = new Map(isas.map((i) => [i, Infinity]));
     bs1.search(q.narrow(0, 0, 32), k);
     ps1.search(q.narrow(0, 0, 32), k);
     fs1.search(q.narrow(0, 0, 32), k);
@@ -148,7 +163,13 @@ if (want('search')) {
     for (let i = 0; i < REPEAT; i++) {
       t.b = Math.min(t.b, timeOnce(() => void bs1.search(q, k)));
       t.p = Math.min(t.p, timeOnce(() => void ps1.search(q, k)));
-      if (is1 !== null) t.i = Math.min(t.i, timeOnce(() => void is1.search(q, k)));
+      if (is1 !== null) {
+        for (const isa of isas) {
+          const dt = withIsa(isa, () => timeOnce(() => void is1.search(q, k)));
+          tIsa.set(isa, Math.min(tIsa.get(isa) as number, dt));
+          if (isa === isas[0]) t.i = Math.min(t.i, dt);
+        }
+      }
       t.f = Math.min(t.f, timeOnce(() => void fs1.search(q, k)));
       t.pf = Math.min(t.pf, await ref.time('faiss'));
       t.t = Math.min(t.t, timeOnce(() => void ts1.search(q, k)));
@@ -163,6 +184,7 @@ if (want('search')) {
     const mean = (x: BigInt64Array): number => Array.from(x, Number).reduce((a, b) => a + b, 0) / x.length;
     const na = (x: string): string => (int8 ? x : 'n/a');
     rows.push([`${c.N}x${c.D} B=${c.B} k=${k}`, fmt(qps(t.b)), fmt(qps(t.p)), na(fmt(qps(t.i))), fmt(qps(t.f)), fmt(qps(t.t)), fmt(qps(t.pf)), fmt(qps(t.pt)), fmt(best / qps(t.pf), 2), fmt(qps(t.p) / qps(t.pf), 2), na(fmt(qps(t.i) / qps(t.pf), 2)), `${defaultEngine} (${fmt(calSeconds, 1)})`, fmt((byEngine[defaultEngine] ?? 0) / best, 3), fmt(rate), `${fmt((100 * best) / roof)}%`, `${fmt((100 * qps(t.p)) / roof)}%`, na(`${fmt((100 * qps(t.i)) / roof)}%`), fmt(rate16), `${fmt((100 * qps(t.b) * 2 * c.N * c.D) / (rate16 * 1e9))}%`, `${fmt(mean(rescored), 0)}, ${fmt(mean(rescored32), 0)}, ${rescored8 === null ? 'n/a' : fmt(mean(rescored8), 0)}`]);
+    if (is1 !== null) isaRows.push([`${c.N}x${c.D}`, ...isas.map((i) => fmt(qps(tIsa.get(i) as number))), ...isas.map((i) => fmt(qps(tIsa.get(i) as number) / qps(t.pf), 2)), ...isas.map((i) => `${fmt((100 * qps(tIsa.get(i) as number)) / roof)}%`)]);
     noBf16.push(`  ${c.N}x${c.D}: ${bestNoBf16Engine} ${fmt(bestNoBf16)} q/s = ${fmt(bestNoBf16 / qps(t.pf), 2)}x Python faiss, ${fmt((100 * bestNoBf16) / roof)}% of the sgemm roofline`);
     T.tidy(() => [docs, q, a, a16, b16].forEach((x) => x.dispose()));
   }
@@ -171,6 +193,10 @@ if (want('search')) {
   table(rows);
   console.log(`best engine a CPU without AVX512-BF16 would have (fp32/int8/faiss/torch${int8 ? '' : '; int8 not on this CPU'}) ÷ Python faiss:`);
   for (const l of noBf16) console.log(l);
+  if (int8) {
+    console.log('int8 engine by kernel (the first is its default here; the others are what CPUs with only AVX-VNNI or AVX2 run, timed on this one):');
+    table(isaRows);
+  }
 }
 
 // ---- encode throughput ----

@@ -481,6 +481,14 @@ FN(int8ScreenSupported) {
   return Napi::Boolean::New(info.Env(), drhard::int8ScreenSupported());
   GUARD_END
 }
+FN(int8ScreenIsas) {
+  GUARD_BEGIN
+  const auto& isas = drhard::int8ScreenIsas();
+  Napi::Array out = Napi::Array::New(info.Env(), isas.size());
+  for (size_t i = 0; i < isas.size(); i++) out.Set(static_cast<uint32_t>(i), Napi::String::New(info.Env(), isas[i]));
+  return out;
+  GUARD_END
+}
 FN(int8Quantize) {
   GUARD_BEGIN
   auto r = drhard::int8Quantize(T(info[0]), info[1].As<Napi::Boolean>().Value());
@@ -490,7 +498,8 @@ FN(int8Quantize) {
 FN(int8ScreenedTopk) {
   GUARD_BEGIN
   auto r = drhard::int8ScreenedTopk(T(info[0]), T(info[1]), T(info[2]), T(info[3]), T(info[4]), T(info[5]), T(info[6]),
-                                    T(info[7]), T(info[8]), f64(info[9]), f64(info[10]), i64(info[11]));
+                                    T(info[7]), T(info[8]), f64(info[9]), f64(info[10]), i64(info[11]),
+                                    info[12].As<Napi::String>().Utf8Value(), i64(info[13]));
   return wrapAll(info.Env(), std::move(r));
   GUARD_END
 }
@@ -998,7 +1007,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   EXPORT(fromBuffer); EXPORT(toBuffer); EXPORT(item); EXPORT(fromFile); EXPORT(readFileInto); EXPORT(create);
   EXPORT(unary); EXPORT(binary); EXPORT(shapeOp); EXPORT(indexSelect); EXPORT(gather); EXPORT(scatter);
   EXPORT(maskedFill); EXPORT(where); EXPORT(cat); EXPORT(stack); EXPORT(reduce); EXPORT(maxDim); EXPORT(minDim);
-  EXPORT(argmax); EXPORT(topk); EXPORT(screenedTopk); EXPORT(sgemmScreenedTopk); EXPORT(int8ScreenSupported); EXPORT(int8Quantize); EXPORT(int8ScreenedTopk); EXPORT(bf16GemmIsFloat32Accumulating); EXPORT(sort); EXPORT(cumsum); EXPORT(softmax); EXPORT(logSoftmax); EXPORT(clamp);
+  EXPORT(argmax); EXPORT(topk); EXPORT(screenedTopk); EXPORT(sgemmScreenedTopk); EXPORT(int8ScreenSupported); EXPORT(int8ScreenIsas); EXPORT(int8Quantize); EXPORT(int8ScreenedTopk); EXPORT(bf16GemmIsFloat32Accumulating); EXPORT(sort); EXPORT(cumsum); EXPORT(softmax); EXPORT(logSoftmax); EXPORT(clamp);
   EXPORT(to); EXPORT(embedding); EXPORT(layerNorm); EXPORT(linear); EXPORT(dropout); EXPORT(crossEntropy);
   EXPORT(mseLoss); EXPORT(requiresGrad); EXPORT(setRequiresGrad); EXPORT(backward); EXPORT(grad); EXPORT(setGrad);
   EXPORT(setGradEnabled); EXPORT(inplace); EXPORT(setNumThreads); EXPORT(getNumThreads); EXPORT(setMmapThreshold); EXPORT(manualSeed);

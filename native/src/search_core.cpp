@@ -683,6 +683,41 @@ __attribute__((target("avx512f,avx512bw,avx512vnni"))) void int8ScreenQueries(
   }
 }
 
+// The 256-bit screens (native/src/int8_screen256.inc), one per instruction set. The EVEX form of 256-bit VNNI
+// (AVX512-VL) computes what AVX-VNNI does with the same code: CPUs with AVX-512 test the AVX-VNNI kernel through it.
+#pragma GCC push_options
+#pragma GCC target("avx2,fma")
+namespace avx2 {
+#define DRHARD_DOT256(acc, q, d) _mm256_add_epi32(acc, _mm256_madd_epi16(_mm256_maddubs_epi16(q, d), ones))
+#define DRHARD_QUERY_TILE 4
+#include "int8_screen256.inc"
+#undef DRHARD_DOT256
+#undef DRHARD_QUERY_TILE
+}  // namespace avx2
+#pragma GCC pop_options
+
+#pragma GCC push_options
+#pragma GCC target("avx2,fma,avxvnni")
+namespace avxvnni {
+#define DRHARD_DOT256(acc, q, d) _mm256_dpbusd_avx_epi32(acc, q, d)
+#define DRHARD_QUERY_TILE 6
+#include "int8_screen256.inc"
+#undef DRHARD_DOT256
+#undef DRHARD_QUERY_TILE
+}  // namespace avxvnni
+#pragma GCC pop_options
+
+#pragma GCC push_options
+#pragma GCC target("avx2,fma,avx512f,avx512vl,avx512vnni")
+namespace vnni256 {
+#define DRHARD_DOT256(acc, q, d) _mm256_dpbusd_epi32(acc, q, d)
+#define DRHARD_QUERY_TILE 6
+#include "int8_screen256.inc"
+#undef DRHARD_DOT256
+#undef DRHARD_QUERY_TILE
+}  // namespace vnni256
+#pragma GCC pop_options
+
 void checkVector(const at::Tensor& t, at::ScalarType type, int64_t n, const char* name) {
   if (!t.device().is_cpu() || t.dim() != 1 || t.scalar_type() != type || t.size(0) != n || !t.is_contiguous())
     throw std::invalid_argument(std::string("int8ScreenedTopk: ") + name + " must be a contiguous CPU " +
@@ -691,11 +726,22 @@ void checkVector(const at::Tensor& t, at::ScalarType type, int64_t n, const char
 
 }  // namespace
 
-bool int8ScreenSupported() {
-  static const bool ok = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+std::vector<std::string> int8ScreenIsas() {
+  static const std::vector<std::string> isas = [] {
+    std::vector<std::string> v;
+    const bool avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    const bool vnni512 = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
                          __builtin_cpu_supports("avx512vnni");
-  return ok;
+    if (vnni512) v.emplace_back("avx512-vnni");
+    if (avx2 && __builtin_cpu_supports("avxvnni")) v.emplace_back("avx-vnni");
+    if (avx2 && vnni512 && __builtin_cpu_supports("avx512vl")) v.emplace_back("avx512vl-vnni");
+    if (avx2) v.emplace_back("avx2");
+    return v;
+  }();
+  return isas;
 }
+
+bool int8ScreenSupported() { return !int8ScreenIsas().empty(); }
 
 namespace {
 
@@ -811,8 +857,13 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> int8ScreenedTopk(const at::Tensor
                                                                const at::Tensor& qErr, const at::Tensor& dCodes,
                                                                const at::Tensor& dScale, const at::Tensor& dSum,
                                                                const at::Tensor& dErr, double tinyAbs, double errRel,
-                                                               int64_t k) {
-  if (!int8ScreenSupported()) throw std::invalid_argument("int8ScreenedTopk: this CPU lacks AVX512-VNNI");
+                                                               int64_t k, const std::string& isa, int64_t qOffset) {
+  const auto& isas = int8ScreenIsas();
+  if (std::find(isas.begin(), isas.end(), isa) == isas.end())
+    throw std::invalid_argument("int8ScreenedTopk: this CPU does not run the '" + isa + "' int8 screen");
+  if (qOffset < 1 || qOffset > 128 || (isa == "avx512-vnni" && qOffset != 128))
+    throw std::invalid_argument("int8ScreenedTopk: query code offset " + std::to_string(qOffset) + " does not suit the '" +
+                                isa + "' screen (128 for VNNI, levels + 1 <= 128 otherwise)");
   checkMatrix(qIn, at::kFloat, "queries");
   checkMatrix(docsIn, at::kFloat, "documents");
   const int64_t B = qIn.size(0), D = qIn.size(1), N = docsIn.size(0);
@@ -843,6 +894,12 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> int8ScreenedTopk(const at::Tensor
     maxA = std::max<double>(maxA, de[i]);
     maxC = std::max<double>(maxC, de[Np + i]);
   }
+  if (isa == "avx2") {
+    // vpmaddubsw's int16 pair sums saturate above 2·127·127: queries must be coded in 7 bits (levels <= 63).
+    const uint8_t* qc = reinterpret_cast<const uint8_t*>(qCodes.data_ptr());
+    if (*std::max_element(qc, qc + B * Dp) > 127)
+      throw std::invalid_argument("int8ScreenedTopk: the 'avx2' screen needs query codes <= 127 (int8Quantize levels <= 63)");
+  }
   // screenAndRescore's own bound is unused: the screen leaves each row pruned by its per-document bounds.
   const at::Tensor noBound = at::zeros({B}, at::kFloat);
   const at::Tensor qContig = qIn.contiguous();
@@ -859,7 +916,17 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> int8ScreenedTopk(const at::Tensor
     const int nt = at::get_num_threads();
     const int64_t grain = std::max<int64_t>(1, (B + nt - 1) / nt);
     at::parallel_for(0, B, grain, [&](int64_t b0, int64_t b1) {
-      int8ScreenQueries(qf, D, qc, qs, qe, b0, b1, Dp, dc, ds, su, de, N, Np, maxA, maxC, tinyAbs, errRel, rows, k);
+      if (isa == "avx512-vnni")
+        int8ScreenQueries(qf, D, qc, qs, qe, b0, b1, Dp, dc, ds, su, de, N, Np, maxA, maxC, tinyAbs, errRel, rows, k);
+      else if (isa == "avx-vnni")
+        avxvnni::screenQueries(qf, D, qc, static_cast<int32_t>(qOffset), qs, qe, b0, b1, Dp, dc, ds, su, de, N, Np, maxA,
+                               maxC, tinyAbs, errRel, rows, k);
+      else if (isa == "avx512vl-vnni")
+        vnni256::screenQueries(qf, D, qc, static_cast<int32_t>(qOffset), qs, qe, b0, b1, Dp, dc, ds, su, de, N, Np, maxA,
+                               maxC, tinyAbs, errRel, rows, k);
+      else
+        avx2::screenQueries(qf, D, qc, static_cast<int32_t>(qOffset), qs, qe, b0, b1, Dp, dc, ds, su, de, N, Np, maxA,
+                            maxC, tinyAbs, errRel, rows, k);
     });
   }, false, /*prefetchRows=*/true);
 }

@@ -3,7 +3,9 @@
 #pragma once
 #include <torch/torch.h>
 
+#include <string>
 #include <tuple>
+#include <vector>
 
 namespace drhard {
 
@@ -32,7 +34,11 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> sgemmScreenedTopk(const at::Tenso
 // once against float64); screenedTopk screens through sgemm where it does not.
 bool bf16GemmIsFloat32Accumulating(int64_t m, int64_t k, int64_t n);
 
-// Whether this CPU runs the int8 screen (AVX-512F/BW and AVX512-VNNI); int8ScreenedTopk refuses to run elsewhere.
+// The int8 screens this CPU runs, fastest first: "avx512-vnni" (512-bit vpdpbusd), "avx-vnni" (256-bit VEX
+// vpdpbusd), "avx512vl-vnni" (the same 256-bit kernel, EVEX encoded: how AVX-512 CPUs test it), "avx2" (vpmaddubsw
+// + vpmaddwd; queries coded in 7 bits). Empty without AVX2 and FMA.
+std::vector<std::string> int8ScreenIsas();
+// Whether any int8 screen runs here.
 bool int8ScreenSupported();
 
 // Symmetric per-row int8 codes of float32 rows x [n, D]: s = max|x|/127 (float32), x̂ = round(x/s) in [-127, 127]
@@ -48,7 +54,8 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> int8Quantize(const at
 // The screened search with an int8 screen: VNNI int32 dot products of the codes (exact), scaled to float32
 // s = fl(fl(q̂·d̂)·fl(s_q·s_d)) and compared in registers; documents that can still reach the top-k are rescored as
 // screenedTopk does. qCodes/qScale from int8Quantize(q, false), dCodes/dScale/dSum from int8Quantize(docs, true).
-// The caller's error model, per query b and document d:
+// `isa` is one of int8ScreenIsas(); query bytes hold q̂ + qOffset (128 for "avx512-vnni"; the others take any
+// offset <= 128, "avx2" also bytes <= 127). The caller's error model, per query b and document d:
 //   |s − rescored score| <= qErr[2b]·dErr[d] + qErr[2b+1]·dErr[Np + d] + tinyAbs + errRel·|s|
 // (qErr [2B], dErr [2Np] float32, >= 0). Each document's bounds are evaluated with upward/downward rounding, so
 // the result is the exact top-k whenever the model holds. D <= 65536 (the int32 sums cannot overflow).
@@ -57,6 +64,6 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> int8ScreenedTopk(const at::Tensor
                                                                const at::Tensor& qErr, const at::Tensor& dCodes,
                                                                const at::Tensor& dScale, const at::Tensor& dSum,
                                                                const at::Tensor& dErr, double tinyAbs, double errRel,
-                                                               int64_t k);
+                                                               int64_t k, const std::string& isa, int64_t qOffset);
 
 }  // namespace drhard

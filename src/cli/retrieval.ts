@@ -45,7 +45,7 @@ export const exactSchema = z
   .default('auto')
   .describe(
     'exact engine for --index flat: bf16 (bfloat16 screen + exact rescoring), fp32 (float32 sgemm screen + exact rescoring), ' +
-      'int8 (int8 VNNI screen + exact rescoring; CPUs with AVX512-VNNI), ' +
+      'int8 (int8 screen + exact rescoring; CPUs with AVX2, fastest with AVX512-VNNI or AVX-VNNI), ' +
       'torch (float32 GEMM + topk), faiss (IndexFlatIP); auto (default): the fastest in a one-time calibration of this machine, ' +
       'cached in $XDG_CACHE_HOME/drhard/engine-calibration.json (fp32 instead of faiss when sharded)',
   );

@@ -194,8 +194,34 @@ export function int8Tiny(D: number): number {
 }
 
 /**
+ * The int8 kernel searches run on: the fastest this CPU has (T.int8ScreenIsas()), or DRHARD_INT8_ISA's, which may
+ * name a slower one (tests and benches compare them on one machine). All return the same top-k and scores.
+ */
+export function int8Isa(env: NodeJS.ProcessEnv = process.env): string {
+  const isas = T.int8ScreenIsas();
+  const want = env['DRHARD_INT8_ISA'];
+  if (want === undefined || want === '') {
+    const best = isas[0];
+    if (best === undefined) throw new DrhardInputError("the 'int8' exact engine needs a CPU with AVX2 and FMA, which this one lacks; use --exact fp32 (or auto)");
+    return best;
+  }
+  if (!isas.includes(want)) throw new DrhardInputError(`DRHARD_INT8_ISA=${want}: this CPU runs only ${isas.length > 0 ? isas.join(', ') : 'no int8 screen'}`);
+  return want;
+}
+
+/**
+ * Query code levels for a kernel: 127 (8-bit codes) where VNNI multiplies them, 63 for AVX2, whose vpmaddubsw
+ * saturates its int16 pair sums unless the unsigned query bytes (code + levels + 1) stay <= 127. Coarser query codes
+ * only widen the bound (‖r_q‖ doubles), never break it: it measures the residual of the codes used.
+ */
+export function int8QueryLevels(isa: string): number {
+  return isa === 'avx2' ? 63 : 127;
+}
+
+/**
  * A document matrix's int8 screening copy (T.int8Quantize panels: s_d = max|d|/127, d̂ = round(d/s_d)) with the
- * per-document error terms of its bound, for the int8 engine (AVX512-VNNI: T.int8ScreenSupported()).
+ * per-document error terms of its bound, for the int8 engine (AVX2 or better: T.int8ScreenSupported(); the kernel by
+ * int8Isa()).
  *
  * The bound. Queries are coded the same way per search (s_q, q̂). The screen scores P = s_q·s_d·(q̂·d̂) with q̂·d̂
  * summed exactly in int32 (|q̂·d̂| <= D·127², and the kernel's unsigned form Σ(q̂ + 128)·d̂ stays below
@@ -259,9 +285,10 @@ export class Int8Copy implements Disposable {
    * the lower offset; also how many documents each query rescored. `errScale` multiplies the bound (tests: < 1
    * breaks it).
    */
-  search(q: T.Tensor, docs: T.Tensor, k: number, errScale = 1): { scores: Float32Array; ids: BigInt64Array; rescored: BigInt64Array } {
+  search(q: T.Tensor, docs: T.Tensor, k: number, errScale = 1, isa = int8Isa()): { scores: Float32Array; ids: BigInt64Array; rescored: BigInt64Array } {
     return T.tidy(() => {
-      const qc = T.int8Quantize(q, false);
+      const levels = int8QueryLevels(isa);
+      const qc = T.int8Quantize(q, false, levels);
       const n = qc.norms.toFloat64Array();
       const B = n.length / 3;
       const err = new Float32Array(2 * B);
@@ -278,7 +305,7 @@ export class Int8Copy implements Disposable {
       if (!err.every(Number.isFinite)) {
         throw new DrhardInputError("vector norms overflow float32 in the int8 engine's error bound; search with the 'torch' or 'faiss' exact engine");
       }
-      const r = T.int8ScreenedTopk(q, docs, { ...qc, err: T.tensor(err) }, this.codes, errScale * int8Tiny(D), errScale * INT8_REL, k);
+      const r = T.int8ScreenedTopk(q, docs, { ...qc, err: T.tensor(err) }, this.codes, errScale * int8Tiny(D), errScale * INT8_REL, k, { isa, qOffset: levels + 1 });
       return { scores: r.values.toFloat32Array(), ids: r.indices.toBigInt64Array(), rescored: r.rescored.toBigInt64Array() };
     });
   }

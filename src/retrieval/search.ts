@@ -17,8 +17,8 @@ export type SearchHits = TopK;
  * Exact search engines: 'bf16' (a bfloat16 GEMM screens, the documents that can still be in the top-k are rescored
  * in float64 and rounded to float32: src/retrieval/screen.ts), 'fp32' (the same with a float32 sgemm screen of the
  * rows themselves: no copy, any x86-64 CPU), 'torch' (float32 libtorch GEMM + topk per block) or 'faiss'
- * (IndexFlatIP: float32 BLAS GEMM + per-query heaps), 'int8' (the same screen-and-rescore with an int8 VNNI screen;
- * CPUs with AVX512-VNNI only: src/retrieval/screen.ts Int8Copy). All return the exact top-k of their scores. bf16,
+ * (IndexFlatIP: float32 BLAS GEMM + per-query heaps), 'int8' (the same screen-and-rescore with an int8 screen;
+ * CPUs with AVX2, its kernel by instruction set: src/retrieval/screen.ts Int8Copy, int8Isa). All return the exact top-k of their scores. bf16,
  * fp32 and int8 return the same, correctly rounded scores; the torch and faiss scores differ from those in the last
  * bits (summation order), so documents within that distance of each other may swap places between engines.
  */
@@ -574,11 +574,11 @@ function mergeFlat(ix: T.FaissIndex, q: T.Tensor, base: number, acc: TopK): void
 
 function assertInt8Available(): void {
   if (!T.int8ScreenSupported()) {
-    throw new DrhardInputError("the 'int8' exact engine needs a CPU with AVX-512 and AVX512-VNNI, which this one lacks; use --exact fp32 (or auto)");
+    throw new DrhardInputError("the 'int8' exact engine needs a CPU with AVX2 and FMA, which this one lacks; use --exact fp32 (or auto)");
   }
 }
 
-/** The int8 engine's copy of `docs`; a clear error on a CPU without AVX512-VNNI. */
+/** The int8 engine's copy of `docs`; a clear error on a CPU without AVX2. */
 function buildInt8(docs: T.Tensor): Int8Copy {
   assertInt8Available();
   return Int8Copy.build(docs);

@@ -617,10 +617,20 @@ export function sgemmScreenedTopk(q: Tensor, docs: Tensor, errAbs: Tensor, k: nu
   return { values: wrap(v), indices: wrap(i), rescored: wrap(r) };
 }
 
-/** Whether this CPU runs the int8 screen (AVX-512F/BW + AVX512-VNNI): int8ScreenedTopk throws elsewhere. */
+/** Whether this CPU runs an int8 screen (AVX2 + FMA at least): int8ScreenedTopk throws elsewhere. */
 export function int8ScreenSupported(): boolean {
   return native.int8ScreenSupported();
 }
+
+/**
+ * The int8 screens this CPU runs, fastest first: 'avx512-vnni', 'avx-vnni', 'avx512vl-vnni' (the 256-bit VNNI
+ * kernel in EVEX form), 'avx2' (queries coded in 7 bits).
+ */
+export function int8ScreenIsas(): readonly string[] {
+  isas ??= Object.freeze(native.int8ScreenIsas());
+  return isas;
+}
+let isas: readonly string[] | undefined;
 
 /**
  * Symmetric per-row int8 codes of float32 rows x [n, D] (native/src/search_core.h): scale s = max|x|/127 and
@@ -628,13 +638,14 @@ export function int8ScreenSupported(): boolean {
  * true (documents): int8 panels of 32 rows, scale and sum padded to a multiple of 32 rows. sum: each row's code sum
  * (int32); norms [n, 3] float64: ||x||, ||x − s·codes||, ||s·codes||. Non-finite values are refused.
  */
-export function int8Quantize(x: Tensor, panels: boolean): { codes: Tensor; scale: Tensor; sum: Tensor; norms: Tensor } {
-  const [c, s, u, n] = native.int8Quantize(x.handle, panels);
+export function int8Quantize(x: Tensor, panels: boolean, levels = 127): { codes: Tensor; scale: Tensor; sum: Tensor; norms: Tensor } {
+  const [c, s, u, n] = native.int8Quantize(x.handle, panels, levels);
   return { codes: wrap(c), scale: wrap(s), sum: wrap(u), norms: wrap(n) };
 }
 
 /**
- * screenedTopk screened by VNNI int8 dot products of int8Quantize codes (queries' rows, documents' panels). The
+ * screenedTopk screened by int8 dot products of int8Quantize codes (queries' rows, documents' panels) on one of
+ * int8ScreenIsas(), the query codes offset by `qOffset` (their levels + 1: 128 for 'avx512-vnni'). The
  * caller's error model, per query b and document d (Np = N rounded up to 32):
  * |screen − rescored score| <= qErr[2b]·dErr[d] + qErr[2b+1]·dErr[Np + d] + tinyAbs + errRel·|screen|
  * (src/retrieval/screen.ts derives it); each document's bounds are evaluated with outward rounding.
@@ -647,7 +658,8 @@ export function int8ScreenedTopk(
   tinyAbs: number,
   errRel: number,
   k: number,
+  kernel: { isa: string; qOffset: number },
 ): ValuesIndices & { rescored: Tensor } {
-  const [v, i, r] = native.int8ScreenedTopk(q.handle, docs.handle, qCodes.codes.handle, qCodes.scale.handle, qCodes.err.handle, dCodes.codes.handle, dCodes.scale.handle, dCodes.sum.handle, dCodes.err.handle, tinyAbs, errRel, k);
+  const [v, i, r] = native.int8ScreenedTopk(q.handle, docs.handle, qCodes.codes.handle, qCodes.scale.handle, qCodes.err.handle, dCodes.codes.handle, dCodes.scale.handle, dCodes.sum.handle, dCodes.err.handle, tinyAbs, errRel, k, kernel.isa, kernel.qOffset);
   return { values: wrap(v), indices: wrap(i), rescored: wrap(r) };
 }
