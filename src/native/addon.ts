@@ -68,8 +68,8 @@ export interface NativeAddon {
   screenedTopk(q: Handle, docs: Handle, qLo: Handle, docsLo: Handle, errAbs: Handle, errRel: number, k: number, chunk: number): [Handle, Handle, Handle];
   sgemmScreenedTopk(q: Handle, docs: Handle, errAbs: Handle, k: number, chunk: number): [Handle, Handle, Handle];
   int8ScreenSupported(): boolean;
-  /** [codes, scale, sum, norms [n, 3] float64]. */
-  int8Quantize(x: Handle, panels: boolean): [Handle, Handle, Handle, Handle];
+  /** [codes, scale, sum, norms [n, 3] float64]; levels 1…127 (default 127, panels only 127). */
+  int8Quantize(x: Handle, panels: boolean, levels?: number): [Handle, Handle, Handle, Handle];
   int8ScreenedTopk(q: Handle, docs: Handle, qCodes: Handle, qScale: Handle, qErr: Handle, dCodes: Handle, dScale: Handle, dSum: Handle, dErr: Handle, tinyAbs: number, errRel: number, k: number): [Handle, Handle, Handle];
   sort(a: Handle, dim: number, descending: boolean): [Handle, Handle];
   cumsum(a: Handle, dim: number): Handle;
