@@ -491,7 +491,8 @@ FN(int8ScreenIsas) {
 }
 FN(int8Quantize) {
   GUARD_BEGIN
-  auto r = drhard::int8Quantize(T(info[0]), info[1].As<Napi::Boolean>().Value());
+  const int64_t levels = info.Length() > 2 && !info[2].IsUndefined() ? i64(info[2]) : 127;
+  auto r = drhard::int8Quantize(T(info[0]), info[1].As<Napi::Boolean>().Value(), levels);
   return wrapAll(info.Env(), std::move(r));
   GUARD_END
 }

@@ -41,15 +41,20 @@ std::vector<std::string> int8ScreenIsas();
 // Whether any int8 screen runs here.
 bool int8ScreenSupported();
 
-// Symmetric per-row int8 codes of float32 rows x [n, D]: s = max|x|/127 (float32), x̂ = round(x/s) in [-127, 127]
-// (all zero for a zero row). D is padded to Dp = D rounded up to 4 with zero codes. Non-finite values are refused.
-//   panels = false (queries): codes [n, Dp] uint8 holding x̂ + 128 (VNNI multiplies unsigned by signed bytes);
+// Symmetric per-row int8 codes of float32 rows x [n, D] with L = levels (1…127; 127 for panels): s = max|x|/L
+// (float32, rounded once from the float64 quotient), x̂ = nearbyint(x·fl(1/s)) clamped to [-L, L] (all zero for a
+// zero row). D is padded to Dp = D rounded up to 4 with zero codes. Non-finite values are refused.
+//   panels = false (queries): codes [n, Dp] uint8 holding x̂ + L + 1 (x̂ + 128 at L = 127: VNNI multiplies unsigned
+//     by signed bytes; L = 63 keeps every byte <= 127 for vpmaddubsw's saturating int16 pair sums);
 //   panels = true (documents): codes [Np·Dp] int8, Np = n rounded up to 32, in panels of 32 rows: byte e of dims
 //     4g…4g+3 of row 32p + t sits at 32p·Dp + 128g + 4t + e (one zmm load holds 16 rows × 4 dims). Padding rows
 //     are zero, with scale 0 and sum 0.
 // Returns codes, scale [n or Np] float32, sum [n or Np] int32 (Σx̂), and norms [n, 3] float64:
 // ||x||, ||x − s·x̂|| and ||s·x̂||, each computed in float64 (relative error below D·2^-52).
-std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> int8Quantize(const at::Tensor& x, bool panels);
+// Runs on every CPU (native/src/quantize_core.cpp: AVX-512F, AVX2 + FMA and generic paths, bit-identical outputs;
+// DRHARD_INT8_QUANT_ISA=generic|avx2|avx512 forces one, read on every call).
+std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> int8Quantize(const at::Tensor& x, bool panels,
+                                                                        int64_t levels = 127);
 
 // The screened search with an int8 screen: VNNI int32 dot products of the codes (exact), scaled to float32
 // s = fl(fl(q̂·d̂)·fl(s_q·s_d)) and compared in registers; documents that can still reach the top-k are rescored as

@@ -70,7 +70,7 @@ export interface NativeAddon {
   int8ScreenSupported(): boolean;
   /** The int8 screens this CPU runs, fastest first (native/src/search_core.h). */
   int8ScreenIsas(): string[];
-  /** [codes, scale, sum, norms [n, 3] float64]. */
+  /** [codes, scale, sum, norms [n, 3] float64]; levels 1…127 (default 127, panels only 127). */
   int8Quantize(x: Handle, panels: boolean, levels?: number): [Handle, Handle, Handle, Handle];
   int8ScreenedTopk(q: Handle, docs: Handle, qCodes: Handle, qScale: Handle, qErr: Handle, dCodes: Handle, dScale: Handle, dSum: Handle, dErr: Handle, tinyAbs: number, errRel: number, k: number, isa: string, qOffset: number): [Handle, Handle, Handle];
   sort(a: Handle, dim: number, descending: boolean): [Handle, Handle];

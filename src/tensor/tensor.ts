@@ -633,12 +633,15 @@ export function int8ScreenIsas(): readonly string[] {
 let isas: readonly string[] | undefined;
 
 /**
- * Symmetric per-row int8 codes of float32 rows x [n, D] (native/src/search_core.h): scale s = max|x|/127 and
- * codes round(x/s), D padded to a multiple of 4. `panels` false (queries): codes [n, Dp] uint8 (code + 128);
- * true (documents): int8 panels of 32 rows, scale and sum padded to a multiple of 32 rows. sum: each row's code sum
- * (int32); norms [n, 3] float64: ||x||, ||x − s·codes||, ||s·codes||. Non-finite values are refused.
+ * Symmetric per-row int8 codes of float32 rows x [n, D] (native/src/search_core.h), any CPU: scale
+ * s = max|x|/levels and codes round(x/s) in [−levels, levels], D padded to a multiple of 4. `panels` false
+ * (queries): codes [n, Dp] uint8 (code + levels + 1: code + 128 at the default 127 levels; 63 levels keep every
+ * byte <= 127); true (documents, 127 levels only): int8 panels of 32 rows, scale and sum padded to a multiple of 32
+ * rows. sum: each row's code sum (int32); norms [n, 3] float64: ||x||, ||x − s·codes||, ||s·codes||. Non-finite
+ * values are refused. DRHARD_INT8_QUANT_ISA=generic|avx2|avx512 forces one of the (bit-identical) native paths.
  */
 export function int8Quantize(x: Tensor, panels: boolean, levels = 127): { codes: Tensor; scale: Tensor; sum: Tensor; norms: Tensor } {
+  if (!Number.isInteger(levels)) throw new RangeError(`int8Quantize: levels must be an integer in 1…127 (got ${levels})`);
   const [c, s, u, n] = native.int8Quantize(x.handle, panels, levels);
   return { codes: wrap(c), scale: wrap(s), sum: wrap(u), norms: wrap(n) };
 }

@@ -2,7 +2,9 @@
 // the bit, on seeded data with ties, near duplicates below the screen's resolution, wildly different norms, zero
 // vectors, k > N, D not a multiple of 4 and N not a multiple of the 32-document panel; its error bound holds on
 // random and adversarial pairs and is tight enough that half of it fails; the bound is load-bearing; sharded search.
-// Skipped on CPUs without AVX2 (the engine is not offered there).
+// Skipped on CPUs without AVX2 (the engine is not offered there). The coding itself (T.int8Quantize) runs on every
+// CPU: checked against a JavaScript reference of its definition, for 127, 63 and 1 levels, and for bit-identical
+// outputs from each native path (DRHARD_INT8_QUANT_ISA).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
@@ -10,7 +12,7 @@ import * as path from 'node:path';
 import * as T from '../../src/tensor/index.ts';
 import { DenseSearcher } from '../../src/retrieval/search.ts';
 import { INT8_REL, Int8Copy, int8Isa, int8QueryLevels, int8Tiny } from '../../src/retrieval/screen.ts';
-import { testSeed } from '../helpers/seed.ts';
+import { seededRng, testSeed } from '../helpers/seed.ts';
 import { bruteForceTopK, hitRows, rowLists, tmpDir, writeEmbeddingsFile } from './helpers.ts';
 
 const skip = T.int8ScreenSupported() ? false : 'this CPU lacks AVX2: no int8 engine';
@@ -28,6 +30,172 @@ function forEachIsa(fn: (isa: string) => void): void {
     else process.env['DRHARD_INT8_ISA'] = saved;
   }
 }
+
+/** Round half to even (std::nearbyint under the default rounding mode); infinities and NaN pass through. */
+function rne(v: number): number {
+  if (!Number.isFinite(v)) return v;
+  const f = Math.floor(v);
+  const d = v - f;
+  return d < 0.5 ? f : d > 0.5 ? f + 1 : f % 2 === 0 ? f : f + 1;
+}
+
+/**
+ * int8Quantize's definition for one float32 row with L levels: s = fl32(max|x| / L), inv = fl32(1/s) (0 for s = 0),
+ * code = nearbyint(fl32(x·inv)) clamped to ±L, where an unordered product (0·inf: s subnormal below 2^-128, so 1/s
+ * overflows) takes −L as the C++ clamp max(−L, ·) does; float64 norms of x, x − s·code, s·code (summed plainly).
+ */
+function refRow(x: Float32Array, L: number): { codes: number[]; scale: number; sum: number; norms: number[] } {
+  let mx = 0;
+  for (const v of x) mx = Math.max(mx, Math.abs(v));
+  const s = Math.fround(mx / L);
+  const inv = s > 0 ? Math.fround(1 / s) : 0;
+  const codes = Array.from(x, (v) => {
+    const r = rne(Math.fround(v * inv));
+    const c = r > -L ? Math.min(r, L) : -L;
+    return c === 0 ? 0 : c; // −0 is code 0
+  });
+  let n = 0;
+  let r2 = 0;
+  let q2 = 0;
+  codes.forEach((c, i) => {
+    const v = x[i] as number;
+    n += v * v;
+    r2 += (v - s * c) ** 2;
+    q2 += (s * c) ** 2;
+  });
+  return { codes, scale: s, sum: codes.reduce((a, b) => a + b, 0), norms: [Math.sqrt(n), Math.sqrt(r2), Math.sqrt(q2)] };
+}
+
+/** Seeded float32 rows [n, D] that exercise the coding: gaussians over 20 orders of magnitude, exact .5 ties, zero
+ * rows, subnormal rows (s = 0, s subnormal with 1/s overflowing, half zeros), rows with one huge value. */
+function quantizeCases(rng: { float(): number; int(n: number): number }, D: number, L: number): Float32Array[] {
+  const rows: Float32Array[] = [];
+  const gauss = (): number => Math.sqrt(-2 * Math.log(1 - rng.float())) * Math.cos(2 * Math.PI * rng.float());
+  for (let r = 0; r < 24; r++) {
+    const scale = Math.exp(rng.float() * 46 - 23);
+    rows.push(Float32Array.from({ length: D }, () => gauss() * scale));
+  }
+  for (const e of [-140, -20, 0, 30]) {
+    // (k + 0.5)·2^e with one value L·2^e: s = 2^e exactly, so x/s = k + 0.5 is a tie for every other dimension.
+    const row = Float32Array.from({ length: D }, () => (rng.int(2 * L) - L + 0.5) * 2 ** e);
+    row[rng.int(D)] = (rng.int(2) === 0 ? L : -L) * 2 ** e;
+    rows.push(row);
+  }
+  rows.push(new Float32Array(D));
+  for (const m of [1e-44, 1e-40, 3e-38, 1e-37]) {
+    rows.push(Float32Array.from({ length: D }, (_, i) => (i % 2 === 0 || D === 1 ? gauss() * m : 0)));
+  }
+  const big = Float32Array.from({ length: D }, () => gauss());
+  big[rng.int(D)] = 3e38;
+  rows.push(big);
+  return rows;
+}
+
+test('int8Quantize equals the JavaScript reference of its definition: 127, 63 and 1 levels, rows and panels, ties, zeros, subnormals, any D', () => {
+  const { rng, tag } = seededRng(175);
+  for (const D of [1, 2, 3, 4, 5, 7, 8, 9, 15, 16, 17, 31, 33, 100, 768]) {
+    for (const L of [127, 63, 1]) {
+      for (const panels of L === 127 ? [false, true] : [false]) {
+        T.tidy(() => {
+          const rows = quantizeCases(rng, D, L);
+          const n = rows.length;
+          const flat = new Float32Array(n * D);
+          rows.forEach((r, i) => flat.set(r, i * D));
+          const got = T.int8Quantize(T.tensor(flat, { shape: [n, D] }), panels, L);
+          const Dp = Math.ceil(D / 4) * 4;
+          const Np = panels ? Math.ceil(n / 32) * 32 : n;
+          const bytes = panels ? new Uint8Array(got.codes.to('uint8').toInt32Array()) : new Uint8Array(got.codes.toInt32Array());
+          assert.equal(bytes.length, Np * Dp);
+          const scale = got.scale.toFloat32Array();
+          const sum = got.sum.toInt32Array();
+          const norms = got.norms.toFloat64Array();
+          assert.equal(scale.length, Np);
+          const what = (r: number): string => `D=${D} levels=${L} ${panels ? 'panels' : 'rows'} row ${r} ${tag}`;
+          for (let r = 0; r < Np; r++) {
+            const want = r < n ? refRow(rows[r] as Float32Array, L) : { codes: [], scale: 0, sum: 0, norms: [] };
+            const codes = Array.from({ length: Dp }, (_, i) => {
+              const b = panels ? (bytes[Math.floor(r / 32) * 32 * Dp + 128 * Math.floor(i / 4) + 4 * (r % 32) + (i % 4)] as number) : (bytes[r * Dp + i] as number);
+              return panels ? (b << 24) >> 24 : b - (L + 1); // int8, or the biased byte code + L + 1
+            });
+            assert.deepEqual(codes, [...want.codes, ...Array.from({ length: r < n ? Dp - D : Dp }, () => 0)], `codes ${what(r)}`);
+            assert.equal(scale[r], want.scale, `scale ${what(r)}`);
+            assert.equal(sum[r], want.sum, `sum ${what(r)}`);
+            for (let j = 0; r < n && j < 3; j++) {
+              const a = norms[3 * r + j] as number;
+              const b = want.norms[j] as number;
+              assert.ok(Math.abs(a - b) <= D * 2 ** -52 * b + 1e-300, `norm ${j}: ${a} vs ${b} ${what(r)}`);
+            }
+          }
+          // Query bytes lie in 1…2L + 1 (1…127 at 63 levels: vpmaddubsw's pair sums 2·127·127 stay below 2^15).
+          if (!panels) for (const b of bytes) assert.ok(b >= 1 && b <= 2 * L + 1, `byte ${b} outside 1…${2 * L + 1} D=${D} levels=${L} ${tag}`);
+        });
+      }
+    }
+  }
+});
+
+test('int8Quantize: the AVX-512, AVX2 and generic paths give the same bytes (DRHARD_INT8_QUANT_ISA)', () => {
+  const { rng, tag } = seededRng(176);
+  const saved = process.env['DRHARD_INT8_QUANT_ISA'];
+  const run = (isa: string, x: T.Tensor, panels: boolean, L: number): Uint8Array[] | null => {
+    process.env['DRHARD_INT8_QUANT_ISA'] = isa;
+    try {
+      const r = T.int8Quantize(x, panels, L);
+      return [r.codes.to('uint8').toInt32Array(), r.scale.toFloat32Array(), r.sum.toInt32Array(), r.norms.toFloat64Array()].map((a) => new Uint8Array(a.buffer, a.byteOffset, a.byteLength));
+    } catch (e) {
+      if (isa !== 'generic' && /this CPU lacks/.test(String(e))) return null;
+      throw e;
+    }
+  };
+  try {
+    let compared = 0;
+    for (const D of [1, 3, 7, 8, 9, 15, 16, 17, 23, 24, 25, 31, 32, 33, 100, 128, 130, 768]) {
+      for (const [panels, L] of [[true, 127], [false, 127], [false, 63], [false, 1]] as const) {
+        T.tidy(() => {
+          const rows = quantizeCases(rng, D, L);
+          const n = rows.length + 40; // 73 rows: the last panel ragged, several threads' slices
+          const flat = new Float32Array(n * D);
+          rows.forEach((r, i) => flat.set(r, i * D));
+          for (let i = rows.length * D; i < n * D; i++) flat[i] = (rng.float() - 0.5) * 10;
+          const x = T.tensor(flat, { shape: [n, D] });
+          const generic = run('generic', x, panels, L) as Uint8Array[];
+          for (const isa of ['avx2', 'avx512', 'auto']) {
+            const got = run(isa, x, panels, L);
+            if (got === null) continue;
+            ['codes', 'scale', 'sum', 'norms'].forEach((name, i) => assert.deepEqual(got[i], generic[i], `${name}: ${isa} vs generic, D=${D} levels=${L} ${panels ? 'panels' : 'rows'} ${tag}`));
+            compared++;
+          }
+        });
+      }
+    }
+    assert.ok(compared > 0);
+    process.env['DRHARD_INT8_QUANT_ISA'] = 'sse9';
+    assert.throws(() => T.int8Quantize(T.zeros([2, 3]), false), /DRHARD_INT8_QUANT_ISA must be auto, generic, avx2 or avx512 \(got "sse9"\)/);
+    for (const isa of ['generic', 'avx2', 'avx512']) {
+      process.env['DRHARD_INT8_QUANT_ISA'] = isa;
+      const bad = T.randn([40, 19]);
+      bad.narrow(0, 33, 1).narrow(1, 18, 1).fill_(Number.POSITIVE_INFINITY);
+      assert.throws(() => T.int8Quantize(bad, true), /row 33 holds a non-finite value|this CPU lacks/, isa);
+      bad.dispose();
+    }
+  } finally {
+    if (saved === undefined) delete process.env['DRHARD_INT8_QUANT_ISA'];
+    else process.env['DRHARD_INT8_QUANT_ISA'] = saved;
+  }
+});
+
+test('int8Quantize refuses levels outside 1…127 and fewer levels for document panels', () => {
+  const x = T.randn([5, 8]);
+  try {
+    for (const L of [0, -1, 128, 255]) assert.throws(() => T.int8Quantize(x, false, L), new RegExp(`int8Quantize: levels must be in 1…127 \\(got ${L}\\)`));
+    assert.throws(() => T.int8Quantize(x, false, 63.5), /levels must be an integer in 1…127 \(got 63.5\)/);
+    assert.throws(() => T.int8Quantize(x, true, 63), /document panels are always coded with 127 levels \(got 63\)/);
+    // The default is 127: today's codes.
+    T.tidy(() => assert.deepEqual(T.int8Quantize(x, false).codes.toInt32Array(), T.int8Quantize(x, false, 127).codes.toInt32Array()));
+  } finally {
+    x.dispose();
+  }
+});
 
 function padded(ref: { scores: number[][]; ids: number[][] }, k: number): { scores: number[][]; ids: number[][] } {
   const pad = <X>(row: X[], fill: X): X[] => [...row, ...Array.from({ length: k - row.length }, () => fill)];
