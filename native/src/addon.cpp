@@ -472,7 +472,8 @@ FN(screenedTopk) {
 }
 FN(sgemmScreenedTopk) {
   GUARD_BEGIN
-  auto r = drhard::sgemmScreenedTopk(T(info[0]), T(info[1]), T(info[2]), i64(info[3]), i64(info[4]));
+  auto r = drhard::sgemmScreenedTopk(T(info[0]), T(info[1]), T(info[2]), i64(info[3]), i64(info[4]),
+                                     info.Length() > 5 && !isNone(info[5]) ? T(info[5]) : at::Tensor());
   return wrapAll(info.Env(), std::move(r));
   GUARD_END
 }
@@ -500,7 +501,8 @@ FN(int8ScreenedTopk) {
   GUARD_BEGIN
   auto r = drhard::int8ScreenedTopk(T(info[0]), T(info[1]), T(info[2]), T(info[3]), T(info[4]), T(info[5]), T(info[6]),
                                     T(info[7]), T(info[8]), f64(info[9]), f64(info[10]), i64(info[11]),
-                                    info[12].As<Napi::String>().Utf8Value(), i64(info[13]));
+                                    info[12].As<Napi::String>().Utf8Value(), i64(info[13]),
+                                    info.Length() > 14 && !isNone(info[14]) ? T(info[14]) : at::Tensor());
   return wrapAll(info.Env(), std::move(r));
   GUARD_END
 }

@@ -67,6 +67,11 @@ struct Row {
   float lowK = -std::numeric_limits<float>::infinity();
   float tau = -std::numeric_limits<float>::infinity();
   size_t cap = 0;
+  // A score the caller already holds k results at or above (sharded search: the k-th best of earlier shards, whose
+  // offsets are lower, so a tie loses to them): documents whose exact score must fall below it are dropped, and
+  // floorTau is the lowest screen value that can still reach it (float32 screens; -inf where unused).
+  float floor = -std::numeric_limits<float>::infinity();
+  float floorTau = -std::numeric_limits<float>::infinity();
 };
 
 // The error model: a document's exact score (less the query's constant shift) lies within
@@ -76,10 +81,10 @@ struct ErrorBound {
   double rel;
 };
 
-// The lowest screen score a document can have and still reach the k-th best document's lowest possible exact score
-// sk − abs − rel·|sk|: the x solving x + abs + rel·|x| = that, rounded down to float.
-float threshold(float sk, ErrorBound e) {
-  const double lowK = sk - e.abs - e.rel * std::fabs(sk);
+// The lowest screen score a document can have and still reach an exact score of lowK: the x solving
+// x + abs + rel·|x| = lowK, rounded down to float.
+float thresholdFor(double lowK, ErrorBound e) {
+  if (!(lowK > -std::numeric_limits<double>::infinity())) return -std::numeric_limits<float>::infinity();
   const double x = lowK - e.abs;
   const double t = x >= 0 ? x / (1 + e.rel) : x / (1 - e.rel);
   float f = static_cast<float>(t);
@@ -87,13 +92,16 @@ float threshold(float sk, ErrorBound e) {
   return f;
 }
 
+// The same for the k-th best document's lowest possible exact score sk − abs − rel·|sk|.
+float threshold(float sk, ErrorBound e) { return thresholdFor(sk - e.abs - e.rel * std::fabs(sk), e); }
+
 // Raises the threshold from the k-th best screen score and drops the candidates below it. The k-th best among the
 // candidates is the k-th best seen so far: everything dropped earlier was below an older, lower threshold.
 void prune(Row& r, int64_t k, ErrorBound err, std::vector<float>& tmp) {
   if (r.v.size() <= static_cast<size_t>(k)) return;
   tmp.assign(r.v.begin(), r.v.end());
   std::nth_element(tmp.begin(), tmp.begin() + (k - 1), tmp.end(), std::greater<float>());
-  const float tau = threshold(tmp[static_cast<size_t>(k - 1)], err);
+  const float tau = std::max(threshold(tmp[static_cast<size_t>(k - 1)], err), r.floorTau);
   r.key = keyAtOrBelow(tau);
   r.key32 = keyAtOrBelow32(tau);
   size_t w = 0;
@@ -276,7 +284,8 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> screenAndRescore(const char* fn, 
                                                                const at::Tensor& docsIn, const at::Tensor& errAbsIn,
                                                                double errRel, int64_t k, int64_t chunk,
                                                                Screen&& screen, bool finalPrune = true,
-                                                               bool prefetchRows = false) {
+                                                               bool prefetchRows = false,
+                                                               const at::Tensor& floorIn = at::Tensor()) {
   const std::string f(fn);
   const int64_t B = qIn.size(0), N = docsIn.size(0);
   if (errAbsIn.scalar_type() != at::kFloat || errAbsIn.dim() != 1 || errAbsIn.size(0) != B)
@@ -303,6 +312,22 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> screenAndRescore(const char* fn, 
 
   std::vector<Row> rows(static_cast<size_t>(B));
   for (auto& r : rows) r.cap = static_cast<size_t>(std::max<int64_t>(4 * k, 1024));
+  if (floorIn.defined()) {
+    if (floorIn.scalar_type() != at::kFloat || floorIn.dim() != 1 || floorIn.size(0) != B || !floorIn.device().is_cpu())
+      throw std::invalid_argument(f + ": floor must be float32 [B]");
+    const at::Tensor fl = floorIn.contiguous();
+    const float* fp = fl.data_ptr<float>();
+    for (int64_t b = 0; b < B; b++) {
+      if (std::isnan(fp[b]) || fp[b] == std::numeric_limits<float>::infinity())
+        throw std::invalid_argument(f + ": floor must be finite or -inf");
+      Row& r = rows[b];
+      r.floor = fp[b];
+      r.lowK = fp[b];
+      r.floorTau = thresholdFor(fp[b], bound(b));
+      r.key = keyAtOrBelow(r.floorTau);
+      r.key32 = keyAtOrBelow32(r.floorTau);
+    }
+  }
   screen(rows, bound);
 
   float* so = scores.data_ptr<float>();
@@ -395,7 +420,7 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> screenedTopk(const at::Tensor& qI
 
 std::tuple<at::Tensor, at::Tensor, at::Tensor> sgemmScreenedTopk(const at::Tensor& qIn, const at::Tensor& docsIn,
                                                                 const at::Tensor& errAbsIn, int64_t k,
-                                                                int64_t chunk) {
+                                                                int64_t chunk, const at::Tensor& floor) {
   checkMatrix(qIn, at::kFloat, "queries");
   checkMatrix(docsIn, at::kFloat, "documents");
   const int64_t B = qIn.size(0), D = qIn.size(1), N = docsIn.size(0);
@@ -432,7 +457,7 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> sgemmScreenedTopk(const at::Tenso
         }
       }
     });
-  });
+  }, true, false, floor);
 }
 
 // ---- int8 screen (AVX512-VNNI) ----
@@ -477,7 +502,7 @@ void prune8(Row& r, int64_t k, const Int8Bound& e, std::vector<float>& tmp) {
   if (r.v.size() <= static_cast<size_t>(k)) return;
   tmp.assign(r.v.begin(), r.v.end());
   std::nth_element(tmp.begin(), tmp.begin() + (k - 1), tmp.end(), std::greater<float>());
-  r.lowK = tmp[static_cast<size_t>(k - 1)];
+  r.lowK = std::max(tmp[static_cast<size_t>(k - 1)], r.floor);
   r.tau = cheapThreshold(r.lowK, e);
   size_t w = 0;
   for (size_t i = 0; i < r.v.size(); i++) {
@@ -579,6 +604,7 @@ __attribute__((target("avx512f,avx512bw,avx512vnni"))) void int8ScreenQueries(
     const double alpha = qe[2 * b], beta = qe[2 * b + 1];
     // The kernel's rounded-up e, hi: at most 3 and 2 float32 roundings upward beyond the exact sums.
     eb[b - b0] = {qe[2 * b], qe[2 * b + 1], (alpha * maxA + beta * maxC + tinyAbs) * (1 + 8 * u), rel + 3 * u};
+    rows[b].tau = cheapThreshold(rows[b].lowK, eb[b - b0]);
     // Every candidate costs a refinement, so lowK is raised early and often (pruning stays amortized by the cap
     // doubling below).
     if (refine) rows[b].cap = static_cast<size_t>(2 * k + 16);
@@ -750,7 +776,8 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> int8ScreenedTopk(const at::Tensor
                                                                const at::Tensor& qErr, const at::Tensor& dCodes,
                                                                const at::Tensor& dScale, const at::Tensor& dSum,
                                                                const at::Tensor& dErr, double tinyAbs, double errRel,
-                                                               int64_t k, const std::string& isa, int64_t qOffset) {
+                                                               int64_t k, const std::string& isa, int64_t qOffset,
+                                                               const at::Tensor& floor) {
   const auto& isas = int8ScreenIsas();
   if (std::find(isas.begin(), isas.end(), isa) == isas.end())
     throw std::invalid_argument("int8ScreenedTopk: this CPU does not run the '" + isa + "' int8 screen");
@@ -821,7 +848,7 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> int8ScreenedTopk(const at::Tensor
         avx2::screenQueries(qf, D, qc, static_cast<int32_t>(qOffset), qs, qe, b0, b1, Dp, dc, ds, su, de, N, Np, maxA,
                             maxC, tinyAbs, errRel, rows, k);
     });
-  }, false, /*prefetchRows=*/true);
+  }, false, /*prefetchRows=*/true, floor);
 }
 
 }  // namespace drhard

@@ -27,8 +27,12 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> screenedTopk(const at::Tensor& q,
 
 // The same search screened by a float32 sgemm of q and docs themselves (no copy): for CPUs without fast bfloat16.
 // errAbs [B]: the caller's bound |sgemm score − rescored score| <= errAbs[b] (float32 summation in any order).
+// `floor` (optional, float32 [B], each finite or -inf): a score the caller already holds k results at or above, from
+// documents at lower offsets (sharded search's earlier shards); documents that cannot reach it are dropped early, so
+// a row may return fewer than k (the rest -inf / -1). sgemmScreenedTopk and int8ScreenedTopk take it.
 std::tuple<at::Tensor, at::Tensor, at::Tensor> sgemmScreenedTopk(const at::Tensor& q, const at::Tensor& docs,
-                                                                const at::Tensor& errAbs, int64_t k, int64_t chunk);
+                                                                const at::Tensor& errAbs, int64_t k, int64_t chunk,
+                                                                const at::Tensor& floor = at::Tensor());
 
 // Whether this libtorch's bfloat16 GEMM of an m×k by k×n product accumulates in float32 here (oneDNN path, checked
 // once against float64); screenedTopk screens through sgemm where it does not.
@@ -69,6 +73,7 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> int8ScreenedTopk(const at::Tensor
                                                                const at::Tensor& qErr, const at::Tensor& dCodes,
                                                                const at::Tensor& dScale, const at::Tensor& dSum,
                                                                const at::Tensor& dErr, double tinyAbs, double errRel,
-                                                               int64_t k, const std::string& isa, int64_t qOffset);
+                                                               int64_t k, const std::string& isa, int64_t qOffset,
+                                                               const at::Tensor& floor = at::Tensor());
 
 }  // namespace drhard

@@ -66,13 +66,13 @@ export interface NativeAddon {
   bf16GemmIsFloat32Accumulating(m: number, k: number, n: number): boolean;
   /** native/src/search_core.h: [scores [B,k], ids [B,k], rescored [B]]. */
   screenedTopk(q: Handle, docs: Handle, qLo: Handle, docsLo: Handle, errAbs: Handle, errRel: number, k: number, chunk: number): [Handle, Handle, Handle];
-  sgemmScreenedTopk(q: Handle, docs: Handle, errAbs: Handle, k: number, chunk: number): [Handle, Handle, Handle];
+  sgemmScreenedTopk(q: Handle, docs: Handle, errAbs: Handle, k: number, chunk: number, floor?: Handle): [Handle, Handle, Handle];
   int8ScreenSupported(): boolean;
   /** The int8 screens this CPU runs, fastest first (native/src/search_core.h). */
   int8ScreenIsas(): string[];
   /** [codes, scale, sum, norms [n, 3] float64]; levels 1…127 (default 127, panels only 127). */
   int8Quantize(x: Handle, panels: boolean, levels?: number): [Handle, Handle, Handle, Handle];
-  int8ScreenedTopk(q: Handle, docs: Handle, qCodes: Handle, qScale: Handle, qErr: Handle, dCodes: Handle, dScale: Handle, dSum: Handle, dErr: Handle, tinyAbs: number, errRel: number, k: number, isa: string, qOffset: number): [Handle, Handle, Handle];
+  int8ScreenedTopk(q: Handle, docs: Handle, qCodes: Handle, qScale: Handle, qErr: Handle, dCodes: Handle, dScale: Handle, dSum: Handle, dErr: Handle, tinyAbs: number, errRel: number, k: number, isa: string, qOffset: number, floor?: Handle): [Handle, Handle, Handle];
   sort(a: Handle, dim: number, descending: boolean): [Handle, Handle];
   cumsum(a: Handle, dim: number): Handle;
   softmax(a: Handle, dim: number): Handle;

@@ -63,6 +63,7 @@ export function sgemmScreenedSearch(
   maxNorm: number,
   k: number,
   chunk: number,
+  floor?: Float32Array,
 ): { scores: Float32Array; ids: BigInt64Array; rescored: BigInt64Array } {
   return T.tidy(() => {
     const D = q.size(1);
@@ -75,7 +76,7 @@ export function sgemmScreenedSearch(
     if (!abs.isFinite().all().item()) {
       throw new DrhardInputError("vector norms overflow float32 in the fp32 engine's error bound; search with the 'torch' or 'faiss' exact engine");
     }
-    const r = T.sgemmScreenedTopk(q, docs, abs, k, chunk);
+    const r = T.sgemmScreenedTopk(q, docs, abs, k, chunk, floor === undefined ? undefined : T.tensor(floor));
     return { scores: r.values.toFloat32Array(), ids: r.indices.toBigInt64Array(), rescored: r.rescored.toBigInt64Array() };
   });
 }
@@ -283,9 +284,16 @@ export class Int8Copy implements Disposable {
   /**
    * The exact top-k of `q` [B, D] against `docs` (the float32 rows this copy was built from), best first, ties to
    * the lower offset; also how many documents each query rescored. `errScale` multiplies the bound (tests: < 1
-   * breaks it).
+   * breaks it); `isa` picks the kernel (default int8Isa()); `floor` [B]: a score the caller already holds k results
+   * at or above from lower offsets (documents that cannot reach it are dropped: rows may come back short).
    */
-  search(q: T.Tensor, docs: T.Tensor, k: number, errScale = 1, isa = int8Isa()): { scores: Float32Array; ids: BigInt64Array; rescored: BigInt64Array } {
+  search(
+    q: T.Tensor,
+    docs: T.Tensor,
+    k: number,
+    opts: { errScale?: number; isa?: string; floor?: Float32Array } = {},
+  ): { scores: Float32Array; ids: BigInt64Array; rescored: BigInt64Array } {
+    const { errScale = 1, isa = int8Isa(), floor } = opts;
     return T.tidy(() => {
       const levels = int8QueryLevels(isa);
       const qc = T.int8Quantize(q, false, levels);
@@ -305,7 +313,7 @@ export class Int8Copy implements Disposable {
       if (!err.every(Number.isFinite)) {
         throw new DrhardInputError("vector norms overflow float32 in the int8 engine's error bound; search with the 'torch' or 'faiss' exact engine");
       }
-      const r = T.int8ScreenedTopk(q, docs, { ...qc, err: T.tensor(err) }, this.codes, errScale * int8Tiny(D), errScale * INT8_REL, k, { isa, qOffset: levels + 1 });
+      const r = T.int8ScreenedTopk(q, docs, { ...qc, err: T.tensor(err) }, this.codes, errScale * int8Tiny(D), errScale * INT8_REL, k, { isa, qOffset: levels + 1 }, floor === undefined ? undefined : T.tensor(floor));
       return { scores: r.values.toFloat32Array(), ids: r.indices.toBigInt64Array(), rescored: r.rescored.toBigInt64Array() };
     });
   }

@@ -405,10 +405,14 @@ export class DenseSearcher implements Disposable {
     const k = acc.k;
     for (let qs = 0; qs < B; qs += this.#screenBatch) {
       const qb = Math.min(this.#screenBatch, B - qs);
+      // Earlier shards' k-th best scores (lower offsets, so they win ties): the float32 screens drop what cannot
+      // reach them, which spares most of the bounds and rescoring after the first shard. (The bf16 screen's scores
+      // are shifted by q·μ, so it has no such floor.)
+      const floor = kthScores(acc, qs, qb);
       const r = T.tidy(() => {
         const qv = q.narrow(0, qs, qb);
-        if (typeof screen === 'number') return sgemmScreenedSearch(qv, docs, screen, k, this.#chunkRows);
-        return screen instanceof Int8Copy ? screen.search(qv, docs, k) : screen.search(qv, docs, k, this.#chunkRows);
+        if (typeof screen === 'number') return sgemmScreenedSearch(qv, docs, screen, k, this.#chunkRows, floor);
+        return screen instanceof Int8Copy ? screen.search(qv, docs, k, { floor }) : screen.search(qv, docs, k, this.#chunkRows);
       });
       const ids = new Int32Array(r.ids.length);
       for (let i = 0; i < ids.length; i++) {
@@ -570,6 +574,18 @@ function mergeFlat(ix: T.FaissIndex, q: T.Tensor, base: number, acc: TopK): void
   }
   sortRows(scores, ids, B, k);
   mergeInto(acc, scores, ids, B, k);
+}
+
+/** Each query's k-th best score so far (rows qs…qs+qb of acc); undefined while none has k results yet. */
+function kthScores(acc: TopK, qs: number, qb: number): Float32Array | undefined {
+  const k = acc.k;
+  const floor = new Float32Array(qb);
+  let any = false;
+  for (let b = 0; b < qb; b++) {
+    floor[b] = acc.scores[(qs + b) * k + k - 1] as number;
+    any ||= floor[b] !== Number.NEGATIVE_INFINITY;
+  }
+  return any ? floor : undefined;
 }
 
 function assertInt8Available(): void {

@@ -610,10 +610,11 @@ export function screenedTopk(
 
 /**
  * screenedTopk screened by a float32 sgemm of q and docs themselves (no screening copy). errAbs [B] bounds
- * |sgemm score − rescored score| per query (src/retrieval/screen.ts derives it).
+ * |sgemm score − rescored score| per query (src/retrieval/screen.ts derives it). `floor` [B] (optional): a score
+ * the caller already holds k results at or above from lower offsets; documents that cannot reach it are dropped.
  */
-export function sgemmScreenedTopk(q: Tensor, docs: Tensor, errAbs: Tensor, k: number, chunk: number): ValuesIndices & { rescored: Tensor } {
-  const [v, i, r] = native.sgemmScreenedTopk(q.handle, docs.handle, errAbs.handle, k, chunk);
+export function sgemmScreenedTopk(q: Tensor, docs: Tensor, errAbs: Tensor, k: number, chunk: number, floor?: Tensor): ValuesIndices & { rescored: Tensor } {
+  const [v, i, r] = native.sgemmScreenedTopk(q.handle, docs.handle, errAbs.handle, k, chunk, floor?.handle);
   return { values: wrap(v), indices: wrap(i), rescored: wrap(r) };
 }
 
@@ -651,7 +652,8 @@ export function int8Quantize(x: Tensor, panels: boolean, levels = 127): { codes:
  * int8ScreenIsas(), the query codes offset by `qOffset` (their levels + 1: 128 for 'avx512-vnni'). The
  * caller's error model, per query b and document d (Np = N rounded up to 32):
  * |screen − rescored score| <= qErr[2b]·dErr[d] + qErr[2b+1]·dErr[Np + d] + tinyAbs + errRel·|screen|
- * (src/retrieval/screen.ts derives it); each document's bounds are evaluated with outward rounding.
+ * (src/retrieval/screen.ts derives it); each document's bounds are evaluated with outward rounding. `floor` as
+ * for sgemmScreenedTopk.
  */
 export function int8ScreenedTopk(
   q: Tensor,
@@ -662,7 +664,8 @@ export function int8ScreenedTopk(
   errRel: number,
   k: number,
   kernel: { isa: string; qOffset: number },
+  floor?: Tensor,
 ): ValuesIndices & { rescored: Tensor } {
-  const [v, i, r] = native.int8ScreenedTopk(q.handle, docs.handle, qCodes.codes.handle, qCodes.scale.handle, qCodes.err.handle, dCodes.codes.handle, dCodes.scale.handle, dCodes.sum.handle, dCodes.err.handle, tinyAbs, errRel, k, kernel.isa, kernel.qOffset);
+  const [v, i, r] = native.int8ScreenedTopk(q.handle, docs.handle, qCodes.codes.handle, qCodes.scale.handle, qCodes.err.handle, dCodes.codes.handle, dCodes.scale.handle, dCodes.sum.handle, dCodes.err.handle, tinyAbs, errRel, k, kernel.isa, kernel.qOffset, floor?.handle);
   return { values: wrap(v), indices: wrap(i), rescored: wrap(r) };
 }

@@ -268,7 +268,7 @@ test('near duplicates straddling the k-th place, below int8 resolution: only the
       assert.ok(Math.min(...Array.from(rescored, Number)) > 100, `the near duplicates must all be rescored ${tag}`);
       // Without the bound (scaled to 0) the screen keeps its own top-k, ordered by quantization noise: wrong here.
       using c = Int8Copy.build(docs);
-      const noBound = c.search(q, docs, k, 0);
+      const noBound = c.search(q, docs, k, { errScale: 0 });
       const ref = bruteForceTopK(q, docs, k, 'float64');
       assert.notDeepEqual(rowLists(noBound.ids, 6, k), ref.ids, `the data should defeat an unbounded screen D=${D} ${tag}`);
   });
