@@ -119,15 +119,15 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
       // As `drhard bm25` does: the special tokens every row carries are not terms.
       const t = ds.manifest.tokenizer;
       const index = Bm25Index.build(ds.corpus, { ignore: [t.clsId, t.sepId, t.padId] });
-      const runOf = (split: string): Run => {
+      const runOf = async (split: string): Promise<Run> => {
         const qs = ds.queries(split);
         const rows = Array.from({ length: qs.count }, (_, i) => i);
-        const hits = index.searchBatch(qs, preset.k, { rows });
+        const hits = await index.searchBatchParallel(qs, preset.k, { rows });
         return hitsToRun(rows, hits.ids, hits.scores, preset.k);
       };
-      const dev = runOf('dev');
+      const dev = await runOf('dev');
       writeRunJson(path.join(dir, 'dev.run.json'), dev);
-      writeRunJson(path.join(dir, 'tune.run.json'), runOf('tune'));
+      writeRunJson(path.join(dir, 'tune.run.json'), await runOf('tune'));
       const ev = scoreRun(devQrels, dev, splitIds(ds, 'dev'));
       // A query none of whose terms is in the corpus gets no BM25 hit: its list is topped up with random documents.
       const mined = mineNegatives({

@@ -16,6 +16,26 @@ export interface Bm25Hits {
 
 export const ANSERINI_MSMARCO: Bm25Params = { k1: 0.9, b: 0.4 };
 
+/**
+ * An index's arrays and parameters, as posted to a search worker (src/retrieval/bm25-worker.ts): the big arrays live
+ * in SharedArrayBuffers, so a worker reads the same memory rather than a copy.
+ */
+export interface Bm25Parts {
+  params: Bm25Params;
+  avgdl: number;
+  ignore: number[];
+  start: Float64Array;
+  docs: Int32Array;
+  tfs: Uint16Array;
+  norm: Float64Array;
+  docLengths: Int32Array;
+}
+
+/** A typed array over a new SharedArrayBuffer (zero-filled), so search workers can share it. */
+function shared<A extends Int32Array | Uint16Array | Float64Array>(Ctor: { new (b: SharedArrayBuffer): A; BYTES_PER_ELEMENT: number }, n: number): A {
+  return new Ctor(new SharedArrayBuffer(n * Ctor.BYTES_PER_ELEMENT));
+}
+
 export interface Bm25BuildOptions extends Partial<Bm25Params> {
   /** Token ids that are not terms (CLS/SEP/PAD …). */
   ignore?: Iterable<number>;
@@ -53,7 +73,7 @@ export class Bm25Index {
   #touched: Int32Array;
 
   private constructor(p: {
-    params: Bm25Params; avgdl: number; ignore: Set<number>; start: Float64Array; docs: Int32Array; tfs: Uint16Array; docLengths: Int32Array;
+    params: Bm25Params; avgdl: number; ignore: Set<number>; start: Float64Array; docs: Int32Array; tfs: Uint16Array; docLengths: Int32Array; norm?: Float64Array;
   }) {
     this.params = p.params;
     this.count = p.docLengths.length;
@@ -65,8 +85,11 @@ export class Bm25Index {
     this.tfs = p.tfs;
     this.docLengths = p.docLengths;
     const { k1, b } = p.params;
-    this.norm = new Float64Array(this.count);
-    for (let d = 0; d < this.count; d++) this.norm[d] = k1 * (1 - b + (b * (p.docLengths[d] as number)) / (p.avgdl > 0 ? p.avgdl : 1));
+    if (p.norm !== undefined) this.norm = p.norm;
+    else {
+      this.norm = shared(Float64Array, this.count);
+      for (let d = 0; d < this.count; d++) this.norm[d] = k1 * (1 - b + (b * (p.docLengths[d] as number)) / (p.avgdl > 0 ? p.avgdl : 1));
+    }
     this.#acc = new Float64Array(this.count);
     this.#touched = new Int32Array(this.count);
   }
@@ -91,7 +114,7 @@ export class Bm25Index {
     if (!(params.k1 >= 0) || !(params.b >= 0 && params.b <= 1)) throw new DrhardInputError(`BM25 needs k1 >= 0 and 0 <= b <= 1, got k1=${params.k1}, b=${params.b}`);
     const ignore = new Set(opts.ignore ?? []);
     const N = store.count;
-    const docLengths = new Int32Array(N);
+    const docLengths = shared(Int32Array, N);
     let df = new Int32Array(1024);
     let scratch = new Int32Array(1024);
     let totalLen = 0;
@@ -129,11 +152,11 @@ export class Bm25Index {
       if ((d & 4095) === 0) opts.onProgress?.(d, 2 * N);
     }
     const vocab = maxTerm + 1;
-    const start = new Float64Array(vocab + 1);
+    const start = shared(Float64Array, vocab + 1);
     for (let t = 0; t < vocab; t++) start[t + 1] = (start[t] as number) + (df[t] as number);
     const total = start[vocab] as number;
-    const docs = new Int32Array(total);
-    const tfs = new Uint16Array(total);
+    const docs = shared(Int32Array, total);
+    const tfs = shared(Uint16Array, total);
     const fill = Float64Array.from(start.subarray(0, vocab));
     for (let d = 0; d < N; d++) {
       const n = load(d);
@@ -258,6 +281,26 @@ export class Bm25Index {
       down(0);
     }
     return { ids, scores };
+  }
+
+  /** The arrays a search worker needs (shared memory, not copies). */
+  parts(): Bm25Parts {
+    return { params: this.params, avgdl: this.avgdl, ignore: [...this.ignore], start: this.start, docs: this.docs, tfs: this.tfs, norm: this.norm, docLengths: this.docLengths };
+  }
+
+  /** An index over `parts` (another thread's index: same arrays, its own accumulator). */
+  static fromParts(p: Bm25Parts): Bm25Index {
+    return new Bm25Index({ ...p, ignore: new Set(p.ignore) });
+  }
+
+  /**
+   * searchBatch on `threads` worker threads (default: every core), each searching a contiguous slice of the rows
+   * against the shared index with its own accumulator; the same hits as searchBatch, to the bit. Few rows, or one
+   * thread, search here.
+   */
+  async searchBatchParallel(queries: TokenStore, k: number, opts: { rows?: ArrayLike<number>; threads?: number; onProgress?: (done: number) => void } = {}): Promise<Bm25Hits> {
+    const { searchParallel } = await import('./bm25-parallel.ts');
+    return searchParallel(this, queries, k, opts);
   }
 
   /** Top-k for rows of a query store (all rows by default), as one [B, k] block; `onProgress` gets rows done. */

@@ -7,6 +7,7 @@ import * as path from 'node:path';
 import { Bm25Index, bm25Idf } from '../../src/retrieval/bm25.ts';
 import { openDataset } from '../../src/data/index.ts';
 import { makeDataset, memoryStore, tmpDir } from './helpers.ts';
+import { seededRng } from '../helpers/seed.ts';
 
 interface Fixture { k1: number; b: number; special: number[]; avgdl: number; docs: number[][]; queries: number[][]; scores: number[][]; top10: number[][] }
 const FIX = JSON.parse(fs.readFileSync(path.join(import.meta.dirname, '..', 'fixtures', 'retrieval', 'bm25.json'), 'utf8')) as Fixture;
@@ -66,4 +67,26 @@ test('preprocessed dataset: BM25 top-k equals a brute-force ranking of scoreAll'
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test('searchBatchParallel on 2 and 3 worker threads equals searchBatch to the bit (row subsets, progress, repeated terms)', async () => {
+  const { rng, tag } = seededRng(191);
+  // A Zipf-ish vocabulary: frequent terms with long postings, rare ones, and repeated query terms.
+  const term = (): number => 3 + Math.floor(300 * rng.float() ** 3);
+  const docs = Array.from({ length: 3000 }, () => [0, ...Array.from({ length: 5 + Math.floor(40 * rng.float()) }, term), 2]);
+  const queries = Array.from({ length: 400 }, () => [0, ...Array.from({ length: 1 + Math.floor(6 * rng.float()) }, term), 2]);
+  const ix = Bm25Index.build(memoryStore(docs), { ignore: [0, 1, 2] });
+  const qs = memoryStore(queries);
+  const rows = Int32Array.from({ length: 300 }, (_, i) => (i * 7) % 400);
+  for (const threads of [2, 3]) {
+    const seen: number[] = [];
+    const par = await ix.searchBatchParallel(qs, 25, { rows, threads, onProgress: (d) => seen.push(d) });
+    const seq = ix.searchBatch(qs, 25, { rows });
+    assert.deepEqual(par.ids, seq.ids, `threads=${threads} ${tag}`);
+    assert.deepEqual(par.scores, seq.scores, `threads=${threads} ${tag}`);
+    assert.equal(seen.at(-1), rows.length, `progress ends at every row, threads=${threads}`);
+  }
+  // Too few queries for the threads: searched here, same answer.
+  const few = await ix.searchBatchParallel(qs, 10, { rows: rows.subarray(0, 20), threads: 4 });
+  assert.deepEqual(few.ids, ix.searchBatch(qs, 10, { rows: rows.subarray(0, 20) }).ids);
 });

@@ -1,5 +1,6 @@
 // `drhard bm25`: a BM25 baseline run over a dataset's token store (term = token id), with index/search timings and,
 // when the split has qrels, MRR@10 / Recall@100 / NDCG@10 on stderr.
+import { availableParallelism } from 'node:os';
 import type { Command } from 'commander';
 import { z } from 'zod';
 import { defineCommand } from '../command.ts';
@@ -14,6 +15,7 @@ const options = z.object({
   format: z.enum(['trec', 'msmarco']).default('trec').describe('trec: "qid Q0 docid rank score tag" (default); msmarco: "qid<TAB>docid<TAB>rank"'),
   ids: z.enum(['original', 'offsets']).default('original').describe('ids in the run: the dataset\'s original ids (default) or offsets'),
   tag: z.string().default('bm25').describe('TREC run tag (default bm25)'),
+  threads: z.coerce.number().int().positive().optional().describe('search threads, each a slice of the queries against the shared index (default: every core)'),
 });
 type Options = z.infer<typeof options>;
 
@@ -31,7 +33,7 @@ async function run(o: Options): Promise<void> {
     const index = Bm25Index.build(ds.corpus, { k1: o.k1, b: o.b, ignore: [t.clsId, t.sepId, t.padId] });
     const indexSeconds = (performance.now() - t0) / 1000;
     const t1 = performance.now();
-    const hits = index.searchBatch(queries, o.topk);
+    const hits = await index.searchBatchParallel(queries, o.topk, o.threads !== undefined ? { threads: o.threads } : {});
     const searchSeconds = (performance.now() - t1) / 1000;
     const ids = idWriters(o.ids, ds, o.split);
     const writer = new RunWriter(o.out ?? null, { format: o.format, tag: o.tag, ...ids });
@@ -43,7 +45,7 @@ async function run(o: Options): Promise<void> {
       throw e;
     }
     const summary: Record<string, number> = {
-      docs: index.count, postings: index.postings, indexSeconds: round(indexSeconds), queries: queries.count, searchSeconds: round(searchSeconds),
+      docs: index.count, postings: index.postings, indexSeconds: round(indexSeconds), queries: queries.count, searchSeconds: round(searchSeconds), threads: o.threads ?? availableParallelism(),
       queriesPerSecond: round(queries.count / searchSeconds),
     };
     const qrels = ds.qrels(o.split);
@@ -61,7 +63,7 @@ export function register(program: Command): void {
     name: 'bm25',
     description: 'BM25 baseline run over a dataset split (term = token id; Anserini k1/b)',
     schema: options,
-    placeholders: { data: 'dir', split: 'name', out: 'file', format: 'format', ids: 'kind', tag: 'tag' },
+    placeholders: { data: 'dir', split: 'name', out: 'file', format: 'format', ids: 'kind', tag: 'tag', threads: 'n' },
     aliases: { dataset: 'data', k: 'topk' },
     run,
   });
