@@ -317,8 +317,21 @@ if (want('bm25')) {
       devS = Math.min(devS, (performance.now() - t0) / 1000);
     }
     const t1 = performance.now();
-    ix.searchBatch(train, 210);
+    const trainHits = ix.searchBatch(train, 210);
     const trainS = (performance.now() - t1) / 1000;
+    // The same searches on worker threads (every core; worker start-up included): the same hits, checked here.
+    const threads = os.availableParallelism();
+    let devP = Infinity;
+    for (let i = 0; i < REPEAT; i++) {
+      const t0 = performance.now();
+      const h = await ix.searchBatchParallel(dev, 1000, { threads });
+      devP = Math.min(devP, (performance.now() - t0) / 1000);
+      if (h.ids.some((x, j) => x !== hits.ids[j])) throw new Error('parallel BM25 hits differ from the sequential ones');
+    }
+    const t2 = performance.now();
+    const trainPar = await ix.searchBatchParallel(train, 210, { threads });
+    const trainP = (performance.now() - t2) / 1000;
+    if (trainPar.ids.some((x, j) => x !== trainHits.ids[j])) throw new Error('parallel BM25 train hits differ from the sequential ones');
     const m = evaluateHits(ds.qrels('dev'), Int32Array.from({ length: dev.count }, (_, i) => i), hits, ['mrr@10', 'recall@100', 'recall@1000', 'ndcg@10']);
     console.log(`\nBM25 on data/demo (k1 0.9, b 0.4; BPE-30k token ids as terms): ${ix.count} docs, ${ix.postings} postings, avgdl ${fmt(ix.avgdl)}`);
     table([
@@ -328,6 +341,8 @@ if (want('bm25')) {
       ['dev queries/s', fmt(dev.count / devS, 0)],
       [`train search s (${train.count} queries, k=210)`, fmt(trainS, 3)],
       ['train queries/s', fmt(train.count / trainS, 0)],
+      [`dev search s, ${threads} worker threads`, `${fmt(devP, 3)} (${fmt(devS / devP, 2)}x)`],
+      [`train search s, ${threads} worker threads`, `${fmt(trainP, 3)} (${fmt(trainS / trainP, 2)}x)`],
       ...Object.entries(m).map(([k, v]) => [`dev ${k}`, v.toFixed(4)]),
     ]);
   } finally {
