@@ -9,7 +9,8 @@
 
 #include <ATen/Parallel.h>
 
-#if defined(__x86_64__) || defined(__i386__)
+// DRHARD_QUANT_NO_X86 compiles the non-x86 build on x86 (to check it: generic path only).
+#if (defined(__x86_64__) || defined(__i386__)) && !defined(DRHARD_QUANT_NO_X86)
 #include <immintrin.h>
 #define DRHARD_QUANT_X86 1
 #endif
