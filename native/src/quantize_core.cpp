@@ -9,7 +9,8 @@
 
 #include <ATen/Parallel.h>
 
-#if defined(__x86_64__) || defined(__i386__)
+// DRHARD_QUANT_NO_X86 compiles the non-x86 build on x86 (to check it: generic path only).
+#if (defined(__x86_64__) || defined(__i386__)) && !defined(DRHARD_QUANT_NO_X86)
 #include <immintrin.h>
 #define DRHARD_QUANT_X86 1
 #endif
@@ -345,8 +346,9 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> int8Quantize(const at
   const int64_t Dp = (D + 3) / 4 * 4;
   const int64_t rowsOut = panels ? (n + kPanel - 1) / kPanel * kPanel : n;
   const int L = static_cast<int>(levels);
-  // Padding dimensions hold code 0: byte 0 in panels, levels + 1 in rows.
-  at::Tensor codes = panels ? at::zeros({rowsOut * Dp}, at::kChar) : at::full({n, Dp}, L + 1, at::kByte);
+  // Every code byte is written below (padding dimensions and rows as code 0: byte 0 in panels, levels + 1 in rows),
+  // so the codes start uninitialized: zero-filling first measured a quarter of the time at 200k × 768.
+  at::Tensor codes = panels ? at::empty({rowsOut * Dp}, at::kChar) : at::empty({n, Dp}, at::kByte);
   at::Tensor scale = at::zeros({rowsOut}, at::kFloat);
   at::Tensor sum = at::zeros({rowsOut}, at::kInt);
   at::Tensor norms = at::zeros({n, 3}, at::kDouble);
@@ -363,8 +365,14 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> int8Quantize(const at
         bad.store(r);
         return;
       }
+      for (int64_t i = D; i < Dp; i++) out.put(i, 0);
     }
   });
+  if (panels && rowsOut > n) {
+    // The last panel's rows past n: code 0 in every dimension.
+    uint8_t* last = cp + (n / kPanel) * kPanel * Dp;
+    for (int64_t g = 0; g < Dp / 4; g++) std::memset(last + 128 * g + 4 * (n % kPanel), 0, 4 * static_cast<size_t>(rowsOut - n));
+  }
   if (bad.load() >= 0)
     throw std::invalid_argument("int8Quantize: row " + std::to_string(bad.load()) + " holds a non-finite value");
   return {codes, scale, sum, norms};
