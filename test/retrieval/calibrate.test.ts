@@ -301,6 +301,27 @@ test('a busy machine: contended samples lose to quiet ones, and extra rounds mea
   }
 });
 
+test('extra rounds are bounded: an engine never timed quietly ends the calibration provisional within 1.5x (+1 round) of the base time', () => {
+  const dir = tmpDir();
+  try {
+    forgetCalibrations();
+    // bf16 is starved at every sample, the others never are: only bf16 and the leader go on, until the budget ends.
+    const m = fakeMachine((e) => (e === 'bf16' ? 0.5 : e === 'fp32' ? 0.6 : 2), (e) => e === 'bf16');
+    const entry = calibration(128, { file: path.join(dir, 'c.json'), ...m.opts });
+    const base = 3 * 2 * (0.5 + 0.6 + 2 + 2);
+    const extraRound = 2 * (0.5 + 0.6);
+    const rounds = entry.contention?.rounds ?? 0;
+    assert.ok(rounds > 3 && rounds <= 6, JSON.stringify(entry.contention));
+    assert.ok(m.clock.wallNs / 1e9 <= 1.5 * base + extraRound + 1e-9, `${m.clock.wallNs / 1e9} s of fake time for a base of ${base} s`);
+    assert.equal(entry.provisional, true);
+    assert.equal(m.calls.get('faiss'), 6, 'faiss, settled, was not measured again');
+    assert.equal(entry.engine, 'bf16', 'its contended best is still the fastest seen');
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+    forgetCalibrations();
+  }
+});
+
 test('measured only while busy: provisional, used by this process, re-measured once by the next and replaced by a final entry', () => {
   const dir = tmpDir();
   try {
