@@ -90,7 +90,7 @@ if (want('search')) {
     : [{ N: 200_000, D: 768, B: 512 }, { N: 1_000_000, D: 128, B: 1024 }];
   const k = 100;
   const int8 = T.int8ScreenSupported();
-  const rows: string[][] = [['case', 'drhard bf16', 'drhard fp32', 'drhard int8', 'drhard faiss', 'drhard torch', 'py faiss', 'py torch', 'best/py faiss', 'fp32/py faiss', 'int8/py faiss', 'default (calib s)', 'default/fastest', 'sgemm GF/s', '% roofline', 'fp32 % roofline', 'int8 % roofline', 'bf16 GF/s', 'bf16 engine % bf16 roofline', 'rescored/q bf16, fp32, int8']];
+  const rows: string[][] = [['case', 'drhard bf16', 'drhard fp32', 'drhard int8', 'drhard faiss', 'drhard torch', 'py faiss', 'py torch', 'best/py faiss', 'fp32/py faiss', 'int8/py faiss', 'default (calib s, final|provisional)', 'default/fastest', 'sgemm GF/s', '% roofline', 'fp32 % roofline', 'int8 % roofline', 'bf16 GF/s', 'bf16 engine % bf16 roofline', 'rescored/q bf16, fp32, int8']];
   // What a CPU without AVX512-BF16 (and AMX) would have: the best of the other engines, against Python faiss.
   const noBf16: string[] = [];
   // Each int8 kernel (DRHARD_INT8_ISA), the fastest being the engine's default: what CPUs with less than this one get.
@@ -137,6 +137,9 @@ if (want('search')) {
     const cal = calibration(c.D, { file: path.join(calDir, 'engine-calibration.json') });
     const defaultEngine = engineFor(cal, c.N);
     const calSeconds = (performance.now() - tc) / 1000;
+    // Whether the calibration could be measured quietly (final) or only while the machine was busy (provisional).
+    const cx = cal.contention;
+    const calState = `${cal.provisional === true ? 'provisional' : 'final'}${cx ? `, ${cx.contended}/${cx.samples} contended, ${cx.rounds} rounds, load ${cx.load[0]}-${cx.load[1]}, CPU share ${cx.cpuShare ?? '-'}` : ''}`;
     using bs1 = DenseSearcher.fromTensor(docs, { engine: 'bf16' });
     using ps1 = DenseSearcher.fromTensor(docs, { engine: 'fp32' });
     using fs1 = DenseSearcher.fromTensor(docs, { engine: 'faiss' });
@@ -183,7 +186,7 @@ if (want('search')) {
     const roof = (rate * 1e9) / (2 * c.N * c.D);
     const mean = (x: BigInt64Array): number => Array.from(x, Number).reduce((a, b) => a + b, 0) / x.length;
     const na = (x: string): string => (int8 ? x : 'n/a');
-    rows.push([`${c.N}x${c.D} B=${c.B} k=${k}`, fmt(qps(t.b)), fmt(qps(t.p)), na(fmt(qps(t.i))), fmt(qps(t.f)), fmt(qps(t.t)), fmt(qps(t.pf)), fmt(qps(t.pt)), fmt(best / qps(t.pf), 2), fmt(qps(t.p) / qps(t.pf), 2), na(fmt(qps(t.i) / qps(t.pf), 2)), `${defaultEngine} (${fmt(calSeconds, 1)})`, fmt((byEngine[defaultEngine] ?? 0) / best, 3), fmt(rate), `${fmt((100 * best) / roof)}%`, `${fmt((100 * qps(t.p)) / roof)}%`, na(`${fmt((100 * qps(t.i)) / roof)}%`), fmt(rate16), `${fmt((100 * qps(t.b) * 2 * c.N * c.D) / (rate16 * 1e9))}%`, `${fmt(mean(rescored), 0)}, ${fmt(mean(rescored32), 0)}, ${rescored8 === null ? 'n/a' : fmt(mean(rescored8), 0)}`]);
+    rows.push([`${c.N}x${c.D} B=${c.B} k=${k}`, fmt(qps(t.b)), fmt(qps(t.p)), na(fmt(qps(t.i))), fmt(qps(t.f)), fmt(qps(t.t)), fmt(qps(t.pf)), fmt(qps(t.pt)), fmt(best / qps(t.pf), 2), fmt(qps(t.p) / qps(t.pf), 2), na(fmt(qps(t.i) / qps(t.pf), 2)), `${defaultEngine} (${fmt(calSeconds, 1)}, ${calState})`, fmt((byEngine[defaultEngine] ?? 0) / best, 3), fmt(rate), `${fmt((100 * best) / roof)}%`, `${fmt((100 * qps(t.p)) / roof)}%`, na(`${fmt((100 * qps(t.i)) / roof)}%`), fmt(rate16), `${fmt((100 * qps(t.b) * 2 * c.N * c.D) / (rate16 * 1e9))}%`, `${fmt(mean(rescored), 0)}, ${fmt(mean(rescored32), 0)}, ${rescored8 === null ? 'n/a' : fmt(mean(rescored8), 0)}`]);
     if (is1 !== null) isaRows.push([`${c.N}x${c.D}`, ...isas.map((i) => fmt(qps(tIsa.get(i) as number))), ...isas.map((i) => fmt(qps(tIsa.get(i) as number) / qps(t.pf), 2)), ...isas.map((i) => `${fmt((100 * qps(tIsa.get(i) as number)) / roof)}%`)]);
     noBf16.push(`  ${c.N}x${c.D}: ${bestNoBf16Engine} ${fmt(bestNoBf16)} q/s = ${fmt(bestNoBf16 / qps(t.pf), 2)}x Python faiss, ${fmt((100 * bestNoBf16) / roof)}% of the sgemm roofline`);
     T.tidy(() => [docs, q, a, a16, b16].forEach((x) => x.dispose()));

@@ -5,11 +5,12 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { ProcessGroup } from './group.ts';
+import { isLeadProcess } from './rank.ts';
 
 export interface DistRun {
   /** The environment's process group; null when not launched distributed (or a world of one, or not wanted). */
   pg: ProcessGroup | null;
-  /** This rank writes the command's outputs: rank 0, or the only process. */
+  /** This rank writes the command's outputs: rank 0 (of the group, else of the environment), or the only process. */
   lead: boolean;
   /**
    * Where this rank writes `out` (null: stdout): `out` itself on the lead; on the other ranks a scratch file in the
@@ -32,11 +33,13 @@ export interface RunDistributedOptions {
  */
 export async function runDistributed<T>(fn: (d: DistRun) => Promise<T>, opts: RunDistributedOptions = {}): Promise<T> {
   const pg = opts.distributed === false ? null : ProcessGroup.fromEnv();
-  const lead = pg === null || pg.rank === 0;
+  // Without a group (not wanted, or not launched) rank 0 of the environment still leads: under `drhard launch` a
+  // command that does not shard runs whole on every rank, and only one of them may publish or print.
+  const lead = pg !== null ? pg.rank === 0 : isLeadProcess();
   const scratch: string[] = [];
   const output = (out: string | null, label = 'out'): string | null => {
     if (lead) return out;
-    const p = path.join(os.tmpdir(), `drhard-${opts.name ?? 'run'}-${label}-rank${pg?.rank}-${process.pid}-${scratch.length}`);
+    const p = path.join(os.tmpdir(), `drhard-${opts.name ?? 'run'}-${label}-rank${pg?.rank ?? process.env['RANK']}-${process.pid}-${scratch.length}`);
     scratch.push(p);
     return p;
   };

@@ -1,11 +1,15 @@
 // drhard launch: torchrun's environment per rank, rank-prefixed output, first failure ends the others and sets the
-// exit code, SIGKILL after the grace period for a rank that ignores SIGTERM.
+// exit code, SIGKILL after the grace period for a rank that ignores SIGTERM; a launched command's result is on
+// stdout once (rank 0's), the other ranks' only in their debug log on stderr.
 import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { PassThrough } from 'node:stream';
 import { launch } from '../../src/dist/launch.ts';
+import { makeDataset, saveFreshModel } from '../train/helpers.ts';
+import { freePort } from '../helpers/dist.ts';
 
 function sink(): { stream: PassThrough; text: () => string } {
   const stream = new PassThrough();
@@ -73,4 +77,46 @@ test('drhard launch runs a drhard command per rank (CLI)', () => {
   const bad = spawnSync(process.execPath, [bin, 'launch', '--nproc-per-node', '0', '--', '--version'], { encoding: 'utf8', timeout: 60_000 });
   assert.equal(bad.status, 2);
   assert.match(bad.stderr, /--nproc-per-node/);
+});
+
+test('drhard launch -- encode: one result line on stdout (rank 0), the other rank\'s in its debug log', async () => {
+  const d = await makeDataset({ docs: 64 });
+  try {
+    const model = saveFreshModel(path.join(d.dir, 'model'), 7);
+    const bin = path.resolve(import.meta.dirname, '../../bin/drhard.js');
+    const out = path.join(d.dir, 'emb.f32');
+    const args = [bin, 'launch', '--nproc-per-node', '2', '--master-port', String(await freePort()), '--', 'encode', '--model', model, '--data', d.data, '--out', out, '--chunk-rows', '16', '--batch-size', '16', '--no-progress'];
+    const env = { ...process.env, DRHARD_LOG_LEVEL: 'debug', DRHARD_LOG_FORMAT: 'json' };
+    const r = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
+      const child = spawn(process.execPath, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (b: Buffer) => (stdout += b.toString()));
+      child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
+      const timer = setTimeout(() => child.kill('SIGKILL'), 300_000);
+      child.on('close', (code) => {
+        clearTimeout(timer);
+        resolve({ code, stdout, stderr });
+      });
+    });
+    assert.equal(r.code, 0, r.stderr);
+    const lines = r.stdout.split('\n').filter((l) => l !== '');
+    const results = lines.filter((l) => /^\[rank \d+\] \{/.test(l));
+    assert.equal(results.length, 1, `one result on stdout, got:\n${r.stdout}`);
+    assert.match(results[0] as string, /^\[rank 0\] \{/);
+    const r0 = JSON.parse((results[0] as string).slice('[rank 0] '.length)) as { count: number; encoded: number };
+    // Rank 1's result is in its debug log on stderr; the two encoded the corpus between them.
+    const logged = r.stderr
+      .split('\n')
+      .filter((l) => l.startsWith('[rank 1] {'))
+      .map((l) => JSON.parse(l.slice('[rank 1] '.length)) as { msg: string; result?: { count: number; encoded: number } })
+      .find((o) => o.result !== undefined);
+    assert.ok(logged !== undefined, `rank 1 logged no result:\n${r.stderr}`);
+    assert.equal(r0.count, d.nDocs);
+    assert.equal(logged.result?.count, d.nDocs);
+    assert.equal(r0.encoded + (logged.result?.encoded ?? 0), d.nDocs);
+    assert.ok(fs.existsSync(out));
+  } finally {
+    fs.rmSync(d.dir, { recursive: true, force: true });
+  }
 });

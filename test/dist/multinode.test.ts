@@ -6,13 +6,13 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { spawn, spawnSync } from 'node:child_process';
 import { makeDataset, saveFreshModel } from '../train/helpers.ts';
-import { freePort } from '../helpers/dist.ts';
+import { LOG_RESULTS, freePort } from '../helpers/dist.ts';
 
 const BIN = path.resolve(import.meta.dirname, '../../bin/drhard.js');
 
 function run(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, DRHARD_NUM_THREADS: '1' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, DRHARD_NUM_THREADS: '1', ...LOG_RESULTS }, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (b: Buffer) => (stdout += b.toString()));
@@ -38,11 +38,20 @@ test('two launchers (--nnodes 2, one rank each) form one world; sharded encode e
     const node = (rank: number): string[] => ['launch', '--nnodes', '2', '--node-rank', String(rank), '--nproc-per-node', '1', '--master-addr', '127.0.0.1', '--master-port', String(port), '--', ...enc(two)];
     const res = await Promise.all([run(node(0)), run(node(1))]);
     for (const [i, x] of res.entries()) assert.equal(x.code, 0, `launcher ${i}: ${x.stderr}`);
-    // Each launcher's one rank carries its global rank; both report the same published file, half the rows each.
+    // Each launcher's one rank carries its global rank; both report the same published file, half the rows each:
+    // rank 0 on its launcher's stdout, rank 1 (whose launcher prints no data) in its debug log on stderr.
+    assert.equal(res[1]?.stdout, '', 'the node of rank 1 prints nothing on stdout');
     const outs = res.map((x, i) => {
-      const line = x.stdout.trim().split('\n').find((l) => l.startsWith(`[rank ${i}] {`));
-      assert.ok(line !== undefined, `launcher ${i} printed no [rank ${i}] result:\n${x.stdout}`);
-      return JSON.parse(line.slice(`[rank ${i}] `.length)) as { count: number; encoded: number };
+      const from = i === 0 ? x.stdout : x.stderr;
+      const line = from
+        .trim()
+        .split('\n')
+        .filter((l) => l.startsWith(`[rank ${i}] {`))
+        .map((l) => JSON.parse(l.slice(`[rank ${i}] `.length)) as { count: number; encoded: number; result?: { count: number; encoded: number } })
+        .map((o) => (i === 0 ? o : o.result))
+        .find((o) => o !== undefined);
+      assert.ok(line !== undefined, `launcher ${i} gave no [rank ${i}] result:\n${from}`);
+      return line;
     });
     assert.deepEqual(outs.map((o) => o.count), [d.nDocs, d.nDocs]);
     assert.equal((outs[0]?.encoded ?? 0) + (outs[1]?.encoded ?? 0), d.nDocs);

@@ -22,6 +22,26 @@ test('one process (no torchrun environment): no group, lead, output is the path 
   }
 });
 
+test('not distributed under a launched environment: only RANK 0 leads; the others write a scratch file, not stdout', async () => {
+  const saved = { WORLD_SIZE: process.env['WORLD_SIZE'], RANK: process.env['RANK'] };
+  try {
+    process.env['WORLD_SIZE'] = '2';
+    for (const rank of ['0', '1']) {
+      process.env['RANK'] = rank;
+      const r = await runDistributed(async (d) => ({ pg: d.pg, lead: d.lead, out: d.output('/x/run.trec'), stdout: d.output(null) }), { distributed: false, name: 'test' });
+      assert.equal(r.pg, null);
+      assert.equal(r.lead, rank === '0', `rank ${rank}`);
+      if (rank === '0') assert.deepEqual([r.out, r.stdout], ['/x/run.trec', null]);
+      else for (const p of [r.out, r.stdout]) assert.ok(p !== null && p.startsWith(os.tmpdir()) && p.includes('rank'), String(p));
+    }
+  } finally {
+    for (const [k, v] of Object.entries(saved)) {
+      if (v === undefined) delete process.env[k];
+      else process.env[k] = v;
+    }
+  }
+});
+
 for (const mode of ['ok', 'fail'] as const) {
   test(`2 ranks (${mode}): rank 0 writes the output, rank 1 a scratch file that is gone afterwards`, async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'drhard-run-'));

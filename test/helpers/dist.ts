@@ -75,3 +75,21 @@ export function lastJson<T = Record<string, unknown>>(r: RankResult): T {
   if (line === undefined) throw new Error(`rank ${r.rank} printed no JSON (code ${r.code}, signal ${r.signal}); stderr:\n${r.stderr}`);
   return JSON.parse(line) as T;
 }
+
+/**
+ * A command's result on rank `r`: the last JSON line of rank 0's stdout; on other ranks (which print no data) the
+ * `result` of their debug log line on stderr (run them with DRHARD_LOG_LEVEL=debug, DRHARD_LOG_FORMAT=json).
+ */
+export function resultOf<T = Record<string, unknown>>(r: RankResult): T {
+  if (r.rank === 0) return lastJson<T>(r);
+  const line = r.stderr
+    .split('\n')
+    .filter((l) => l.startsWith('{'))
+    .map((l) => JSON.parse(l) as { result?: T })
+    .find((o) => o.result !== undefined);
+  if (line === undefined) throw new Error(`rank ${r.rank} logged no result (code ${r.code}); stderr:\n${r.stderr}`);
+  return line.result as T;
+}
+
+/** The environment under which non-lead ranks log their result where resultOf finds it. */
+export const LOG_RESULTS: NodeJS.ProcessEnv = { DRHARD_LOG_LEVEL: 'debug', DRHARD_LOG_FORMAT: 'json' };

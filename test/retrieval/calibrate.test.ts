@@ -1,7 +1,10 @@
 // The default exact engine's calibration cache: the fastest measured engine wins and is cached under a key with the
 // CPU, thread count, libtorch and faiss versions and the D class; a changed key recalibrates and drops stale entries;
 // a corrupt cache is ignored with a warning and rewritten; --exact overrides it; a real (tiny) calibration runs
-// every engine without leaking tensors or disturbing the caller's RNG.
+// every engine without leaking tensors or disturbing the caller's RNG. On a busy machine (a fake clock whose CPU time
+// lags wall × threads, or a load average above the cores): quiet samples win over contended ones, a calibration
+// measured only contended is cached as provisional and re-measured once by the next process, a final entry is never
+// replaced by a provisional one, and cache files from before the provisional field read as final.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
@@ -18,8 +21,10 @@ import {
   forgetCalibrations,
   machineInfo,
   machineKey,
+  type CalibrationEntry,
   type MachineInfo,
   type Measure,
+  type Probe,
 } from '../../src/retrieval/calibrate.ts';
 import { exactSchema, searcherOptions } from '../../src/cli/retrieval.ts';
 import { DenseSearcher, type ExactEngine } from '../../src/retrieval/search.ts';
@@ -37,11 +42,12 @@ function fakeMeasure(seconds: Partial<Record<ExactEngine, number>>): Measure & {
   return m;
 }
 
-/** A logger that records its warnings. */
-function recordingLog(): Logger & { warnings: string[] } {
+/** A logger that records its warnings and info lines. */
+function recordingLog(): Logger & { warnings: string[]; infos: Array<{ o: Record<string, unknown>; msg: string }> } {
   const warnings: string[] = [];
-  const l = { warnings, warn: (_o: unknown, msg: string) => warnings.push(msg), info: () => {}, debug: () => {} };
-  return l as unknown as Logger & { warnings: string[] };
+  const infos: Array<{ o: Record<string, unknown>; msg: string }> = [];
+  const l = { warnings, infos, warn: (_o: unknown, msg: string) => warnings.push(msg), info: (o: Record<string, unknown>, msg: string) => infos.push({ o, msg }), debug: () => {} };
+  return l as unknown as Logger & { warnings: string[]; infos: typeof infos };
 }
 
 test('the fastest engine is chosen, cached under the machine key and D class, and read back without measuring', () => {
@@ -223,6 +229,221 @@ test('a real calibration (tiny sample) times every engine, leaks no tensors and 
     for (const v of Object.values(e.qps)) assert.ok(v > 0 && Number.isFinite(v));
     assert.equal(e.qps[e.engine], Math.max(...Object.values(e.qps)));
     assert.deepEqual(e.shape, { N: 2000, D: 24, B: 32, k: 100 });
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+    forgetCalibrations();
+  }
+});
+
+/**
+ * A fake machine for the contention tests: a measurement of s seconds advances the wall clock by s and this process's
+ * CPU time by s × threads when it got its cores, a third of that when `starved(engine, call)` says another process
+ * took them; `load` is the load average the probe reports. Cores 2, threads 2 (MACHINE).
+ */
+function fakeMachine(seconds: (e: ExactEngine, call: number) => number, starved: (e: ExactEngine, call: number) => boolean, load = 0.5) {
+  const clock = { wallNs: 0, cpuUs: 0, load };
+  const calls = new Map<ExactEngine, number>();
+  const probe: Probe = () => ({ ...clock });
+  const measure = Object.assign(
+    (e: ExactEngine): number => {
+      const call = calls.get(e) ?? 0;
+      calls.set(e, call + 1);
+      measure.calls++;
+      const s = seconds(e, call);
+      clock.wallNs += s * 1e9;
+      clock.cpuUs += s * 1e6 * 2 * (starved(e, call) ? 1 / 3 : 1);
+      return s;
+    },
+    { calls: 0 },
+  );
+  return { probe, measure, clock, calls, opts: { machine: MACHINE, measure, probe, cores: 2 } };
+}
+
+const entryIn = (file: string): CalibrationEntry & { provisional?: boolean } =>
+  (JSON.parse(fs.readFileSync(file, 'utf8')) as { entries: Record<string, CalibrationEntry> }).entries[`${machineKey(MACHINE)} D<=128`] as CalibrationEntry;
+
+test('a busy machine: contended samples lose to quiet ones, and extra rounds measure the engine that had none', () => {
+  const dir = tmpDir();
+  try {
+    forgetCalibrations();
+    // bf16 is the fastest (0.5 s) but every one of its samples in the first 3 rounds (6 calls: full and half) was
+    // taken while another process held a core (1.2 s); fp32 (0.6 s) was measured quietly. Best-of-3 alone picks fp32.
+    const m = fakeMachine(
+      (e, call) => (e === 'bf16' ? (call < 6 ? 1.2 : 0.5) : e === 'fp32' ? 0.6 : 2),
+      (e, call) => e === 'bf16' && call < 6,
+    );
+    const log = recordingLog();
+    const entry = calibration(128, { file: path.join(dir, 'c.json'), log, ...m.opts });
+    assert.equal(entry.engine, 'bf16');
+    assert.equal(entry.provisional, false, 'bf16 was measured quietly in an extra round');
+    assert.ok((entry.contention?.rounds ?? 0) > 3, JSON.stringify(entry.contention));
+    assert.equal(entry.contention?.contended, 6);
+    // The extra rounds measured only the engines in question (bf16 and the leader fp32), not faiss and torch.
+    assert.equal(m.calls.get('faiss'), 6);
+    assert.equal(m.calls.get('torch'), 6);
+    assert.ok((m.calls.get('bf16') ?? 0) > 6);
+    assert.equal(entryIn(path.join(dir, 'c.json')).provisional, false);
+    assert.ok(log.infos.some((i) => i.msg === 'exact engine calibrated'), JSON.stringify(log.infos));
+
+    // A contended sample that came out fast (a timing artefact) loses to the quiet samples of the same engine.
+    forgetCalibrations();
+    const m2 = fakeMachine(
+      (e, call) => (e === 'fp32' ? (call === 0 ? 0.3 : 0.6) : e === 'bf16' ? 0.5 : 2),
+      (e, call) => e === 'fp32' && call === 0,
+    );
+    const e2 = calibration(128, { file: path.join(dir, 'c2.json'), ...m2.opts });
+    assert.equal(e2.engine, 'bf16');
+    assert.equal(e2.qps['fp32'], Math.round((10 * 512) / 0.6) / 10);
+    assert.equal(e2.provisional, false);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+    forgetCalibrations();
+  }
+});
+
+test('extra rounds are bounded: an engine never timed quietly ends the calibration provisional within 1.5x (+1 round) of the base time', () => {
+  const dir = tmpDir();
+  try {
+    forgetCalibrations();
+    // bf16 is starved at every sample, the others never are: only bf16 and the leader go on, until the budget ends.
+    const m = fakeMachine((e) => (e === 'bf16' ? 0.5 : e === 'fp32' ? 0.6 : 2), (e) => e === 'bf16');
+    const entry = calibration(128, { file: path.join(dir, 'c.json'), ...m.opts });
+    const base = 3 * 2 * (0.5 + 0.6 + 2 + 2);
+    const extraRound = 2 * (0.5 + 0.6);
+    const rounds = entry.contention?.rounds ?? 0;
+    assert.ok(rounds > 3 && rounds <= 6, JSON.stringify(entry.contention));
+    assert.ok(m.clock.wallNs / 1e9 <= 1.5 * base + extraRound + 1e-9, `${m.clock.wallNs / 1e9} s of fake time for a base of ${base} s`);
+    assert.equal(entry.provisional, true);
+    assert.equal(m.calls.get('faiss'), 6, 'faiss, settled, was not measured again');
+    assert.equal(entry.engine, 'bf16', 'its contended best is still the fastest seen');
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+    forgetCalibrations();
+  }
+});
+
+test('measured only while busy: provisional, used by this process, re-measured once by the next and replaced by a final entry', () => {
+  const dir = tmpDir();
+  try {
+    const file = path.join(dir, 'c.json');
+    forgetCalibrations();
+    // Full CPU share, but the load average (3.5 on 2 cores, above cores + 1) says the machine is shared: every sample
+    // is contended.
+    const busy = fakeMachine((e) => (e === 'faiss' ? 0.4 : 0.6), () => false, 3.5);
+    const log = recordingLog();
+    const p = calibration(128, { file, log, ...busy.opts });
+    assert.equal(p.engine, 'faiss', 'the provisional choice is used');
+    assert.equal(p.provisional, true);
+    assert.equal(p.contention?.contended, p.contention?.samples);
+    // Not one quiet sample in 3 rounds: busy throughout, so no extra rounds (they would be as busy).
+    assert.equal(p.contention?.rounds, 3, JSON.stringify(p.contention));
+    assert.equal(p.contention?.cpuShare, 1, 'full CPU share: judged by the load average');
+    assert.equal(entryIn(file).provisional, true);
+    const said = log.infos.find((i) => /provisionally/.test(i.msg));
+    assert.ok(said !== undefined, JSON.stringify(log.infos));
+    assert.deepEqual((said.o as { load: number[] }).load, [3.5, 3.5]);
+    // The same process asks again: no second measurement.
+    const calls = busy.measure.calls;
+    assert.equal(calibration(128, { file, ...busy.opts }), p);
+    assert.equal(busy.measure.calls, calls);
+
+    // The next process (memo forgotten) re-measures the provisional entry, once, still busy: a newer provisional.
+    forgetCalibrations();
+    const busy2 = fakeMachine((e) => (e === 'faiss' ? 0.4 : 0.6), () => false, 3.5);
+    const log2 = recordingLog();
+    const p2 = calibration(128, { file, log: log2, ...busy2.opts });
+    assert.ok(busy2.measure.calls > 0);
+    assert.equal(p2.provisional, true);
+    assert.ok(log2.infos.some((i) => /provisional \(measured on a busy machine\): measuring again/.test(i.msg)), JSON.stringify(log2.infos));
+    const calls2 = busy2.measure.calls;
+    calibration(128, { file, ...busy2.opts });
+    assert.equal(busy2.measure.calls, calls2, 'once per process');
+
+    // A quiet next process re-measures and replaces it with a final entry (its own choice: torch).
+    forgetCalibrations();
+    const quiet = fakeMachine((e) => (e === 'torch' ? 0.3 : 0.6), () => false);
+    const f = calibration(128, { file, ...quiet.opts });
+    assert.ok(quiet.measure.calls > 0);
+    assert.equal(f.engine, 'torch');
+    assert.equal(f.provisional, false);
+    assert.equal(entryIn(file).provisional, false);
+    assert.equal(entryIn(file).engine, 'torch');
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+    forgetCalibrations();
+  }
+});
+
+test('a final entry is never replaced by a provisional one, also one cached while this process measured', () => {
+  const dir = tmpDir();
+  try {
+    const file = path.join(dir, 'c.json');
+    forgetCalibrations();
+    calibration(128, { file, ...fakeMachine((e) => (e === 'bf16' ? 0.3 : 0.6), () => false).opts });
+    const finalText = fs.readFileSync(file, 'utf8');
+    assert.equal(entryIn(file).provisional, false);
+    // A busy process reads the final entry: nothing measured, nothing written.
+    forgetCalibrations();
+    const busy = fakeMachine(() => 0.2, () => true, 4);
+    assert.equal(calibration(128, { file, ...busy.opts }).engine, 'bf16');
+    assert.equal(busy.measure.calls, 0);
+    assert.equal(fs.readFileSync(file, 'utf8'), finalText);
+
+    // A provisional entry is re-measured by a busy process while another process caches a final one (written here
+    // at the busy process's first measurement): the final one stays on disk and is the one used.
+    fs.writeFileSync(file, finalText.replace('"provisional": false', '"provisional": true').replace('"engine": "bf16"', '"engine": "fp32"'));
+    assert.equal(entryIn(file).provisional, true);
+    forgetCalibrations();
+    const racing = fakeMachine(() => 0.2, () => true, 4);
+    const measure: Measure = (...a) => {
+      if (racing.measure.calls === 0) fs.writeFileSync(file, finalText);
+      return racing.measure(a[0]);
+    };
+    const log = recordingLog();
+    const got = calibration(128, { file, log, ...racing.opts, measure });
+    assert.ok(racing.measure.calls > 0, 're-measured');
+    assert.equal(got.provisional, false);
+    assert.equal(got.engine, 'bf16');
+    assert.equal(fs.readFileSync(file, 'utf8'), finalText);
+    assert.ok(log.infos.some((i) => /a final calibration was cached meanwhile/.test(i.msg)), JSON.stringify(log.infos));
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+    forgetCalibrations();
+  }
+});
+
+test('a cache file from before the provisional field reads as final: not re-measured on a busy machine', () => {
+  const dir = tmpDir();
+  try {
+    const file = path.join(dir, 'engine-calibration.json');
+    const key = `${machineKey(MACHINE)} D<=128`;
+    const old = {
+      format: 'drhard-engine-calibration',
+      version: 1,
+      entries: {
+        [key]: {
+          machine: machineKey(MACHINE),
+          engine: 'faiss',
+          qps: { bf16: 1000, fp32: 900, faiss: 1100, torch: 500 },
+          model: { bf16: { fixed: 0.1, perDoc: 1e-6 }, fp32: { fixed: 0.1, perDoc: 1.2e-6 }, faiss: { fixed: 0, perDoc: 1.7e-6 }, torch: { fixed: 0, perDoc: 4e-6 } },
+          shape: { N: 262144, D: 128, B: 512, k: 100 },
+          measuredAt: '2026-11-30T12:00:00.000Z',
+        },
+      },
+    };
+    const text = `${JSON.stringify(old, null, 1)}\n`;
+    fs.writeFileSync(file, text);
+    forgetCalibrations();
+    const busy = fakeMachine(() => 0.2, () => true, 4);
+    const log = recordingLog();
+    const e = calibration(128, { file, log, ...busy.opts });
+    assert.equal(e.engine, 'faiss');
+    assert.equal(e.provisional, undefined);
+    assert.equal(busy.measure.calls, 0);
+    assert.equal(log.warnings.length, 0);
+    assert.equal(fs.readFileSync(file, 'utf8'), text);
+    // Its model still decides at the real N.
+    assert.equal(calibratedEngine(2_000_000, 128, { file, ...busy.opts }), 'bf16');
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
     forgetCalibrations();

@@ -2,6 +2,7 @@
 import type { Command } from 'commander';
 import { z } from 'zod';
 import { defineCommand } from '../command.ts';
+import { emitResult } from '../result.ts';
 
 const options = z.object({
   outDir: z.string().default('data/demo').describe('output directory, replaced atomically (default data/demo)'),
@@ -26,7 +27,7 @@ async function run(o: Options): Promise<void> {
     minQueryWords: o.minQueryWords,
     maxRelevant: o.maxRelevant,
   });
-  process.stdout.write(`${JSON.stringify(stats)}\n`);
+  await emitResult(stats);
 }
 
 export function register(program: Command): void {

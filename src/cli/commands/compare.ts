@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { DrhardInputError, DrhardUsageError } from '../../util/errors.ts';
 import { writeFileAtomic } from '../../util/fsx.ts';
 import { defineCommand } from '../command.ts';
+import { emitText } from '../result.ts';
 
 const options = z.object({
   runs: z.array(z.string()).min(2, 'give at least two run files: a baseline and a run to compare with it').describe('run files; the first is the baseline the others are compared with'),
@@ -101,7 +102,7 @@ async function run(o: Options): Promise<void> {
     out = `${lines.join('\n')}\n`;
   }
   if (o.out !== undefined) writeFileAtomic(o.out, out);
-  else process.stdout.write(out);
+  else await emitText(out);
 }
 
 export function register(program: Command): void {

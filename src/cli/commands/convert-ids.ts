@@ -2,6 +2,7 @@
 import type { Command } from 'commander';
 import { z } from 'zod';
 import { defineCommand } from '../command.ts';
+import { emitResult } from '../result.ts';
 
 const options = z.object({
   data: z.string().describe('dataset directory written by drhard preprocess'),
@@ -16,7 +17,7 @@ type Options = z.infer<typeof options>;
 async function run(o: Options): Promise<void> {
   const { convertRunIds } = await import('../../data/index.ts');
   const r = convertRunIds({ dataset: o.data, split: o.split, input: o.run, output: o.out, format: o.runFormat });
-  process.stdout.write(`${JSON.stringify({ output: o.out, ...r })}\n`);
+  await emitResult({ output: o.out, ...r });
 }
 
 export function register(program: Command): void {

@@ -5,6 +5,7 @@ import { z } from 'zod';
 import { DrhardInputError, DrhardUsageError } from '../../util/errors.ts';
 import { writeFileAtomic } from '../../util/fsx.ts';
 import { defineCommand } from '../command.ts';
+import { emitText } from '../result.ts';
 
 const options = z.object({
   model: z.string().describe('model directory: config.json + model.safetensors (or pytorch_model.bin)'),
@@ -82,7 +83,7 @@ async function run(o: Options): Promise<void> {
   const rows = seqs.map((_, i) => Array.from(flat.subarray(i * dim, (i + 1) * dim)));
   const json = `${JSON.stringify(rows)}\n`;
   if (o.out) writeFileAtomic(o.out, json);
-  else process.stdout.write(json);
+  else await emitText(json);
   model.dispose();
 }
 

@@ -3,6 +3,7 @@
 import type { Command } from 'commander';
 import { z } from 'zod';
 import { defineCommand } from '../command.ts';
+import { emitResult } from '../result.ts';
 
 const options = z.object({
   model: z.string().describe('model directory: config.json + model.safetensors (or pytorch_model.bin)'),
@@ -48,7 +49,7 @@ async function run(o: Options): Promise<void> {
       shouldStop: () => stop.requested,
       ...(pg ? { shard: encodeShard(pg) } : {}),
     });
-    process.stdout.write(`${JSON.stringify({ out: o.out, count: r.manifest.count, dim: r.manifest.dim, dtype: r.manifest.dtype, encoded: r.encoded, reused: r.reused, seconds: Number(r.seconds.toFixed(3)), encodeSeconds: r.encodeSeconds, cpuSeconds: r.cpuSeconds, rowsPerSecond: r.encoded > 0 ? Number((r.encoded / r.seconds).toFixed(1)) : null })}\n`);
+    await emitResult({ out: o.out, count: r.manifest.count, dim: r.manifest.dim, dtype: r.manifest.dtype, encoded: r.encoded, reused: r.reused, seconds: Number(r.seconds.toFixed(3)), encodeSeconds: r.encodeSeconds, cpuSeconds: r.cpuSeconds, rowsPerSecond: r.encoded > 0 ? Number((r.encoded / r.seconds).toFixed(1)) : null });
   } catch (e) {
     if (e instanceof EncodeStopped) {
       process.stderr.write(`drhard encode: ${e.message}\n`);

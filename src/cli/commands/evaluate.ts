@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { DrhardInputError, DrhardUsageError } from '../../util/errors.ts';
 import { writeFileAtomic } from '../../util/fsx.ts';
 import { defineCommand } from '../command.ts';
+import { emitText } from '../result.ts';
 
 const options = z.object({
   qrels: z.string().optional().describe('qrels file "qid 0 docid rel" (TREC or MS MARCO .tsv); optional with --data'),
@@ -72,7 +73,7 @@ async function run(o: Options): Promise<void> {
     out = formatMsmarcoBlock(mm.mrr, o.msmarcoK, mm.queriesRanked) + formatTrecTable(res, { perQuery: o.perQuery, ...(loaded.tag !== undefined ? { runid: loaded.tag } : {}) });
   }
   if (o.out !== undefined) writeFileAtomic(o.out, out);
-  else process.stdout.write(out);
+  else await emitText(out);
 }
 
 export function register(program: Command): void {

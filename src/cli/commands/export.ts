@@ -3,6 +3,7 @@
 import type { Command } from 'commander';
 import { z } from 'zod';
 import { defineCommand } from '../command.ts';
+import { emitResult } from '../result.ts';
 
 const options = z.object({
   out: z.string().describe('directory to write (replaced atomically if it exists)'),
@@ -19,7 +20,7 @@ async function run(o: Options): Promise<void> {
   const { readFileSync } = await import('node:fs');
   const version = (JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
   const r = await exportSentenceTransformers(o.model, o.out, { pooling: o.pooling, maxSeqLength: o.maxSeqLength, tokenizer: o.tokenizer, versions: { drhard: version } });
-  process.stdout.write(`${JSON.stringify({ out: o.out, format: o.format, ...r })}\n`);
+  await emitResult({ out: o.out, format: o.format, ...r });
 }
 
 export function register(program: Command): void {

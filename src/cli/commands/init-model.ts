@@ -3,6 +3,7 @@
 import type { Command } from 'commander';
 import { z } from 'zod';
 import { defineCommand } from '../command.ts';
+import { emitResult } from '../result.ts';
 
 const posInt = z.coerce.number().int('must be an integer').min(1, 'must be a positive integer');
 
@@ -81,7 +82,7 @@ async function run(o: Options): Promise<void> {
     outputEmbeddingSize: c.outputEmbeddingSize,
     tokenizer: r.tokenizer,
   };
-  process.stdout.write(`${JSON.stringify(summary)}\n`);
+  await emitResult(summary);
 }
 
 export function register(program: Command): void {

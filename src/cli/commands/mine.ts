@@ -6,6 +6,7 @@ import { z } from 'zod';
 import { DrhardUsageError } from '../../util/errors.ts';
 import { defineCommand } from '../command.ts';
 import { exactSchema, paramsSchema, sizeSchema } from '../retrieval.ts';
+import { emitResult } from '../result.ts';
 
 const options = z.object({
   data: z.string().describe('dataset directory written by drhard preprocess'),
@@ -128,7 +129,7 @@ async function run(o: Options): Promise<void> {
     const { qid, docid } = o.format === 'tsv' ? idWriters('original', ds, o.split) : {};
     if (lead) writeNegatives(o.out, r.negatives, o.format, { ...meta, counters: r.counters, seconds }, qid && docid ? { qid, docid } : undefined);
     if (r.counters.queriesShort > 0) log.warn({ queriesShort: r.counters.queriesShort, minNegatives: r.counters.minNegatives }, `some queries have fewer than ${o.topk} negatives`);
-    process.stdout.write(`${JSON.stringify({ out: o.out, ...r.counters, seconds: Number(seconds.toFixed(3)) })}\n`);
+    await emitResult({ out: o.out, ...r.counters, seconds: Number(seconds.toFixed(3)) });
   } finally {
     for (const f of cleanup.reverse()) f();
   }

@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import { z } from 'zod';
 import { DrhardUsageError } from '../../util/errors.ts';
 import { defineCommand } from '../command.ts';
+import { emitResult } from '../result.ts';
 
 const options = z.object({
   inputFormat: z.enum(['msmarco-passage', 'msmarco-doc', 'beir']).default('msmarco-passage').describe('input format: msmarco-passage (default), msmarco-doc or beir'),
@@ -76,7 +77,7 @@ async function run(o: Options): Promise<void> {
     skipped: m.corpus.skipped,
     splits: Object.fromEntries(Object.entries(m.splits).map(([k, s]) => [k, { queries: s.count, judgments: s.judgments, skipped: s.skipped }])),
   };
-  process.stdout.write(`${JSON.stringify(summary)}\n`);
+  await emitResult(summary);
 }
 
 export function register(program: Command): void {

@@ -7,6 +7,7 @@ import { z } from 'zod';
 import { DrhardUsageError } from '../../util/errors.ts';
 import { defineCommand } from '../command.ts';
 import type { CorpusFileStats } from '../../tokenizers/corpus.ts';
+import { emitResult } from '../result.ts';
 
 const options = z.object({
   input: z
@@ -97,7 +98,7 @@ async function run(o: Options): Promise<void> {
     inputs: stats,
     seconds: Number(((performance.now() - t0) / 1000).toFixed(2)),
   };
-  process.stdout.write(`${JSON.stringify(summary)}\n`);
+  await emitResult(summary);
 }
 
 export function register(program: Command): void {

@@ -6,6 +6,7 @@ import type { z } from 'zod';
 import { DrhardInputError, DrhardUsageError } from '../../util/errors.ts';
 import { resolveTrainOptions, trainOptionsSchema, type TrainOptions } from '../../train/options.ts';
 import { defineCommand, kebab, usageMessage } from '../command.ts';
+import { emitResult } from '../result.ts';
 
 export const PLACEHOLDERS: Record<string, string> = {
   data: 'dir',
@@ -64,7 +65,7 @@ async function run(o: TrainOptions): Promise<void> {
   try {
     const r = await trainDualEncoder(o, { stop, ...(pg ? { dist: { pg, crossRankNegatives: o.negativesXDevice ?? false } } : {}) });
     pg?.destroy();
-    process.stdout.write(`${JSON.stringify(summary(r))}\n`);
+    await emitResult(summary(r));
     process.exitCode = r.exitCode;
   } catch (e) {
     // After a failure a peer may be stuck: leave the group without waiting for it.
