@@ -70,6 +70,11 @@ function prefixLines(from: NodeJS.ReadableStream, to: NodeJS.WritableStream, pre
   });
 }
 
+function passThrough(from: NodeJS.ReadableStream, to: NodeJS.WritableStream): Promise<void> {
+  from.on('data', (chunk: Buffer) => to.write(chunk));
+  return new Promise((resolve) => from.on('end', () => resolve()));
+}
+
 const BIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../bin/drhard.js');
 
 export async function launch(o: LaunchOptions): Promise<LaunchResult> {
@@ -109,8 +114,11 @@ export async function launch(o: LaunchOptions): Promise<LaunchResult> {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     children.push(child);
+    // stdout is data: only global rank 0 writes it (src/cli/result.ts), and it passes through untouched, so a run
+    // file or JSON piped from `drhard launch -- …` is the command's own. Anything another rank prints there is not
+    // data: it goes to stderr, prefixed like the ranks' logs.
     const streams = Promise.all([
-      prefixLines(child.stdout as NodeJS.ReadableStream, stdout, `[rank ${rank}] `),
+      rank === 0 ? passThrough(child.stdout as NodeJS.ReadableStream, stdout) : prefixLines(child.stdout as NodeJS.ReadableStream, stderr, `[rank ${rank}] `),
       prefixLines(child.stderr as NodeJS.ReadableStream, stderr, `[rank ${rank}] `),
     ]);
     done.push(

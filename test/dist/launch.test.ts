@@ -20,7 +20,7 @@ function sink(): { stream: PassThrough; text: () => string } {
 
 const node = (code: string): string[] => [process.execPath, '-e', code];
 
-test('each rank gets torchrun variables; lines are prefixed by rank', async () => {
+test("each rank gets torchrun variables; logs are prefixed by rank; only rank 0's stdout is stdout", async () => {
   const out = sink();
   const err = sink();
   const r = await launch({
@@ -31,12 +31,24 @@ test('each rank gets torchrun variables; lines are prefixed by rank', async () =
   });
   assert.equal(r.exitCode, 0);
   assert.deepEqual(r.codes, [0, 0, 0]);
-  const lines = out.text().trim().split('\n').sort();
+  // Ranks 3-5 are not rank 0: what they print on stdout is not data and goes to stderr, prefixed.
+  assert.equal(out.text(), '');
+  const lines = err.text().trim().split('\n').filter((l) => / arg$/.test(l)).sort();
   assert.deepEqual(lines, [
     '[rank 3] 3 0 6 3 1 10.0.0.1 29999 arg',
     '[rank 4] 4 1 6 3 1 10.0.0.1 29999 arg',
     '[rank 5] 5 2 6 3 1 10.0.0.1 29999 arg',
   ]);
+  // Rank 0's stdout passes through untouched (a run file piped from launch is the command's own).
+  const out0 = sink();
+  const r0 = await launch({
+    nprocPerNode: 2, nnodes: 1, nodeRank: 0, masterAddr: '127.0.0.1', masterPort: 29998,
+    program: node("process.stdout.write(process.env.RANK === '0' ? 'q1 Q0 d7 1 2.5 run\\nq2' : 'not data\\n')"),
+    command: [], stdout: out0.stream, stderr: err.stream, env: { PATH: process.env['PATH'] },
+  });
+  assert.equal(r0.exitCode, 0);
+  assert.equal(out0.text(), 'q1 Q0 d7 1 2.5 run\nq2');
+  assert.ok(err.text().includes('[rank 1] not data\n'), err.text());
   for (const rank of [3, 4, 5]) {
     assert.ok(err.text().includes(`[rank ${rank}] partial\n`), err.text());
     assert.ok(err.text().includes(`[rank ${rank}] no newline\n`), err.text());
@@ -70,10 +82,9 @@ test('drhard launch runs a drhard command per rank (CLI)', () => {
   const bin = path.resolve(import.meta.dirname, '../../bin/drhard.js');
   const r = spawnSync(process.execPath, [bin, 'launch', '--nproc-per-node', '2', '--', '--version'], { encoding: 'utf8', timeout: 120_000 });
   assert.equal(r.status, 0, r.stderr);
-  const lines = r.stdout.trim().split('\n').sort();
-  assert.equal(lines.length, 2);
-  assert.match(lines[0] as string, /^\[rank 0\] \d+\.\d+\.\d+/);
-  assert.match(lines[1] as string, /^\[rank 1\] \d+\.\d+\.\d+/);
+  // Rank 0's output is stdout; rank 1's went to stderr with its prefix.
+  assert.match(r.stdout, /^\d+\.\d+\.\d+\n$/);
+  assert.match(r.stderr, /^\[rank 1\] \d+\.\d+\.\d+$/m);
   const bad = spawnSync(process.execPath, [bin, 'launch', '--nproc-per-node', '0', '--', '--version'], { encoding: 'utf8', timeout: 60_000 });
   assert.equal(bad.status, 2);
   assert.match(bad.stderr, /--nproc-per-node/);
@@ -101,10 +112,8 @@ test('drhard launch -- encode: one result line on stdout (rank 0), the other ran
     });
     assert.equal(r.code, 0, r.stderr);
     const lines = r.stdout.split('\n').filter((l) => l !== '');
-    const results = lines.filter((l) => /^\[rank \d+\] \{/.test(l));
-    assert.equal(results.length, 1, `one result on stdout, got:\n${r.stdout}`);
-    assert.match(results[0] as string, /^\[rank 0\] \{/);
-    const r0 = JSON.parse((results[0] as string).slice('[rank 0] '.length)) as { count: number; encoded: number };
+    assert.equal(lines.length, 1, `one result on stdout, got:\n${r.stdout}`);
+    const r0 = JSON.parse(lines[0] as string) as { count: number; encoded: number };
     // Rank 1's result is in its debug log on stderr; the two encoded the corpus between them.
     const logged = r.stderr
       .split('\n')

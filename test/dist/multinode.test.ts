@@ -43,11 +43,13 @@ test('two launchers (--nnodes 2, one rank each) form one world; sharded encode e
     assert.equal(res[1]?.stdout, '', 'the node of rank 1 prints nothing on stdout');
     const outs = res.map((x, i) => {
       const from = i === 0 ? x.stdout : x.stderr;
+      // Rank 0's stdout is the command's own (no prefix); rank 1's log lines carry their rank.
+      const prefix = i === 0 ? '' : `[rank ${i}] `;
       const line = from
         .trim()
         .split('\n')
-        .filter((l) => l.startsWith(`[rank ${i}] {`))
-        .map((l) => JSON.parse(l.slice(`[rank ${i}] `.length)) as { count: number; encoded: number; result?: { count: number; encoded: number } })
+        .filter((l) => l.startsWith(`${prefix}{`))
+        .map((l) => JSON.parse(l.slice(prefix.length)) as { count: number; encoded: number; result?: { count: number; encoded: number } })
         .map((o) => (i === 0 ? o : o.result))
         .find((o) => o !== undefined);
       assert.ok(line !== undefined, `launcher ${i} gave no [rank ${i}] result:\n${from}`);
