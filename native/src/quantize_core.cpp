@@ -103,15 +103,21 @@ inline int32_t scalarRange(const float* row, int64_t i0, int64_t D, float inv, f
   return total;
 }
 
-// One row: codes, scale, code sum and norms; false (nothing written) if it holds a non-finite value.
-bool rowGeneric(const float* row, int64_t D, int levels, const RowDest& out, float& scale, int32_t& sum, double* norms) {
-  uint32_t mxBits = 0;
-  for (int64_t i = 0; i < D; i++) {
+// The largest |x_i| of row[i0…D) as float32 bits, folded into mxBits: an integer max orders like the value (and puts
+// NaN and Inf above every finite value), which the compiler vectorizes where a float max would need -ffast-math.
+inline uint32_t absMaxBits(const float* row, int64_t i0, int64_t D, uint32_t mxBits) {
+  for (int64_t i = i0; i < D; i++) {
     uint32_t u;
     std::memcpy(&u, row + i, sizeof u);
     u &= 0x7FFFFFFFu;
     mxBits = u > mxBits ? u : mxBits;
   }
+  return mxBits;
+}
+
+// One row: codes, scale, code sum and norms; false (nothing written) if it holds a non-finite value.
+bool rowGeneric(const float* row, int64_t D, int levels, const RowDest& out, float& scale, int32_t& sum, double* norms) {
+  const uint32_t mxBits = absMaxBits(row, 0, D, 0);
   if (mxBits >= 0x7F800000u) return false;
   float s, inv;
   scaleOf(mxBits, levels, s, inv);
@@ -231,12 +237,7 @@ __attribute__((target("avx2,fma"))) bool rowAvx2(const float* row, int64_t D, in
   _mm256_store_si256(reinterpret_cast<__m256i*>(mv), m);
   uint32_t mxBits = 0;
   for (int t = 0; t < 8; t++) mxBits = mv[t] > mxBits ? mv[t] : mxBits;
-  for (; i < D; i++) {
-    uint32_t u;
-    std::memcpy(&u, row + i, sizeof u);
-    u &= 0x7FFFFFFFu;
-    mxBits = u > mxBits ? u : mxBits;
-  }
+  mxBits = absMaxBits(row, i, D, mxBits);
   if (mxBits >= 0x7F800000u) return false;
   float s, inv;
   scaleOf(mxBits, levels, s, inv);
