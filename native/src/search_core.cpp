@@ -559,21 +559,29 @@ __attribute__((target("avx512f,avx512bw,avx512vnni"), always_inline)) inline voi
 }
 
 // Σ q_i·d̂_i for one document of a panel (its codes at col[128g + e] for dimension 4g + e), summed in float32 by
-// FMAs in some order: each step rounds once, so the sum errs by at most γ_D·Σ|q_i·d̂_i| (γ_D = D·u/(1 − D·u)). 16
-// groups of 4 codes are gathered at a time: 64 consecutive dimensions.
-__attribute__((target("avx512f,avx512bw,avx512vnni"))) double refineDot(const float* q, const int8_t* col, int64_t D) {
-  const __m512i idx = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
-                                         _mm512_set1_epi32(128));
-  __m512 a0 = _mm512_setzero_ps(), a1 = _mm512_setzero_ps(), a2 = _mm512_setzero_ps(), a3 = _mm512_setzero_ps();
+// FMAs in some order: each step rounds once, so the sum errs by at most γ_D·Σ|q_i·d̂_i| (γ_D = D·u/(1 − D·u)). Each
+// group's 4 codes are one 32-bit load into its own 128-bit FMA chain: measured 14% (512-bit kernel) and 20-23%
+// (256-bit kernels) faster searches at 200k × 768 than gathering 16 or 8 groups at a time, and no slower than building
+// 256-bit vectors from the loads. Shared by every int8 kernel (AVX2 + FMA is the least of them).
+__attribute__((target("avx2,fma"))) double refineDot(const float* q, const int8_t* col, int64_t D) {
+  __m128 a0 = _mm_setzero_ps(), a1 = _mm_setzero_ps(), a2 = _mm_setzero_ps(), a3 = _mm_setzero_ps();
   int64_t i = 0;
-  for (; i + 64 <= D; i += 64) {
-    const __m512i w = _mm512_i32gather_epi32(idx, col + 32 * i, 1);
-    a0 = _mm512_fmadd_ps(_mm512_loadu_ps(q + i), _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm512_castsi512_si128(w))), a0);
-    a1 = _mm512_fmadd_ps(_mm512_loadu_ps(q + i + 16), _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm512_extracti32x4_epi32(w, 1))), a1);
-    a2 = _mm512_fmadd_ps(_mm512_loadu_ps(q + i + 32), _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm512_extracti32x4_epi32(w, 2))), a2);
-    a3 = _mm512_fmadd_ps(_mm512_loadu_ps(q + i + 48), _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm512_extracti32x4_epi32(w, 3))), a3);
+  for (; i + 16 <= D; i += 16) {
+    const int8_t* c = col + 32 * i;
+    int32_t w0, w1, w2, w3;
+    std::memcpy(&w0, c, 4);
+    std::memcpy(&w1, c + 128, 4);
+    std::memcpy(&w2, c + 256, 4);
+    std::memcpy(&w3, c + 384, 4);
+    a0 = _mm_fmadd_ps(_mm_loadu_ps(q + i), _mm_cvtepi32_ps(_mm_cvtepi8_epi32(_mm_cvtsi32_si128(w0))), a0);
+    a1 = _mm_fmadd_ps(_mm_loadu_ps(q + i + 4), _mm_cvtepi32_ps(_mm_cvtepi8_epi32(_mm_cvtsi32_si128(w1))), a1);
+    a2 = _mm_fmadd_ps(_mm_loadu_ps(q + i + 8), _mm_cvtepi32_ps(_mm_cvtepi8_epi32(_mm_cvtsi32_si128(w2))), a2);
+    a3 = _mm_fmadd_ps(_mm_loadu_ps(q + i + 12), _mm_cvtepi32_ps(_mm_cvtepi8_epi32(_mm_cvtsi32_si128(w3))), a3);
   }
-  float t = _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(a0, a1), _mm512_add_ps(a2, a3)));
+  const __m128 s4 = _mm_add_ps(_mm_add_ps(a0, a1), _mm_add_ps(a2, a3));
+  alignas(16) float lanes[4];
+  _mm_store_ps(lanes, s4);
+  float t = (lanes[0] + lanes[1]) + (lanes[2] + lanes[3]);
   for (; i < D; i++) t = std::fma(q[i], static_cast<float>(col[32 * (i - i % 4) + i % 4]), t);
   return t;
 }
