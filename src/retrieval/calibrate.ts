@@ -81,11 +81,15 @@ const entrySchema = z.object({
   /** Queries/s of every engine on the sample, best of ROUNDS. */
   qps: z.record(z.string(), z.number()),
   /**
-   * Seconds for the sample's B queries: `fixed` + `perDoc`·N, fitted from the full and the half sample. The screens pay
-   * a per-query cost (rescoring ~100-250 random rows) that a small sample overweights: choosing by this model at the
-   * real N, not by the sample's rate, keeps faiss from winning a 20k-document sample and losing 3x at 200k.
+   * Seconds for the sample's B queries: `fixed` + `perDoc`·N + `perLog`·ln N, fitted through the full, half and quarter
+   * samples. The screens pay a per-query cost (rescoring ~100-250 random rows) that a small sample overweights:
+   * choosing by this model at the real N, not by the sample's rate, keeps faiss from winning a 20k-document sample and
+   * losing 3x at 200k. The log term is the screens' candidates: a query's threshold rises as it meets documents, so
+   * the candidates it refines or rescores grow like k·ln(N/k), not like N; a line through two small samples
+   * over-predicted the int8 engine's cost at 200k × 768 by 60% (854 queries/s predicted, 1,106 measured) and chose
+   * bf16, 10% slower there. `perLog` absent (files from before it) means 0.
    */
-  model: z.record(z.string(), z.object({ fixed: z.number(), perDoc: z.number() })),
+  model: z.record(z.string(), z.object({ fixed: z.number(), perDoc: z.number(), perLog: z.number().optional() })),
   shape: z.object({ N: z.number().int(), D: z.number().int(), B: z.number().int(), k: z.number().int() }),
   measuredAt: z.string(),
   /**
@@ -220,6 +224,11 @@ export function calibratedEngine(N: number, D: number, opts: CalibrationOptions 
   return engineFor(calibration(D, opts), N);
 }
 
+/** A model's predicted seconds for N documents (never below a microsecond: the log term may extrapolate low). */
+export function modelSeconds(m: { fixed: number; perDoc: number; perLog?: number | undefined }, N: number): number {
+  return Math.max(1e-6, m.fixed + m.perDoc * N + (m.perLog ?? 0) * Math.log(Math.max(1, N)));
+}
+
 /** The engine a calibration predicts fastest for N documents. */
 export function engineFor(entry: CalibrationEntry, N: number): ExactEngine {
   let best: ExactEngine = entry.engine;
@@ -227,7 +236,7 @@ export function engineFor(entry: CalibrationEntry, N: number): ExactEngine {
   for (const e of EXACT_ENGINES) {
     const m = entry.model[e];
     if (m === undefined) continue;
-    const t = m.fixed + m.perDoc * N;
+    const t = modelSeconds(m, N);
     if (t < bestT) {
       bestT = t;
       best = e;
@@ -367,16 +376,18 @@ function measureEngines(D: number, machine: string, engines: readonly ExactEngin
   const B = size.queries;
   const full = new Map<ExactEngine, Sample[]>(engines.map((e) => [e, []]));
   const half = new Map<ExactEngine, Sample[]>(engines.map((e) => [e, []]));
+  const quarter = new Map<ExactEngine, Sample[]>(engines.map((e) => [e, []]));
   const H = Math.max(1, Math.floor(N / 2));
+  const Q = Math.max(1, Math.floor(N / 4));
   const loads: number[] = [];
   let rounds = 0;
   /** The engines whose ranking is still in question; empty when settled. */
   const unsettled = (): ExactEngine[] => {
-    const best = engines.map((e) => ({ e, f: bestOf(full.get(e) as Sample[]), h: bestOf(half.get(e) as Sample[]) }));
+    const best = engines.map((e) => ({ e, f: bestOf(full.get(e) as Sample[]), h: bestOf(half.get(e) as Sample[]), q: bestOf(quarter.get(e) as Sample[]) }));
     // Not one quiet sample: the machine is busy throughout, and more rounds now would be as busy (the load average
     // alone changes over tens of seconds). Provisional, and the next process measures again.
-    if (![...full.values(), ...half.values()].flat().some((x) => !x.contended)) return [];
-    const noisy = best.filter((b) => !b.f.quiet || !b.h.quiet).map((b) => b.e);
+    if (![...full.values(), ...half.values(), ...quarter.values()].flat().some((x) => !x.contended)) return [];
+    const noisy = best.filter((b) => !b.f.quiet || !b.h.quiet || !b.q.quiet).map((b) => b.e);
     const ranked = [...best].sort((a, b) => a.f.seconds - b.f.seconds);
     const [lead, next] = ranked;
     if (lead === undefined) return [];
@@ -410,9 +421,11 @@ function measureEngines(D: number, machine: string, engines: readonly ExactEngin
         for (const e of these) {
           const f = sample(measure, judge, e, docs, q, K);
           const h = sample(measure, judge, e, docs.narrow(0, 0, H), q, K);
+          const r = sample(measure, judge, e, docs.narrow(0, 0, Q), q, K);
           (full.get(e) as Sample[]).push(f);
           (half.get(e) as Sample[]).push(h);
-          loads.push(f.load, h.load);
+          (quarter.get(e) as Sample[]).push(r);
+          loads.push(f.load, h.load, r.load);
         }
         rounds++;
         if (rounds === ROUNDS && clock !== null) baseNs = clock().wallNs - start;
@@ -422,26 +435,23 @@ function measureEngines(D: number, machine: string, engines: readonly ExactEngin
     }
   });
   const qps: Record<string, number> = {};
-  const model: Record<string, { fixed: number; perDoc: number }> = {};
+  const model: Record<string, { fixed: number; perDoc: number; perLog?: number }> = {};
   let engine: ExactEngine = 'fp32';
   let engineT = Infinity;
   let provisional = false;
   for (const e of engines) {
     const f = bestOf(full.get(e) as Sample[]);
     const h = bestOf(half.get(e) as Sample[]);
-    provisional ||= !f.quiet || !h.quiet;
+    const r = bestOf(quarter.get(e) as Sample[]);
+    provisional ||= !f.quiet || !h.quiet || !r.quiet;
     qps[e] = Math.round((10 * B) / f.seconds) / 10;
     if (f.seconds < engineT) {
       engineT = f.seconds;
       engine = e;
     }
-    // The marginal cost of the second half, kept within [1/2, 1] of the average per document: a difference of two
-    // timings on a shared machine can come out at anything.
-    const avg = f.seconds / N;
-    const perDoc = N > H ? Math.min(avg, Math.max(avg / 2, (f.seconds - h.seconds) / (N - H))) : avg;
-    model[e] = { fixed: Math.max(0, f.seconds - perDoc * N), perDoc };
+    model[e] = fitModel([Q, H, N], [r.seconds, h.seconds, f.seconds]);
   }
-  const all = [...full.values(), ...half.values()].flat();
+  const all = [...full.values(), ...half.values(), ...quarter.values()].flat();
   const round2 = (x: number): number => Math.round(x * 100) / 100;
   const shares = all.flatMap((x) => (x.cpuShare === null ? [] : [x.cpuShare])).sort((a, b) => a - b);
   return {
@@ -454,6 +464,29 @@ function measureEngines(D: number, machine: string, engines: readonly ExactEngin
     provisional,
     contention: { rounds, samples: all.length, contended: all.filter((s) => s.contended).length, load: [round2(loads[0] ?? 0), round2(loads.at(-1) ?? 0)], cores: judge.cores, ...(shares.length > 0 ? { cpuShare: round2(shares[shares.length >> 1] as number) } : {}) },
   };
+}
+
+/**
+ * seconds = fixed + perDoc·n + perLog·ln n through three (n, seconds) points, n ascending. A fit that comes out
+ * unphysical (a negative slope or log term: timing noise) falls back to the line through the two largest samples,
+ * its slope kept within [1/2, 1] of the average per document (a difference of two timings on a shared machine can come
+ * out at anything).
+ */
+export function fitModel(n: readonly [number, number, number], t: readonly [number, number, number]): { fixed: number; perDoc: number; perLog?: number } {
+  const [n1, n2, n3] = n;
+  const [t1, t2, t3] = t;
+  const avg = t3 / n3;
+  if (n1 < n2 && n2 < n3) {
+    const l1 = Math.log(n1), l2 = Math.log(n2), l3 = Math.log(n3);
+    const det = (n2 - n1) * (l3 - l2) - (l2 - l1) * (n3 - n2);
+    const perDoc = ((t2 - t1) * (l3 - l2) - (l2 - l1) * (t3 - t2)) / det;
+    const perLog = ((n2 - n1) * (t3 - t2) - (t2 - t1) * (n3 - n2)) / det;
+    if (Number.isFinite(perDoc) && Number.isFinite(perLog) && perDoc >= 0 && perLog >= 0 && perDoc <= avg) {
+      return { fixed: t3 - perDoc * n3 - perLog * l3, perDoc, perLog };
+    }
+  }
+  const perDoc = n3 > n2 ? Math.min(avg, Math.max(avg / 2, (t3 - t2) / (n3 - n2))) : avg;
+  return { fixed: Math.max(0, t3 - perDoc * n3), perDoc };
 }
 
 /** Builds the engine's searcher (untimed), warms it up once, then times one search of all queries. */
