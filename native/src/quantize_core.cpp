@@ -26,7 +26,7 @@
 namespace drhard {
 namespace {
 
-constexpr int64_t kPanel = 32;  // rows per document panel: search_core.cpp's int8 screen reads 16 rows × 4 dims a zmm
+constexpr int64_t kPanel = kInt8PanelRows;  // rows per document panel (search_core.h)
 
 // Where one row's codes go: document panels (signed bytes, dims 4g…4g+3 as one dword every 128 bytes) or query
 // rows (the byte code + levels + 1, so a code is never 0 and the 127-level codes are today's code + 128).
@@ -339,8 +339,7 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> int8Quantize(const at
   if (panels && levels != 127)
     throw std::invalid_argument("int8Quantize: document panels are always coded with 127 levels (got " +
                                 std::to_string(levels) + "); fewer levels are for query rows (panels = false)");
-  if (!xIn.device().is_cpu() || xIn.dim() != 2 || xIn.scalar_type() != at::kFloat)
-    throw std::invalid_argument("int8Quantize: rows must be a 2-dimensional CPU float32 tensor");
+  checkMatrix(xIn, at::kFloat, "int8Quantize: rows");
   const RowFn rowFn = chooseRowFn();
   const at::Tensor x = xIn.contiguous();
   const int64_t n = x.size(0), D = x.size(1);

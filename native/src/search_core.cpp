@@ -16,6 +16,7 @@
 #include <numeric>
 #include <stdexcept>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace drhard {
@@ -236,6 +237,8 @@ class BlasSingleThread {
   int prev_ = 1;
 };
 
+}  // namespace
+
 void checkMatrix(const at::Tensor& t, at::ScalarType type, const char* name) {
   if (!t.device().is_cpu()) throw std::invalid_argument(std::string(name) + " must be a CPU tensor");
   if (t.dim() != 2) throw std::invalid_argument(std::string(name) + " must be 2-dimensional");
@@ -243,8 +246,6 @@ void checkMatrix(const at::Tensor& t, at::ScalarType type, const char* name) {
     throw std::invalid_argument(std::string(name) + " must be " + c10::toString(type) + ", got " +
                                 c10::toString(t.scalar_type()));
 }
-
-}  // namespace
 
 // Whether at::mm of bfloat16 matrices of this size accumulates in float32 (the bound's assumption). libtorch 1.13
 // sends a bfloat16 GEMM to oneDNN (float32 accumulation, AMX here) only when m·k·n > 16³, mkldnn is enabled and the
@@ -464,7 +465,7 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> sgemmScreenedTopk(const at::Tenso
 
 namespace {
 
-constexpr int64_t kPanel = 32;  // documents per panel: two zmm of 16 documents × 4 dimensions
+constexpr int64_t kPanel = kInt8PanelRows;  // documents per panel: two zmm of 16 documents × 4 dimensions
 constexpr int kQueryTile = 12;  // queries per register tile: 24 int32 accumulators + 2 document + 1 query register
 constexpr int kUp = _MM_FROUND_TO_POS_INF | _MM_FROUND_NO_EXC;
 constexpr int kDown = _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC;
@@ -516,6 +517,32 @@ void prune8(Row& r, int64_t k, const Int8Bound& e, std::vector<float>& tmp) {
   r.v.resize(w);
   r.hi.resize(w);
   r.id.resize(w);
+}
+
+// Each query's bound terms for an int8 screen of queries b0…b1, its cheap threshold from lowK (a caller's floor, else
+// -inf) and, where survivors are refined, a small pruning cap: every candidate then costs a refinement, so lowK is
+// raised early and often (pruning stays amortized by the cap doubling in the kernels). Shared by every kernel.
+std::vector<Int8Bound> int8RowBounds(std::vector<Row>& rows, const float* qe, int64_t b0, int64_t b1, double maxA,
+                                     double maxC, double tinyAbs, double rel, bool refine, int64_t k) {
+  const double u = std::ldexp(1.0, -24);
+  std::vector<Int8Bound> eb(static_cast<size_t>(b1 - b0));
+  for (int64_t b = b0; b < b1; b++) {
+    const double alpha = qe[2 * b], beta = qe[2 * b + 1];
+    // The kernels' rounded-up e, hi: at most 3 and 2 float32 roundings upward beyond the exact sums.
+    eb[b - b0] = {qe[2 * b], qe[2 * b + 1], (alpha * maxA + beta * maxC + tinyAbs) * (1 + 8 * u), rel + 3 * u};
+    rows[b].tau = cheapThreshold(rows[b].lowK, eb[b - b0]);
+    if (refine) rows[b].cap = static_cast<size_t>(2 * k + 16);
+  }
+  return eb;
+}
+
+// The last prune of queries b0…b1 after an int8 screen; their upper bounds are not needed past it.
+void finishInt8Rows(std::vector<Row>& rows, int64_t b0, int64_t b1, const std::vector<Int8Bound>& eb, int64_t k,
+                    std::vector<float>& tmp) {
+  for (int64_t b = b0; b < b1; b++) {
+    prune8(rows[b], k, eb[b - b0], tmp);
+    std::vector<float>().swap(rows[b].hi);
+  }
 }
 
 // One tile: QT queries × one panel of 32 documents, int32 sums of (q̂ + 128)·d̂ over all Dp/4 groups of 4 dims,
@@ -607,16 +634,7 @@ __attribute__((target("avx512f,avx512bw,avx512vnni"))) void int8ScreenQueries(
   // Refining pays where rescoring a row is dear: measured (cpu seconds, loaded 2-core EPYC) 7-10% faster at
   // 200k × 768, 7% slower at 1M × 128, where rescored rows are short and few.
   const bool refine = D >= 256;
-  std::vector<Int8Bound> eb(static_cast<size_t>(b1 - b0));
-  for (int64_t b = b0; b < b1; b++) {
-    const double alpha = qe[2 * b], beta = qe[2 * b + 1];
-    // The kernel's rounded-up e, hi: at most 3 and 2 float32 roundings upward beyond the exact sums.
-    eb[b - b0] = {qe[2 * b], qe[2 * b + 1], (alpha * maxA + beta * maxC + tinyAbs) * (1 + 8 * u), rel + 3 * u};
-    rows[b].tau = cheapThreshold(rows[b].lowK, eb[b - b0]);
-    // Every candidate costs a refinement, so lowK is raised early and often (pruning stays amortized by the cap
-    // doubling below).
-    if (refine) rows[b].cap = static_cast<size_t>(2 * k + 16);
-  }
+  const std::vector<Int8Bound> eb = int8RowBounds(rows, qe, b0, b1, maxA, maxC, tinyAbs, rel, refine, k);
   const __m512 tiny = _mm512_set1_ps(floatAtOrAbove(tinyAbs));
   const __m512 relv = _mm512_set1_ps(floatAtOrAbove(rel));
   std::vector<float> tmp;
@@ -711,10 +729,7 @@ __attribute__((target("avx512f,avx512bw,avx512vnni"))) void int8ScreenQueries(
       }
     }
   }
-  for (int64_t b = b0; b < b1; b++) {
-    prune8(rows[b], k, eb[b - b0], tmp);
-    std::vector<float>().swap(rows[b].hi);
-  }
+  finishInt8Rows(rows, b0, b1, eb, k, tmp);
 }
 
 // The 256-bit screens (native/src/int8_screen256.inc), one per instruction set. The EVEX form of 256-bit VNNI
@@ -843,18 +858,14 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> int8ScreenedTopk(const at::Tensor
     // documents stream once per thread, the slice's codes stay in its core's L2.
     const int nt = at::get_num_threads();
     const int64_t grain = std::max<int64_t>(1, (B + nt - 1) / nt);
+    // The 256-bit kernels share a signature (the 512-bit one's query offset is fixed at 128).
+    const auto narrow = isa == "avx-vnni" ? avxvnni::screenQueries : isa == "avx512vl-vnni" ? vnni256::screenQueries : avx2::screenQueries;
     at::parallel_for(0, B, grain, [&](int64_t b0, int64_t b1) {
       if (isa == "avx512-vnni")
         int8ScreenQueries(qf, D, qc, qs, qe, b0, b1, Dp, dc, ds, su, de, N, Np, maxA, maxC, tinyAbs, errRel, rows, k);
-      else if (isa == "avx-vnni")
-        avxvnni::screenQueries(qf, D, qc, static_cast<int32_t>(qOffset), qs, qe, b0, b1, Dp, dc, ds, su, de, N, Np, maxA,
-                               maxC, tinyAbs, errRel, rows, k);
-      else if (isa == "avx512vl-vnni")
-        vnni256::screenQueries(qf, D, qc, static_cast<int32_t>(qOffset), qs, qe, b0, b1, Dp, dc, ds, su, de, N, Np, maxA,
-                               maxC, tinyAbs, errRel, rows, k);
       else
-        avx2::screenQueries(qf, D, qc, static_cast<int32_t>(qOffset), qs, qe, b0, b1, Dp, dc, ds, su, de, N, Np, maxA,
-                            maxC, tinyAbs, errRel, rows, k);
+        narrow(qf, D, qc, static_cast<int32_t>(qOffset), qs, qe, b0, b1, Dp, dc, ds, su, de, N, Np, maxA, maxC, tinyAbs,
+               errRel, rows, k);
     });
   }, false, /*prefetchRows=*/true, floor);
 }

@@ -34,6 +34,11 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> sgemmScreenedTopk(const at::Tenso
                                                                 const at::Tensor& errAbs, int64_t k, int64_t chunk,
                                                                 const at::Tensor& floor = at::Tensor());
 
+// Shared by search_core.cpp and quantize_core.cpp: rows per int8 document panel (two zmm of 16 rows × 4 dims, or
+// four ymm of 8), and the check of a 2-dimensional CPU matrix argument of a given dtype (`name` leads the message).
+constexpr int64_t kInt8PanelRows = 32;
+void checkMatrix(const at::Tensor& t, at::ScalarType type, const char* name);
+
 // Whether this libtorch's bfloat16 GEMM of an m×k by k×n product accumulates in float32 here (oneDNN path, checked
 // once against float64); screenedTopk screens through sgemm where it does not.
 bool bf16GemmIsFloat32Accumulating(int64_t m, int64_t k, int64_t n);
