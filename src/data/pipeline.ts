@@ -1,7 +1,8 @@
 // Parse + tokenize a text file in order-preserving chunks, on worker threads (one tokenizer per worker) or in-process.
 import * as os from 'node:os';
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
 import { DrhardInputError } from '../util/errors.ts';
+import { startTsWorker } from '../util/worker.ts';
 import { loadTokenizer, type DrTokenizer, type LoadTokenizerOptions } from '../tokenizers/index.ts';
 import { readLineChunks, type ChunkSourceResult } from './chunks.ts';
 import { parseChunk, type ParseOptions, type SkippedLine } from './parse.ts';
@@ -127,10 +128,7 @@ export class TokenizePool {
   }
 
   private spawn(): Promise<void> {
-    const url = new URL('./worker.ts', import.meta.url).href;
-    // Workers do not inherit tsx's loader hooks, so the bootstrap registers them before importing the TS module.
-    const boot = `import(${JSON.stringify(import.meta.resolve('tsx/esm/api'))}).then((m) => { m.register(); return import(${JSON.stringify(url)}); });`;
-    const worker = new Worker(boot, { eval: true, workerData: this.spec });
+    const worker = startTsWorker(new URL('./worker.ts', import.meta.url).href, this.spec);
     const slot: WorkerSlot = { worker, pending: new Map(), failed: undefined };
     this.slots.push(slot);
     return new Promise((resolve, reject) => {

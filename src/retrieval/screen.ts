@@ -199,15 +199,19 @@ export function int8Tiny(D: number): number {
  * name a slower one (tests and benches compare them on one machine). All return the same top-k and scores.
  */
 export function int8Isa(env: NodeJS.ProcessEnv = process.env): string {
+  assertInt8Available();
   const isas = T.int8ScreenIsas();
   const want = env['DRHARD_INT8_ISA'];
-  if (want === undefined || want === '') {
-    const best = isas[0];
-    if (best === undefined) throw new DrhardInputError("the 'int8' exact engine needs a CPU with AVX2 and FMA, which this one lacks; use --exact fp32 (or auto)");
-    return best;
-  }
-  if (!isas.includes(want)) throw new DrhardInputError(`DRHARD_INT8_ISA=${want}: this CPU runs only ${isas.length > 0 ? isas.join(', ') : 'no int8 screen'}`);
+  if (want === undefined || want === '') return isas[0] as string;
+  if (!isas.includes(want)) throw new DrhardInputError(`DRHARD_INT8_ISA=${want}: this CPU runs only ${isas.join(', ')}`);
   return want;
+}
+
+/** A clear error on a CPU that runs no int8 screen (without AVX2 and FMA). */
+export function assertInt8Available(): void {
+  if (!T.int8ScreenSupported()) {
+    throw new DrhardInputError("the 'int8' exact engine needs a CPU with AVX2 and FMA, which this one lacks; use --exact fp32 (or auto)");
+  }
 }
 
 /**

@@ -8,7 +8,7 @@ import { DrhardInputError } from '../util/errors.ts';
 import { assertFileFinite, assertFinite, layoutOf, nonFiniteError, nonFiniteRows, readRows, readRowsInto, verifyEmbeddings, type EmbeddingsLayout } from './embeddings.ts';
 import { calibratedEngine } from './calibrate.ts';
 import { faissBytesPerVector } from './faissmem.ts';
-import { Int8Copy, ScreenCopy, maxRowNorm, sgemmScreenedSearch } from './screen.ts';
+import { Int8Copy, ScreenCopy, assertInt8Available, maxRowNorm, sgemmScreenedSearch } from './screen.ts';
 import { chunkTopK, emptyTopK, mergeInto, sortRows, type TopK } from './topk.ts';
 
 export type SearchHits = TopK;
@@ -586,12 +586,6 @@ function kthScores(acc: TopK, qs: number, qb: number): Float32Array | undefined 
     any ||= floor[b] !== Number.NEGATIVE_INFINITY;
   }
   return any ? floor : undefined;
-}
-
-function assertInt8Available(): void {
-  if (!T.int8ScreenSupported()) {
-    throw new DrhardInputError("the 'int8' exact engine needs a CPU with AVX2 and FMA, which this one lacks; use --exact fp32 (or auto)");
-  }
 }
 
 /** The int8 engine's copy of `docs`; a clear error on a CPU without AVX2. */

@@ -8,6 +8,7 @@ import * as path from 'node:path';
 import * as T from '../../src/tensor/index.ts';
 import { DenseSearcher } from '../../src/retrieval/search.ts';
 import { Int8Copy, maxRowNorm, sgemmScreenedSearch } from '../../src/retrieval/screen.ts';
+import { withEnv } from '../helpers/env.ts';
 import { testSeed } from '../helpers/seed.ts';
 import { bruteForceTopK, hitRows, rowLists, tmpDir, writeEmbeddingsFile } from './helpers.ts';
 
@@ -63,7 +64,6 @@ test('sharded search with ties across shard boundaries equals the in-memory sear
   const seed = testSeed(182);
   T.manualSeed(seed);
   const dir = tmpDir();
-  const saved = process.env['DRHARD_INT8_ISA'];
   try {
     T.tidy(() => {
       const N = 5000;
@@ -82,20 +82,18 @@ test('sharded search with ties across shard boundaries equals the in-memory sear
         writeEmbeddingsFile(file, docs);
         const ref = bruteForceTopK(q, docs, 60, 'float64');
         for (const [engine, isa] of engines) {
-          if (isa === undefined) delete process.env['DRHARD_INT8_ISA'];
-          else process.env['DRHARD_INT8_ISA'] = isa;
-          using sharded = DenseSearcher.fromFile(file, { engine, maxMemoryBytes: (N * D * 4) / 6 });
-          using mem = DenseSearcher.fromTensor(docs, { engine });
-          assert.ok(sharded.shards > 3, `${sharded.shards} shards`);
-          const got = hitRows(sharded.search(q, 60), 9);
-          assert.deepEqual(got, hitRows(mem.search(q, 60), 9), `${engine} ${isa ?? ''}: sharded vs in-memory, ${what}, seed=${seed}`);
-          assert.deepEqual(got, ref, `${engine} ${isa ?? ''}: sharded vs brute force, ${what}, seed=${seed}`);
+          withEnv({ DRHARD_INT8_ISA: isa }, () => {
+            using sharded = DenseSearcher.fromFile(file, { engine, maxMemoryBytes: (N * D * 4) / 6 });
+            using mem = DenseSearcher.fromTensor(docs, { engine });
+            assert.ok(sharded.shards > 3, `${sharded.shards} shards`);
+            const got = hitRows(sharded.search(q, 60), 9);
+            assert.deepEqual(got, hitRows(mem.search(q, 60), 9), `${engine} ${isa ?? ''}: sharded vs in-memory, ${what}, seed=${seed}`);
+            assert.deepEqual(got, ref, `${engine} ${isa ?? ''}: sharded vs brute force, ${what}, seed=${seed}`);
+          });
         }
       }
     });
   } finally {
-    if (saved === undefined) delete process.env['DRHARD_INT8_ISA'];
-    else process.env['DRHARD_INT8_ISA'] = saved;
     fs.rmSync(dir, { recursive: true, force: true });
   }
 });

@@ -12,23 +12,15 @@ import * as path from 'node:path';
 import * as T from '../../src/tensor/index.ts';
 import { DenseSearcher } from '../../src/retrieval/search.ts';
 import { INT8_REL, Int8Copy, int8Isa, int8QueryLevels, int8Tiny } from '../../src/retrieval/screen.ts';
+import { withEnv } from '../helpers/env.ts';
 import { seededRng, testSeed } from '../helpers/seed.ts';
 import { bruteForceTopK, hitRows, rowLists, tmpDir, writeEmbeddingsFile } from './helpers.ts';
 
 const skip = T.int8ScreenSupported() ? false : 'this CPU lacks AVX2: no int8 engine';
 
-/** Runs `fn` with every int8 kernel this CPU has (DRHARD_INT8_ISA), restoring the variable after. */
+/** Runs `fn` with every int8 kernel this CPU has (DRHARD_INT8_ISA). */
 function forEachIsa(fn: (isa: string) => void): void {
-  const saved = process.env['DRHARD_INT8_ISA'];
-  try {
-    for (const isa of T.int8ScreenIsas()) {
-      process.env['DRHARD_INT8_ISA'] = isa;
-      fn(isa);
-    }
-  } finally {
-    if (saved === undefined) delete process.env['DRHARD_INT8_ISA'];
-    else process.env['DRHARD_INT8_ISA'] = saved;
-  }
+  for (const isa of T.int8ScreenIsas()) withEnv({ DRHARD_INT8_ISA: isa }, () => fn(isa));
 }
 
 /** Round half to even (std::nearbyint under the default rounding mode); infinities and NaN pass through. */
@@ -136,51 +128,44 @@ test('int8Quantize equals the JavaScript reference of its definition: 127, 63 an
 
 test('int8Quantize: the AVX-512, AVX2 and generic paths give the same bytes (DRHARD_INT8_QUANT_ISA)', () => {
   const { rng, tag } = seededRng(176);
-  const saved = process.env['DRHARD_INT8_QUANT_ISA'];
   const run = (isa: string, x: T.Tensor, panels: boolean, L: number): Uint8Array[] | null => {
-    process.env['DRHARD_INT8_QUANT_ISA'] = isa;
     try {
-      const r = T.int8Quantize(x, panels, L);
+      const r = withEnv({ DRHARD_INT8_QUANT_ISA: isa }, () => T.int8Quantize(x, panels, L));
       return [r.codes.to('uint8').toInt32Array(), r.scale.toFloat32Array(), r.sum.toInt32Array(), r.norms.toFloat64Array()].map((a) => new Uint8Array(a.buffer, a.byteOffset, a.byteLength));
     } catch (e) {
       if (isa !== 'generic' && /this CPU lacks/.test(String(e))) return null;
       throw e;
     }
   };
-  try {
-    let compared = 0;
-    for (const D of [1, 3, 7, 8, 9, 15, 16, 17, 23, 24, 25, 31, 32, 33, 100, 128, 130, 768]) {
-      for (const [panels, L] of [[true, 127], [false, 127], [false, 63], [false, 1]] as const) {
-        T.tidy(() => {
-          const rows = quantizeCases(rng, D, L);
-          const n = rows.length + 40; // 73 rows: the last panel ragged, several threads' slices
-          const flat = new Float32Array(n * D);
-          rows.forEach((r, i) => flat.set(r, i * D));
-          for (let i = rows.length * D; i < n * D; i++) flat[i] = (rng.float() - 0.5) * 10;
-          const x = T.tensor(flat, { shape: [n, D] });
-          const generic = run('generic', x, panels, L) as Uint8Array[];
-          for (const isa of ['avx2', 'avx512', 'auto']) {
-            const got = run(isa, x, panels, L);
-            if (got === null) continue;
-            ['codes', 'scale', 'sum', 'norms'].forEach((name, i) => assert.deepEqual(got[i], generic[i], `${name}: ${isa} vs generic, D=${D} levels=${L} ${panels ? 'panels' : 'rows'} ${tag}`));
-            compared++;
-          }
-        });
-      }
+  let compared = 0;
+  for (const D of [1, 3, 7, 8, 9, 15, 16, 17, 23, 24, 25, 31, 32, 33, 100, 128, 130, 768]) {
+    for (const [panels, L] of [[true, 127], [false, 127], [false, 63], [false, 1]] as const) {
+      T.tidy(() => {
+        const rows = quantizeCases(rng, D, L);
+        const n = rows.length + 40; // 73 rows: the last panel ragged, several threads' slices
+        const flat = new Float32Array(n * D);
+        rows.forEach((r, i) => flat.set(r, i * D));
+        for (let i = rows.length * D; i < n * D; i++) flat[i] = (rng.float() - 0.5) * 10;
+        const x = T.tensor(flat, { shape: [n, D] });
+        const generic = run('generic', x, panels, L) as Uint8Array[];
+        for (const isa of ['avx2', 'avx512', 'auto']) {
+          const got = run(isa, x, panels, L);
+          if (got === null) continue;
+          ['codes', 'scale', 'sum', 'norms'].forEach((name, i) => assert.deepEqual(got[i], generic[i], `${name}: ${isa} vs generic, D=${D} levels=${L} ${panels ? 'panels' : 'rows'} ${tag}`));
+          compared++;
+        }
+      });
     }
-    assert.ok(compared > 0);
-    process.env['DRHARD_INT8_QUANT_ISA'] = 'sse9';
-    assert.throws(() => T.int8Quantize(T.zeros([2, 3]), false), /DRHARD_INT8_QUANT_ISA must be auto, generic, avx2 or avx512 \(got "sse9"\)/);
-    for (const isa of ['generic', 'avx2', 'avx512']) {
-      process.env['DRHARD_INT8_QUANT_ISA'] = isa;
-      const bad = T.randn([40, 19]);
-      bad.narrow(0, 33, 1).narrow(1, 18, 1).fill_(Number.POSITIVE_INFINITY);
-      assert.throws(() => T.int8Quantize(bad, true), /row 33 holds a non-finite value|this CPU lacks/, isa);
-      bad.dispose();
-    }
-  } finally {
-    if (saved === undefined) delete process.env['DRHARD_INT8_QUANT_ISA'];
-    else process.env['DRHARD_INT8_QUANT_ISA'] = saved;
+  }
+  assert.ok(compared > 0);
+  withEnv({ DRHARD_INT8_QUANT_ISA: 'sse9' }, () =>
+    assert.throws(() => T.int8Quantize(T.zeros([2, 3]), false), /DRHARD_INT8_QUANT_ISA must be auto, generic, avx2 or avx512 \(got "sse9"\)/),
+  );
+  for (const isa of ['generic', 'avx2', 'avx512']) {
+    const bad = T.randn([40, 19]);
+    bad.narrow(0, 33, 1).narrow(1, 18, 1).fill_(Number.POSITIVE_INFINITY);
+    withEnv({ DRHARD_INT8_QUANT_ISA: isa }, () => assert.throws(() => T.int8Quantize(bad, true), /row 33 holds a non-finite value|this CPU lacks/, isa));
+    bad.dispose();
   }
 });
 
