@@ -3,13 +3,13 @@
 // stdout once (rank 0's), the other ranks' only in their debug log on stderr.
 import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { PassThrough } from 'node:stream';
 import { launch } from '../../src/dist/launch.ts';
 import { makeDataset, saveFreshModel } from '../train/helpers.ts';
-import { freePort } from '../helpers/dist.ts';
+import { LOG_RESULTS, freePort, runDrhard } from '../helpers/dist.ts';
 
 function sink(): { stream: PassThrough; text: () => string } {
   const stream = new PassThrough();
@@ -94,22 +94,9 @@ test('drhard launch -- encode: one result line on stdout (rank 0), the other ran
   const d = await makeDataset({ docs: 64 });
   try {
     const model = saveFreshModel(path.join(d.dir, 'model'), 7);
-    const bin = path.resolve(import.meta.dirname, '../../bin/drhard.js');
     const out = path.join(d.dir, 'emb.f32');
-    const args = [bin, 'launch', '--nproc-per-node', '2', '--master-port', String(await freePort()), '--', 'encode', '--model', model, '--data', d.data, '--out', out, '--chunk-rows', '16', '--batch-size', '16', '--no-progress'];
-    const env = { ...process.env, DRHARD_LOG_LEVEL: 'debug', DRHARD_LOG_FORMAT: 'json' };
-    const r = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
-      const child = spawn(process.execPath, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
-      let stdout = '';
-      let stderr = '';
-      child.stdout.on('data', (b: Buffer) => (stdout += b.toString()));
-      child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
-      const timer = setTimeout(() => child.kill('SIGKILL'), 300_000);
-      child.on('close', (code) => {
-        clearTimeout(timer);
-        resolve({ code, stdout, stderr });
-      });
-    });
+    const args = ['launch', '--nproc-per-node', '2', '--master-port', String(await freePort()), '--', 'encode', '--model', model, '--data', d.data, '--out', out, '--chunk-rows', '16', '--batch-size', '16', '--no-progress'];
+    const r = await runDrhard(args, { ...process.env, ...LOG_RESULTS });
     assert.equal(r.code, 0, r.stderr);
     const lines = r.stdout.split('\n').filter((l) => l !== '');
     assert.equal(lines.length, 1, `one result on stdout, got:\n${r.stdout}`);

@@ -4,26 +4,13 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { makeDataset, saveFreshModel } from '../train/helpers.ts';
-import { LOG_RESULTS, freePort } from '../helpers/dist.ts';
+import { LOG_RESULTS, freePort, runDrhard } from '../helpers/dist.ts';
 
 const BIN = path.resolve(import.meta.dirname, '../../bin/drhard.js');
 
-function run(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, DRHARD_NUM_THREADS: '1', ...LOG_RESULTS }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (b: Buffer) => (stdout += b.toString()));
-    child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 300_000);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
+const run = (args: string[]): ReturnType<typeof runDrhard> => runDrhard(args, { ...process.env, DRHARD_NUM_THREADS: '1', ...LOG_RESULTS });
 
 test('two launchers (--nnodes 2, one rank each) form one world; sharded encode equals one process', async () => {
   const d = await makeDataset();

@@ -1,6 +1,7 @@
 // Spawns a world of ranks as child processes (torchrun's environment, loopback Gloo) and collects their output.
 import { spawn, type ChildProcess } from 'node:child_process';
 import * as net from 'node:net';
+import * as path from 'node:path';
 
 /** A TCP port that was free a moment ago (the OS picks it). */
 export async function freePort(): Promise<number> {
@@ -48,25 +49,36 @@ export async function runRanks(
   opts: { env?: (rank: number) => NodeJS.ProcessEnv; killAfterMs?: number; onSpawn?: (rank: number, child: ChildProcess) => void } = {},
 ): Promise<RankResult[]> {
   const port = await freePort();
-  const runs = Array.from({ length: world }, (_, rank) => {
+  const runs = Array.from({ length: world }, async (_, rank) => {
     const child = spawn(process.execPath, ['--import', 'tsx', ...argv], {
       env: rankEnv(rank, world, port, opts.env?.(rank) ?? {}),
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     opts.onSpawn?.(rank, child);
-    let stdout = '';
-    let stderr = '';
-    child.stdout?.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
-    const timer = setTimeout(() => child.kill('SIGKILL'), opts.killAfterMs ?? 120_000);
-    return new Promise<RankResult>((resolve) => {
-      child.on('close', (code, signal) => {
-        clearTimeout(timer);
-        resolve({ rank, code, signal, stdout, stderr });
-      });
-    });
+    return { rank, ...(await collect(child, opts.killAfterMs ?? 120_000)) };
   });
   return await Promise.all(runs);
+}
+
+/** A child's exit and its whole stdout and stderr; SIGKILL after `killAfterMs` so a broken test cannot hang CI. */
+function collect(child: ChildProcess, killAfterMs: number): Promise<Omit<RankResult, 'rank'>> {
+  let stdout = '';
+  let stderr = '';
+  child.stdout?.on('data', (d: Buffer) => (stdout += d.toString()));
+  child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
+  const timer = setTimeout(() => child.kill('SIGKILL'), killAfterMs);
+  return new Promise((resolve) => {
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      resolve({ code, signal, stdout, stderr });
+    });
+  });
+}
+
+/** Runs `drhard <args>` (bin/drhard.js) with `env`, collecting its output (SIGKILL after five minutes). */
+export function runDrhard(args: string[], env: NodeJS.ProcessEnv): Promise<Omit<RankResult, 'rank'>> {
+  const bin = path.resolve(import.meta.dirname, '../../bin/drhard.js');
+  return collect(spawn(process.execPath, [bin, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] }), 300_000);
 }
 
 /** The last JSON line a rank printed on stdout. */

@@ -34,6 +34,12 @@ function same(a: PackedIds, b: PackedIds, texts: string[], tag: string): void {
   });
 }
 
+/** The first n passages of the bundled demo corpus. */
+const demoTexts = (n: number): string[] => {
+  const demo = zlib.gunzipSync(fs.readFileSync(path.join(ROOT, 'data', 'demo', 'collection.tsv.gz'))).toString('utf8');
+  return demo.split('\n').filter((l) => l.length > 0).slice(0, n).map((l) => l.slice(l.indexOf('\t') + 1));
+};
+
 test('compat28: JavaScript ASCII BPE gives the tokenizers library ids on adversarial text', async () => {
   const { rng, tag } = seededRng(1515);
   const fast = await loadTokenizer(FIX, { compat28: true });
@@ -46,8 +52,7 @@ test('compat28: JavaScript ASCII BPE gives the tokenizers library ids on adversa
 });
 
 test('compat28: JavaScript ASCII BPE gives the tokenizers library ids on the demo corpus', async () => {
-  const demo = zlib.gunzipSync(fs.readFileSync(path.join(ROOT, 'data', 'demo', 'collection.tsv.gz'))).toString('utf8');
-  const texts = demo.split('\n').filter((l) => l.length > 0).slice(0, 3000).map((l) => l.slice(l.indexOf('\t') + 1));
+  const texts = demoTexts(3000);
   const fast = await loadTokenizer(FIX, { compat28: true });
   const slow = await loadTokenizer(FIX, { compat28: true, fastBpe: false });
   const a = await fast.encodeBatch(texts, 512);
@@ -56,21 +61,23 @@ test('compat28: JavaScript ASCII BPE gives the tokenizers library ids on the dem
   assert.ok(a.ids.length > texts.length * 10);
 });
 
-test('preprocess output is byte-identical with and without the JavaScript BPE (worker threads and in-process)', async () => {
+/**
+ * Preprocesses 1,500 demo passages plus 500 seeded adversarial texts (tabs and newlines are field/record separators
+ * in the TSV: spaces stand in) with the JavaScript BPE off, on in-process and on in 2 workers: every file written is
+ * the same (the manifest's creation time aside).
+ */
+async function assertPreprocessSameWithFastBpe(tokenizer: { tokenizer: string; compat28?: boolean }, seed: number): Promise<void> {
   const { preprocessMsmarco } = await import('../../src/data/index.ts');
   const { createLogger } = await import('../../src/util/log.ts');
-  const { rng, tag } = seededRng(1516);
+  const { rng, tag } = seededRng(seed);
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'drhard-bytebpe-'));
-  const demo = zlib.gunzipSync(fs.readFileSync(path.join(ROOT, 'data', 'demo', 'collection.tsv.gz'))).toString('utf8');
-  const lines = demo.split('\n').filter((l) => l.length > 0).slice(0, 1500).map((l) => l.slice(l.indexOf('\t') + 1));
-  // Plus adversarial texts (tabs and newlines are field/record separators in the TSV: spaces stand in).
-  const texts = [...lines, ...randomTexts(500, rng).map((t) => t.replace(/[\t\n\r]/g, ' ').trim() || 'x')];
+  const texts = [...demoTexts(1500), ...randomTexts(500, rng).map((t) => t.replace(/[\t\n\r]/g, ' ').trim() || 'x')];
   const collection = path.join(dir, 'collection.tsv');
   fs.writeFileSync(collection, texts.map((t, i) => `${i * 2 + 1}\t${t}\n`).join(''));
   const outputs: Array<Map<string, Buffer>> = [];
   for (const [fastBpe, threads] of [[false, 0], [true, 0], [true, 2]] as const) {
     const out = path.join(dir, `ds-${fastBpe}-${threads}`);
-    await preprocessMsmarco({ collection, splits: [], out, tokenizer: FIX, compat28: true, fastBpe, threads, progress: false, log: createLogger({ level: 'silent' }), chunkBytes: 1 << 16 });
+    await preprocessMsmarco({ collection, splits: [], out, ...tokenizer, fastBpe, threads, progress: false, log: createLogger({ level: 'silent' }), chunkBytes: 1 << 16 });
     const files = new Map<string, Buffer>();
     for (const f of fs.readdirSync(out, { recursive: true }) as string[]) {
       const p = path.join(out, f);
@@ -85,13 +92,13 @@ test('preprocess output is byte-identical with and without the JavaScript BPE (w
     for (const [f, b] of ref) assert.ok(b.equals(o.get(f)!), `${f} differs (${tag})`);
   }
   fs.rmSync(dir, { recursive: true });
+}
+
+test('preprocess output is byte-identical with and without the JavaScript BPE (worker threads and in-process)', async () => {
+  await assertPreprocessSameWithFastBpe({ tokenizer: FIX, compat28: true }, 1516);
 });
 
 // The from-scratch path: a tokenizer.json written by `drhard tokenizer train`'s code, encoded without compat28.
-const demoTexts = (n: number): string[] => {
-  const demo = zlib.gunzipSync(fs.readFileSync(path.join(ROOT, 'data', 'demo', 'collection.tsv.gz'))).toString('utf8');
-  return demo.split('\n').filter((l) => l.length > 0).slice(0, n).map((l) => l.slice(l.indexOf('\t') + 1));
-};
 
 const EDGE_TEXTS = [
   '',
@@ -201,31 +208,7 @@ test('tokenizer.json stages the JavaScript BPE does not reproduce leave it off, 
 });
 
 test('preprocess with a trained tokenizer (no compat28) is byte-identical with and without the JavaScript BPE', async () => {
-  const { preprocessMsmarco } = await import('../../src/data/index.ts');
-  const { createLogger } = await import('../../src/util/log.ts');
-  const { rng, tag } = seededRng(1519);
   const tokDir = await trainedDir(true);
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'drhard-bytebpe-pre-'));
-  const texts = [...demoTexts(1500), ...randomTexts(500, rng).map((t) => t.replace(/[\t\n\r]/g, ' ').trim() || 'x')];
-  const collection = path.join(dir, 'collection.tsv');
-  fs.writeFileSync(collection, texts.map((t, i) => `${i * 2 + 1}\t${t}\n`).join(''));
-  const outputs: Array<Map<string, Buffer>> = [];
-  for (const [fastBpe, threads] of [[false, 0], [true, 0], [true, 2]] as const) {
-    const out = path.join(dir, `ds-${fastBpe}-${threads}`);
-    await preprocessMsmarco({ collection, splits: [], out, tokenizer: tokDir, fastBpe, threads, progress: false, log: createLogger({ level: 'silent' }), chunkBytes: 1 << 16 });
-    const files = new Map<string, Buffer>();
-    for (const f of fs.readdirSync(out, { recursive: true }) as string[]) {
-      const p = path.join(out, f);
-      if (fs.statSync(p).isFile()) files.set(f, f === 'manifest.json' ? Buffer.from(fs.readFileSync(p, 'utf8').replace(/"createdAt":\s*"[^"]*"/, '')) : fs.readFileSync(p));
-    }
-    outputs.push(files);
-  }
-  const [ref, ...rest] = outputs as [Map<string, Buffer>, ...Array<Map<string, Buffer>>];
-  assert.ok((ref.get('corpus.tokens.i32')?.length ?? 0) > texts.length * 4 * 10, 'tokens written');
-  for (const o of rest) {
-    assert.deepEqual([...o.keys()].sort(), [...ref.keys()].sort());
-    for (const [f, b] of ref) assert.ok(b.equals(o.get(f)!), `${f} differs (${tag})`);
-  }
-  fs.rmSync(dir, { recursive: true });
+  await assertPreprocessSameWithFastBpe({ tokenizer: tokDir }, 1519);
   fs.rmSync(tokDir, { recursive: true });
 });
