@@ -14,14 +14,16 @@ export interface ResultSink {
 
 /** The command's result as one JSON line on the lead's stdout; on other ranks a debug log line holding it. */
 export async function emitResult(value: unknown, sink: ResultSink = {}): Promise<void> {
-  const env = sink.env ?? process.env;
-  if (isLeadProcess(env)) (sink.write ?? ((t: string) => void process.stdout.write(t)))(`${JSON.stringify(value)}\n`);
-  else (await import('../util/log.ts')).log.debug({ rank: Number(env['RANK']), result: value }, 'result not written to stdout: only rank 0 writes data');
+  await emit(`${JSON.stringify(value)}\n`, { result: value }, 'result not written to stdout: only rank 0 writes data', sink);
 }
 
 /** A text result (a report) on the lead's stdout; other ranks log its size at debug level. */
 export async function emitText(text: string, sink: ResultSink = {}): Promise<void> {
+  await emit(text, { chars: text.length }, 'report not written to stdout: only rank 0 writes data', sink);
+}
+
+async function emit(text: string, logged: Record<string, unknown>, msg: string, sink: ResultSink): Promise<void> {
   const env = sink.env ?? process.env;
   if (isLeadProcess(env)) (sink.write ?? ((t: string) => void process.stdout.write(t)))(text);
-  else (await import('../util/log.ts')).log.debug({ rank: Number(env['RANK']), chars: text.length }, 'report not written to stdout: only rank 0 writes data');
+  else (await import('../util/log.ts')).log.debug({ rank: Number(env['RANK']), ...logged }, msg);
 }
