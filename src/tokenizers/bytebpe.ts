@@ -188,8 +188,11 @@ export class AsciiByteBpe {
 
   /** Ids of `text` (no special tokens), or undefined when it has a non-ASCII character. */
   encode(text: string, out: number[] = []): number[] | undefined {
-    // eslint-disable-next-line no-control-regex
-    if (/[^\x00-\x7f]/.test(text)) return undefined;
+    return isAscii(text) ? this.encodeAscii(text, out) : undefined;
+  }
+
+  /** Ids of `text`, known to be pure ASCII, appended to `out`. */
+  encodeAscii(text: string, out: number[]): number[] {
     for (let i = 0; i < text.length; ) {
       const j = tokenEnd(text, i);
       const word = text.slice(i, j);
@@ -250,6 +253,11 @@ export class AsciiByteBpe {
     for (let i = 0; i >= 0; i = next[i]!) out.push(c[i]!);
     return out;
   }
+}
+
+function isAscii(text: string): boolean {
+  // eslint-disable-next-line no-control-regex
+  return !/[^\x00-\x7f]/.test(text);
 }
 
 function isObj(x: unknown): x is Record<string, unknown> {
@@ -333,15 +341,14 @@ export class FullPipelineBpe {
    * an added token may match.
    */
   encode(text: string, out: number[] = []): number[] | undefined {
-    // eslint-disable-next-line no-control-regex
-    if (/[^\x00-\x7f]/.test(text)) return undefined;
+    if (!isAscii(text)) return undefined;
     if (this.added.length > 0 && this.mayHoldAdded(text)) return undefined;
     let t = this.lower ? text.toLowerCase() : text;
     // The library's ByteLevel prepends a space unless the (normalized) text is empty or already starts with one.
     if (this.prefixSpace && t.length > 0 && t.charCodeAt(0) !== 32) t = ` ${t}`;
-    const ids = this.bpe.encode(t, out);
-    if (ids !== undefined) this.fastTexts++;
-    return ids;
+    this.fastTexts++;
+    // ASCII stays ASCII under lowercasing and the prefix space: no second scan.
+    return this.bpe.encodeAscii(t, out);
   }
 
   private mayHoldAdded(text: string): boolean {
