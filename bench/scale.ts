@@ -188,7 +188,7 @@ function printTable(): void {
   for (const f of fractions) {
     const p = get(`preprocess.${f}`);
     if (p === undefined) continue;
-    add(`preprocess ${n(f)} passages + 500k train + 6,980 dev queries`, 'time (CPU) / passages/s / peak RSS', `${n(p['seconds'] as number)} s (${n(p['cpuSeconds'] as number)} CPU-s) / ${n(p['passagesPerSecond'] as number)} / ${n(p['maxRssMiB'] as number)} MiB`, `measured (load ${String((p as Record<string, unknown>)['load'])})`);
+    add(`preprocess ${n(f)} passages + 500k train + 6,980 dev queries`, 'time (CPU) / passages/s / peak RSS', `${n(p['seconds'] as number)} s (${n(p['cpuSeconds'] as number)} CPU-s) / ${n(p['passagesPerSecond'] as number)} / ${n(p['maxRssMiB'] as number)} MiB`, loadOf(p));
     // A measured full-size run replaces the projections from fractions.
     if (full > 0 && f !== FULL && get(`preprocess.${FULL}`) === undefined) {
       const r = full / dirBytes(fracDir(f));
@@ -198,7 +198,7 @@ function printTable(): void {
   for (const f of fractions) {
     const b = get(`bm25.${f}`);
     if (b === undefined) continue;
-    add(`BM25 ${n(f)} passages, 6,980 dev queries, k 1000`, 'index / search (wall) / CPU / peak RSS / MRR@10', `${n(b['indexSeconds'] as number)} s / ${n(b['searchSeconds'] as number)} s / ${n(b['cpuSeconds'] as number)} CPU-s / ${n(b['maxRssMiB'] as number)} MiB / ${(b['mrr@10'] as number).toFixed(3)}`, `measured (load ${String((b as Record<string, unknown>)['load'])})`);
+    add(`BM25 ${n(f)} passages, 6,980 dev queries, k 1000`, 'index / search (wall) / CPU / peak RSS / MRR@10', `${n(b['indexSeconds'] as number)} s / ${n(b['searchSeconds'] as number)} s / ${n(b['cpuSeconds'] as number)} CPU-s / ${n(b['maxRssMiB'] as number)} MiB / ${(b['mrr@10'] as number).toFixed(3)}`, loadOf(b));
     if (f === FULL || get(`bm25.${FULL}`) !== undefined) continue;
     const r = FULL / f;
     add('BM25 8.8M passages', 'index / dev search / CPU', `${n(((b['indexSeconds'] as number) * r) / 60)} min / ${n(((b['searchSeconds'] as number) * r) / 60)} min / ${n(((b['cpuSeconds'] as number) * r) / 60)} CPU-min`, `projected: measured × N ratio (${n(r, 1)}): postings, and the postings a query walks, grow with N`);
