@@ -149,6 +149,11 @@ function locate(): string {
 // starve OpenBLAS's threads and each other: measured here, passive waiting made a training step 1.8× and flat faiss
 // search 3–5× faster. It must be set before the addon loads libgomp; a value the user set wins.
 process.env['OMP_WAIT_POLICY'] ??= 'PASSIVE';
+// OpenBLAS's idle threads call sched_yield in a loop for 2^28 cycles (~0.1 s) after each BLAS call before they
+// sleep; between GEMMs (softmax, GELU, the optimizer) they take turns with libtorch's threads on the same cores.
+// 2^16 cycles (~20 µs) still bridges back-to-back calls. Measured at STAR base size on 2 cores: kernel time 10–15 s
+// → 4 s over four steps, and the optimizer phase after backward 0.15–0.19 s → 0.12 s. Read when libopenblas loads.
+process.env['OPENBLAS_THREAD_TIMEOUT'] ??= '16';
 
 const require = createRequire(import.meta.url);
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
