@@ -3,7 +3,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as path from 'node:path';
-import { manualSeed, noGrad, tidy } from '../../src/tensor/index.ts';
+import { manualSeed, noGrad, rand, tidy } from '../../src/tensor/index.ts';
+import { Dropout } from '../../src/nn/layers.ts';
 import { loadModel, readStateDict } from '../../src/models/checkpoint.ts';
 import { FIX, maxAbsDiff, maxRelDiff, starLoss } from './helpers.ts';
 
@@ -41,11 +42,18 @@ for (const family of ['roberta', 'bert'] as const) {
     model.dispose();
   });
 
-  for (const mode of ['eval', 'train'] as const) {
+  // 'train-first': train mode without dropoutParity (the last layer computes position 0 only) and every Dropout
+  // module in eval mode, so the result is deterministic and must equal PyTorch's eval-mode gradients.
+  for (const mode of ['eval', 'train', 'train-first'] as const) {
     test(`${family}: STAR-loss gradients (${mode} mode) match PyTorch to 1e-4 relative`, () => {
       const { model } = loadModel(dir);
-      model.train(mode === 'train');
-      // Train mode relies on libtorch's CPU generator: same seed and op order → same dropout masks as Python.
+      model.train(mode !== 'eval');
+      if (mode === 'train-first') {
+        for (const [, m] of model.namedModules()) if (m instanceof Dropout) m.train(false);
+      }
+      // Train mode relies on libtorch's CPU generator: same seed and op order → same dropout masks as Python,
+      // which needs the last layer computed at every position as HF does.
+      model.dropoutParity = mode === 'train';
       manualSeed(7);
       const loss = tidy(() => {
         const q = model.encode(r('q_ids'), r('q_mask'));
@@ -75,6 +83,26 @@ for (const family of ['roberta', 'bert'] as const) {
     });
   }
 }
+
+test('training without dropoutParity skips the last layer beyond position 0: fewer dropout draws, same shapes', () => {
+  const dir = path.join(FIX, 'roberta-tiny');
+  const ref = readStateDict(path.join(FIX, 'roberta-tiny.ref.safetensors'));
+  const { model } = loadModel(dir);
+  model.train();
+  // The generator's next number after one training encode: PyTorch's stream with parity, a shorter one without.
+  const nextDraw = (parity: boolean): number =>
+    tidy(() => {
+      model.dropoutParity = parity;
+      manualSeed(11);
+      const e = model.encode(ref.get('q_ids')!, ref.get('q_mask')!);
+      assert.deepEqual(e.shape, [ref.get('q_ids')!.size(0), model.dim]);
+      return rand([1]).item();
+    });
+  assert.equal(nextDraw(true), nextDraw(true));
+  assert.notEqual(nextDraw(false), nextDraw(true));
+  for (const t of ref.values()) t.dispose();
+  model.dispose();
+});
 
 test('bf16 mixed precision: embeddings within bf16 rounding of float32, float32 master gradients', () => {
   const dir = path.join(FIX, 'roberta-tiny');
