@@ -13,6 +13,7 @@
 #include <tuple>
 
 #include "dist_core.h"
+#include "dropout_core.h"
 #include "faiss_core.h"
 #include "optim_core.h"
 #include "search_core.h"
@@ -579,6 +580,15 @@ FN(dropout) {
   return wrap(info.Env(), at::dropout(T(info[0]), f64(info[1]), info[2].As<Napi::Boolean>().Value()));
   GUARD_END
 }
+// (like, p[, seed]) → dropout noise shaped like `like`; without a seed, one draw from libtorch's CPU generator.
+FN(dropoutNoise) {
+  GUARD_BEGIN
+  bool lossless = true;
+  const uint64_t seed = isNone(info[2]) ? drhard::drawSeed() : info[2].As<Napi::BigInt>().Uint64Value(&lossless);
+  if (!lossless) throw std::invalid_argument("dropout noise: the seed must be an unsigned 64-bit BigInt");
+  return wrap(info.Env(), drhard::dropoutNoise(T(info[0]), f64(info[1]), seed));
+  GUARD_END
+}
 // reduction: 0 none, 1 mean, 2 sum (at::Reduction order)
 FN(crossEntropy) {
   GUARD_BEGIN
@@ -1011,7 +1021,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   EXPORT(unary); EXPORT(binary); EXPORT(shapeOp); EXPORT(indexSelect); EXPORT(gather); EXPORT(scatter);
   EXPORT(maskedFill); EXPORT(where); EXPORT(cat); EXPORT(stack); EXPORT(reduce); EXPORT(maxDim); EXPORT(minDim);
   EXPORT(argmax); EXPORT(topk); EXPORT(screenedTopk); EXPORT(sgemmScreenedTopk); EXPORT(int8ScreenSupported); EXPORT(int8ScreenIsas); EXPORT(int8Quantize); EXPORT(int8ScreenedTopk); EXPORT(bf16GemmIsFloat32Accumulating); EXPORT(sort); EXPORT(cumsum); EXPORT(softmax); EXPORT(logSoftmax); EXPORT(clamp);
-  EXPORT(to); EXPORT(embedding); EXPORT(layerNorm); EXPORT(linear); EXPORT(dropout); EXPORT(crossEntropy);
+  EXPORT(to); EXPORT(embedding); EXPORT(layerNorm); EXPORT(linear); EXPORT(dropout); EXPORT(dropoutNoise); EXPORT(crossEntropy);
   EXPORT(mseLoss); EXPORT(requiresGrad); EXPORT(setRequiresGrad); EXPORT(backward); EXPORT(grad); EXPORT(setGrad);
   EXPORT(setGradEnabled); EXPORT(inplace); EXPORT(setNumThreads); EXPORT(getNumThreads); EXPORT(setMmapThreshold); EXPORT(manualSeed);
   EXPORT(getRngState); EXPORT(setRngState); EXPORT(cudaAvailable); EXPORT(cudaDeviceCount); EXPORT(version);

@@ -1,7 +1,7 @@
 // Dual-encoder models as DRhard's RobertaDot: one shared tower for queries and documents, pooling, then an
 // optional Linear `embeddingHead` + LayerNorm `norm`. Scores are dot products of the embeddings.
 import { manualSeed, tidy, type Tensor } from '../tensor/index.ts';
-import { LayerNorm, Linear } from '../nn/layers.ts';
+import { Dropout, LayerNorm, Linear } from '../nn/layers.ts';
 import { Module } from '../nn/module.ts';
 import { createConfig, type ConfigInit, type EncoderConfig } from './config.ts';
 import { TransformerModel } from './encoder.ts';
@@ -23,13 +23,7 @@ export class DotModel extends Module {
   readonly norm: LayerNorm | null;
   /** HF's MLM head (`lm_head` / `cls`) when config.mlmHead: pretraining only; its decoder is the word embedding. */
   readonly lmHead: RobertaLMHead | BertOnlyMLMHead | null;
-  /**
-   * Training computes every position of the last layer, as Hugging Face does, so that dropout draws PyTorch's
-   * random stream draw for draw (the tests compare training gradients with PyTorch's this way). Off by default:
-   * first-token pooling then computes only position 0 of the last layer in training too, about 1/12 less work
-   * at base size, with dropout masks of the same distribution but a different stream.
-   */
-  dropoutParity = false;
+  #dropoutParity = false;
 
   constructor(config: EncoderConfig) {
     super();
@@ -57,6 +51,21 @@ export class DotModel extends Module {
     return this.lmHead.forward(hidden, this.backbone.embeddings.word_embeddings.weight);
   }
 
+  /**
+   * PyTorch's dropout stream, draw for draw (the tests compare training gradients with PyTorch's this way): training
+   * computes every position of the last layer as Hugging Face does, and every Dropout uses libtorch's serial
+   * at::dropout. Off by default: first-token pooling computes only position 0 of the last layer in training too
+   * (about 1/12 less work at base size), and CPU dropout noise comes from a parallel generator; the masks have the
+   * same distribution, and seeds and saved generator states still decide them.
+   */
+  get dropoutParity(): boolean {
+    return this.#dropoutParity;
+  }
+  set dropoutParity(on: boolean) {
+    this.#dropoutParity = on;
+    for (const [, m] of this.namedModules()) if (m instanceof Dropout) m.parity = on;
+  }
+
   /** Size of the vectors `encode` returns. */
   get dim(): number {
     return this.config.embeddingHead ? this.config.outputEmbeddingSize : this.config.hiddenSize;
@@ -69,7 +78,7 @@ export class DotModel extends Module {
       // keys and values still see every token): the same embedding to float rounding, 1/L of that layer's work.
       // In training with dropoutParity, every position, so that dropout draws as many numbers as PyTorch's.
       const first = this.config.pooling !== 'mean';
-      const firstTokenOnly = first && !(this.training && this.dropoutParity);
+      const firstTokenOnly = first && !(this.training && this.#dropoutParity);
       const h = this.backbone.forward(ids, mask, { firstTokenOnly }); // [B, L or 1, H]
       let pooled: Tensor;
       if (!first) {

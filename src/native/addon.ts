@@ -83,6 +83,7 @@ export interface NativeAddon {
   layerNorm(x: Handle, shape: number[], w: Handle | null, b: Handle | null, eps: number): Handle;
   linear(x: Handle, w: Handle, b: Handle | null): Handle;
   dropout(x: Handle, p: number, train: boolean): Handle;
+  dropoutNoise(like: Handle, p: number, seed?: bigint | null): Handle;
   crossEntropy(logits: Handle, target: Handle, reduction: number, ignoreIndex: number): Handle;
   mseLoss(a: Handle, b: Handle, reduction: number): Handle;
   requiresGrad(a: Handle): boolean;

@@ -1,5 +1,5 @@
 // Basic layers with PyTorch parameter names (weight, bias) and HF's BERT initialization.
-import { dropout, embedding, layerNorm, linear, noGrad, ones, tidy, zeros, type Tensor } from '../tensor/index.ts';
+import { dropout, dropoutNoise, embedding, layerNorm, linear, noGrad, ones, tidy, zeros, type Tensor } from '../tensor/index.ts';
 import { Module } from './module.ts';
 
 /** N(0, std) init, as HF's `_init_weights` (std = config.initializer_range, 0.02 by default). */
@@ -98,11 +98,20 @@ export class LayerNorm extends Module {
 
 export class Dropout extends Module {
   readonly p: number;
+  /**
+   * libtorch's at::dropout on CPU too, which draws PyTorch's random stream number for number but serially. Off: CPU
+   * noise comes from drhard's parallel generator (one draw of libtorch's generator seeds each call, so seeding and
+   * saved generator states still decide the masks). CUDA always uses libtorch's.
+   */
+  parity = false;
   constructor(p: number) {
     super();
     this.p = p;
   }
   forward(x: Tensor): Tensor {
-    return dropout(x, this.p, this.training && this.p > 0);
+    const on = this.training && this.p > 0;
+    if (!on || this.parity || this.p >= 1 || x.device !== 'cpu') return dropout(x, this.p, on);
+    // at::dropout's own formula, input * noise, so the backward is the same.
+    return tidy(() => x.mul(dropoutNoise(x, this.p)));
   }
 }

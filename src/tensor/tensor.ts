@@ -564,6 +564,11 @@ export const layerNorm = (x: Tensor, shape: number[], weight: Tensor | null, bia
 /** x @ w.T + b, with w [out, in] as in torch.nn.Linear. */
 export const linear = (x: Tensor, w: Tensor, b?: Tensor | null): Tensor => wrap(native.linear(x.handle, w.handle, b?.handle ?? null));
 export const dropout = (x: Tensor, p: number, train: boolean): Tensor => wrap(native.dropout(x.handle, p, train));
+/**
+ * The noise at::dropout multiplies by (1/(1-p) with probability 1-p, else 0), shaped and typed like `like` (CPU), from
+ * drhard's parallel counter-based generator; without a seed, one 64-bit draw from libtorch's CPU generator seeds it.
+ */
+export const dropoutNoise = (like: Tensor, p: number, seed?: bigint): Tensor => wrap(native.dropoutNoise(like.handle, p, seed ?? null));
 export const softplus = (x: Tensor): Tensor => x.softplus();
 export const gelu = (x: Tensor): Tensor => x.gelu();
 const REDUCTION = { none: 0, mean: 1, sum: 2 } as const;
