@@ -84,7 +84,7 @@ for (const family of ['roberta', 'bert'] as const) {
   }
 }
 
-test('training without dropoutParity skips the last layer beyond position 0: fewer dropout draws, same shapes', () => {
+test('training without dropoutParity draws another stream (last layer at position 0 only, drhard dropout noise), same shapes', () => {
   const dir = path.join(FIX, 'roberta-tiny');
   const ref = readStateDict(path.join(FIX, 'roberta-tiny.ref.safetensors'));
   const { model } = loadModel(dir);
