@@ -55,11 +55,12 @@ struct Betas {
 
 // Element i's clip scaling (written back to the gradient, as g.mul_(coef) does) and moment update, shared by both
 // kernels. Forced inline so that each target clone vectorizes it with its own instructions and the fma order stays.
+template <bool Scale>
 __attribute__((always_inline)) inline void clipAndMoments(float* __restrict g, float* __restrict m,
-                                                          float* __restrict v, int64_t i, bool scale, float c,
-                                                          const Betas& k, float& mi, float& vi) {
+                                                          float* __restrict v, int64_t i, float c, const Betas& k,
+                                                          float& mi, float& vi) {
   float gi = g[i];
-  if (scale) {
+  if (Scale) {
     gi = gi * c;
     g[i] = gi;
   }
@@ -69,35 +70,54 @@ __attribute__((always_inline)) inline void clipAndMoments(float* __restrict g, f
   v[i] = vi;
 }
 
-DRHARD_CLONES
-void adamwKernel(float* __restrict p, float* __restrict g, float* __restrict m, float* __restrict v, int64_t b,
-                 int64_t e, bool scale, float c, Betas k, float step, bool decay, float wd) {
+// The loops take the clip and decay switches as template arguments: a branch inside the loop (a conditional
+// store) kept GCC from vectorizing the LAMB loop once it had three outputs.
+template <bool Scale, bool Decay>
+__attribute__((always_inline)) inline void adamwLoop(float* __restrict p, float* __restrict g, float* __restrict m,
+                                                     float* __restrict v, int64_t b, int64_t e, float c, const Betas& k,
+                                                     float step, float wd) {
   for (int64_t i = b; i < e; i++) {
     float mi, vi;
-    clipAndMoments(g, m, v, i, scale, c, k, mi, vi);
+    clipAndMoments<Scale>(g, m, v, i, c, k, mi, vi);
     float pi = p[i] + (step * mi) / (std::sqrt(vi) + k.eps);
-    if (decay) pi = std::fma(pi, wd, pi);
+    if (Decay) pi = std::fma(pi, wd, pi);
     p[i] = pi;
   }
 }
 
 DRHARD_CLONES
-void lambKernel(const float* __restrict p, float* __restrict g, float* __restrict m, float* __restrict v,
-                float* __restrict a, float* __restrict sq, int64_t b, int64_t e, bool scale, float c, Betas k,
-                bool decay, float wd) {
+void adamwKernel(float* __restrict p, float* __restrict g, float* __restrict m, float* __restrict v, int64_t b,
+                 int64_t e, bool scale, float c, Betas k, float step, bool decay, float wd) {
+  if (scale && decay) adamwLoop<true, true>(p, g, m, v, b, e, c, k, step, wd);
+  else if (scale) adamwLoop<true, false>(p, g, m, v, b, e, c, k, step, wd);
+  else if (decay) adamwLoop<false, true>(p, g, m, v, b, e, c, k, step, wd);
+  else adamwLoop<false, false>(p, g, m, v, b, e, c, k, step, wd);
+}
+
+template <bool Scale, bool Decay>
+__attribute__((always_inline)) inline void lambLoop(const float* __restrict p, float* __restrict g,
+                                                    float* __restrict m, float* __restrict v, float* __restrict a,
+                                                    float* __restrict pSq, float* __restrict aSq, int64_t b,
+                                                    int64_t e, float c, const Betas& k, float wd) {
   for (int64_t i = b; i < e; i++) {
     float mi, vi;
-    clipAndMoments(g, m, v, i, scale, c, k, mi, vi);
+    clipAndMoments<Scale>(g, m, v, i, c, k, mi, vi);
     float ai = mi / (std::sqrt(vi) + k.eps);
-    if (decay) ai = std::fma(p[i], wd, ai);
+    if (Decay) ai = std::fma(p[i], wd, ai);
     a[i] = ai;
-    sq[i] = p[i] * p[i];
+    pSq[i] = p[i] * p[i];
+    aSq[i] = ai * ai;
   }
 }
 
 DRHARD_CLONES
-void squareKernel(const float* __restrict a, float* __restrict sq, int64_t b, int64_t e) {
-  for (int64_t i = b; i < e; i++) sq[i] = a[i] * a[i];
+void lambKernel(const float* __restrict p, float* __restrict g, float* __restrict m, float* __restrict v,
+                float* __restrict a, float* __restrict pSq, float* __restrict aSq, int64_t b, int64_t e, bool scale,
+                float c, Betas k, bool decay, float wd) {
+  if (scale && decay) lambLoop<true, true>(p, g, m, v, a, pSq, aSq, b, e, c, k, wd);
+  else if (scale) lambLoop<true, false>(p, g, m, v, a, pSq, aSq, b, e, c, k, wd);
+  else if (decay) lambLoop<false, true>(p, g, m, v, a, pSq, aSq, b, e, c, k, wd);
+  else lambLoop<false, false>(p, g, m, v, a, pSq, aSq, b, e, c, k, wd);
 }
 
 DRHARD_CLONES
@@ -151,19 +171,18 @@ void lambStep(const std::vector<OptimParam>& ps, const OptimHyper& h, const at::
     at::Tensor weightNorm, adamNorm, adamStep;
     const int64_t n = p.numel();
     if (fused && fusable(p, g, m, v) && scratch.defined() && scratch.is_contiguous() &&
-        scratch.scalar_type() == at::kFloat && scratch.device().is_cpu() && scratch.numel() >= 2 * n) {
-      // Adam step and p² in one pass; the norms are libtorch sums over those buffers, so their reduction order
-      // (and rounding) is the op-by-op path's.
+        scratch.scalar_type() == at::kFloat && scratch.device().is_cpu() && scratch.numel() >= 3 * n) {
+      // Adam step, p² and step² in one pass; the norms are libtorch sums over those buffers, so their reduction
+      // order (and rounding) is the op-by-op path's.
       adamStep = scratch.narrow(0, 0, n);
-      at::Tensor sq = scratch.narrow(0, n, n);
+      at::Tensor pSq = scratch.narrow(0, n, n), aSq = scratch.narrow(0, 2 * n, n);
       float *pp = p.data_ptr<float>(), *gp = g.data_ptr<float>(), *mp = m.data_ptr<float>(), *vp = v.data_ptr<float>();
-      float *ap = adamStep.data_ptr<float>(), *sp = sq.data_ptr<float>();
+      float *ap = adamStep.data_ptr<float>(), *ps = pSq.data_ptr<float>(), *as = aSq.data_ptr<float>();
       const Betas k(h);
       const float wdf = static_cast<float>(wd);
-      parallel(n, [&](int64_t b, int64_t e) { lambKernel(pp, gp, mp, vp, ap, sp, b, e, scale, c, k, wd != 0, wdf); });
-      weightNorm = sq.sum().sqrt().clamp(zero, ten);
-      parallel(n, [&](int64_t b, int64_t e) { squareKernel(ap, sp, b, e); });
-      adamNorm = sq.sum().sqrt();
+      parallel(n, [&](int64_t b, int64_t e) { lambKernel(pp, gp, mp, vp, ap, ps, as, b, e, scale, c, k, wd != 0, wdf); });
+      weightNorm = pSq.sum().sqrt().clamp(zero, ten);
+      adamNorm = aSq.sum().sqrt();
       const bool trivial = weightNorm.item<double>() == 0 || adamNorm.item<double>() == 0;
       const double alpha = trivial ? -lr : weightNorm.div(adamNorm).mul(wrapped(-lr)).item<double>();
       const float af = scalarOf(alpha).to<float>();

@@ -23,7 +23,7 @@ struct OptimHyper {
 // pass per parameter over float32 contiguous CPU tensors with exactly the float operations, in the same order, of
 // libtorch's kernels for the op-by-op path; anything else (other devices, dtypes, layouts) runs those ops.
 void adamwStep(const std::vector<OptimParam>& ps, const OptimHyper& h, const at::Tensor& coef, bool fused);
-// `scratch` holds at least 2 × the largest parameter's numel float32 elements (fused path only).
+// `scratch` holds at least 3 × the largest parameter's numel float32 elements (fused path only).
 void lambStep(const std::vector<OptimParam>& ps, const OptimHyper& h, const at::Tensor& coef, bool fused, at::Tensor& scratch);
 
 // torch.nn.utils.clip_grad_norm_'s total norm of `grads` and its coefficient min(1, maxNorm / (total + 1e-6)),

@@ -174,9 +174,10 @@ export abstract class AdamLike {
             for (const p of clip.params) p.grad?.mul_(clip.coef);
             coef = null;
           }
-          if (this.nativeKind === 1 && maxNumel > 0 && (this.scratch?.numel ?? 0) < 2 * maxNumel) {
+          // LAMB's fused pass writes the Adam step, p² and step² of the largest parameter.
+          if (this.nativeKind === 1 && maxNumel > 0 && (this.scratch?.numel ?? 0) < 3 * maxNumel) {
             this.scratch?.dispose();
-            this.scratch = empty([2 * maxNumel]).keep();
+            this.scratch = empty([3 * maxNumel]).keep();
           }
           native.optimStep(
             this.nativeKind,
