@@ -1,5 +1,6 @@
 // Hard-negative mining (DRhard's prepare_hardneg): retrieve top-k + margin per query from a dense index, BM25 or
 // uniform sampling, drop the query's judged documents and copies of them, keep the first k; with quality counters.
+import * as os from 'node:os';
 import type { OffsetQrels } from '../data/dataset.ts';
 import type { TokenStore } from '../data/tokenstore.ts';
 import * as T from '../tensor/index.ts';
@@ -39,7 +40,7 @@ export interface MineOptions {
   fillRandomSeed?: number;
   /**
    * Queries per retrieval call (default 1024; 65536 for a sharded searcher, which reads the corpus once per call,
-   * and for mineNegativesParallel's BM25 search, which starts its worker threads once per call).
+   * and for mineNegativesParallel's BM25 search on several threads, which starts its workers once per call).
    */
   batch?: number;
   onProgress?: (done: number, total: number) => void;
@@ -108,8 +109,10 @@ export interface MineParallelOptions extends MineOptions {
  */
 export async function mineNegativesParallel(opts: MineParallelOptions): Promise<MineResult> {
   // Each BM25 batch starts its workers (~0.3 s of tsx bootstrap), so a batch is large: 65536 queries × (topk +
-  // margin) hits is 165 MB at DRhard's 210, and one batch holds a demo-sized training split.
-  const steps = mineSteps(opts, opts.batch ?? (opts.source.kind === 'bm25' ? 65536 : undefined));
+  // margin) hits is 165 MB at DRhard's 210, and one batch holds a demo-sized training split. One thread searches
+  // here, in mineNegatives' batches.
+  const parallel = opts.source.kind === 'bm25' && (opts.threads ?? os.availableParallelism()) > 1;
+  const steps = mineSteps(opts, opts.batch ?? (parallel ? 65536 : undefined));
   for (let step = steps.next(); ; ) {
     if (step.done === true) return step.value;
     const { rows, want, done, total } = step.value;
