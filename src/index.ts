@@ -10,5 +10,5 @@ export * as train from './train/index.ts';
 export { encodeSplit, encodeTexts } from './retrieval/encode.ts';
 export { DenseSearcher } from './retrieval/search.ts';
 export { Bm25Index } from './retrieval/bm25.ts';
-export { mineNegatives } from './retrieval/mine.ts';
+export { mineNegatives, mineNegativesParallel } from './retrieval/mine.ts';
 export { readNegatives, writeNegatives } from './retrieval/negatives.ts';

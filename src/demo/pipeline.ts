@@ -6,7 +6,7 @@ import { loadModel } from '../models/index.ts';
 import { Bm25Index } from '../retrieval/bm25.ts';
 import { encodeSplit } from '../retrieval/encode.ts';
 import { layoutOf, readRows } from '../retrieval/embeddings.ts';
-import { mineNegatives } from '../retrieval/mine.ts';
+import { mineNegatives, mineNegativesParallel } from '../retrieval/mine.ts';
 import { writeNegatives } from '../retrieval/negatives.ts';
 import { DenseSearcher } from '../retrieval/search.ts';
 import { trainDualEncoder, type MetricsRecord } from '../train/index.ts';
@@ -130,7 +130,7 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
       writeRunJson(path.join(dir, 'tune.run.json'), await runOf('tune'));
       const ev = scoreRun(devQrels, dev, splitIds(ds, 'dev'));
       // A query none of whose terms is in the corpus gets no BM25 hit: its list is topped up with random documents.
-      const mined = mineNegatives({
+      const mined = await mineNegativesParallel({
         source: { kind: 'bm25', index, queries: ds.queries('train') },
         qrels: ds.qrels('train'),
         topk: preset.star.topk,

@@ -59,6 +59,18 @@ export function formatTimings(r: DemoResult): string {
   return ['| Stage | Wall time |', '|---|---|', ...rows, `| total (this invocation) | ${r.totalSeconds.toFixed(1)} s |`].join('\n');
 }
 
+/**
+ * What `drhard demo` prints on stdout: the results table, the checks, the stage timings, where the report and the
+ * results went, and the serve command when both models exist.
+ */
+export function formatSummary(r: DemoResult, reportPath: string): string {
+  const serve = serveCommand(r);
+  return (
+    `\n${formatTable(r)}\n\n${formatClaims(r)}\n\n${formatTimings(r)}\n\nreport: ${reportPath}\nresults: ${path.join(r.out, 'results.json')}\n` +
+    (serve !== null ? `serve the models (search page and API at http://127.0.0.1:8080): ${serve}\n` : '')
+  );
+}
+
 /** Where and with what a demo ran: the report's metadata section (every field tolerates being unknown). */
 export interface RunEnvironment {
   seed: number | null;

@@ -27,7 +27,7 @@ export {
 } from './embeddings.ts';
 export { buildIndex, loadIndex, searcherFromIndex, embeddingsSha256, indexManifestPath, type IndexManifest, type BuildIndexOptions, type LoadIndexOptions } from './ann.ts';
 export { Bm25Index, bm25Idf, ANSERINI_MSMARCO, type Bm25Params, type Bm25BuildOptions, type Bm25Hits } from './bm25.ts';
-export { mineNegatives, type MineOptions, type MineResult, type MineCounters, type NegativeSource } from './mine.ts';
+export { mineNegatives, mineNegativesParallel, type MineOptions, type MineParallelOptions, type MineResult, type MineCounters, type NegativeSource } from './mine.ts';
 export { readNegatives, writeNegatives, negativesOf, negativesToMap, type Negatives, type NegativesFormat } from './negatives.ts';
 export { RunWriter, searchFileToRun, evaluateHits, type RunFileFormat, type RunWriterOptions } from './runs.ts';
 export { chunkTopK, mergeInto, sortRows, type TopK } from './topk.ts';

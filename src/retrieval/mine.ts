@@ -1,5 +1,6 @@
 // Hard-negative mining (DRhard's prepare_hardneg): retrieve top-k + margin per query from a dense index, BM25 or
 // uniform sampling, drop the query's judged documents and copies of them, keep the first k; with quality counters.
+import * as os from 'node:os';
 import type { OffsetQrels } from '../data/dataset.ts';
 import type { TokenStore } from '../data/tokenstore.ts';
 import * as T from '../tensor/index.ts';
@@ -37,7 +38,10 @@ export interface MineOptions {
    * Without it short lists stay short (and are counted in queriesShort).
    */
   fillRandomSeed?: number;
-  /** Queries per retrieval call (default 1024; 65536 for a sharded searcher, which reads the corpus once per call). */
+  /**
+   * Queries per retrieval call (default 1024; 65536 for a sharded searcher, which reads the corpus once per call,
+   * and for mineNegativesParallel's BM25 search on several threads, which starts its workers once per call).
+   */
   batch?: number;
   onProgress?: (done: number, total: number) => void;
 }
@@ -85,6 +89,56 @@ function sameRow(a: Int32Array, b: Int32Array): boolean {
  * documents that are not positives, seeded per query so a query's list does not depend on the others.
  */
 export function mineNegatives(opts: MineOptions): MineResult {
+  const steps = mineSteps(opts, opts.batch);
+  for (let step = steps.next(); ; ) {
+    if (step.done === true) return step.value;
+    const { rows, want } = step.value;
+    const { index, queries } = opts.source as Extract<NegativeSource, { kind: 'bm25' }>;
+    step = steps.next(index.searchBatch(queries, want, { rows }));
+  }
+}
+
+export interface MineParallelOptions extends MineOptions {
+  /** BM25 search threads, each a slice of a batch's queries against the shared index (default: every core). */
+  threads?: number;
+}
+
+/**
+ * mineNegatives with a BM25 source searched on worker threads (Bm25Index.searchBatchParallel, the same hits to the
+ * bit): the same negatives and counters as mineNegatives. Other sources are mined as mineNegatives does.
+ */
+export async function mineNegativesParallel(opts: MineParallelOptions): Promise<MineResult> {
+  // Each BM25 batch starts its workers (~0.3 s of tsx bootstrap), so a batch is large: 65536 queries × (topk +
+  // margin) hits is 165 MB at DRhard's 210, and one batch holds a demo-sized training split. One thread searches
+  // here, in mineNegatives' batches.
+  const parallel = opts.source.kind === 'bm25' && (opts.threads ?? os.availableParallelism()) > 1;
+  const steps = mineSteps(opts, opts.batch ?? (parallel ? 65536 : undefined));
+  for (let step = steps.next(); ; ) {
+    if (step.done === true) return step.value;
+    const { rows, want, done, total } = step.value;
+    const { index, queries } = opts.source as Extract<NegativeSource, { kind: 'bm25' }>;
+    const hits = await index.searchBatchParallel(queries, want, {
+      rows,
+      ...(opts.threads !== undefined ? { threads: opts.threads } : {}),
+      ...(opts.onProgress !== undefined ? { onProgress: (d: number) => opts.onProgress?.(done + d, total) } : {}),
+    });
+    step = steps.next(hits);
+  }
+}
+
+/** A BM25 search the driver does for the mining loop: `rows` (query offsets) at depth `want`, after `done` of `total` queries. */
+interface Bm25Request {
+  rows: Int32Array;
+  want: number;
+  done: number;
+  total: number;
+}
+
+/**
+ * The mining loop, with each BM25 batch search handed to the driver (yielded: the sync or the worker-thread search);
+ * dense and random sources never yield.
+ */
+function* mineSteps(opts: MineOptions, batchSize: number | undefined): Generator<Bm25Request, MineResult, { ids: Int32Array; k: number }> {
   const topk = opts.topk ?? 200;
   const margin = opts.margin ?? 10;
   if (!Number.isInteger(topk) || topk < 1) throw new DrhardInputError(`topk must be a positive integer, got ${topk}`);
@@ -94,7 +148,7 @@ export function mineNegatives(opts: MineOptions): MineResult {
   const src = opts.source;
   const want = topk + margin;
   const docsCount = src.kind === 'bm25' ? src.index.count : src.kind === 'dense' ? src.searcher.count : null;
-  const batch = opts.batch ?? (src.kind === 'dense' && src.searcher.mode === 'sharded' ? 65536 : 1024);
+  const batch = batchSize ?? (src.kind === 'dense' && src.searcher.mode === 'sharded' ? 65536 : 1024);
   const qLayout = src.kind === 'dense' && typeof src.queryEmbeddings === 'string' ? layoutOf(src.queryEmbeddings, { dim: src.searcher.dim }) : null;
   if (src.kind === 'dense' && qs.length > 0) {
     const nq = qLayout !== null ? qLayout.count : (src.queryEmbeddings as T.Tensor).size(0);
@@ -133,11 +187,16 @@ export function mineNegatives(opts: MineOptions): MineResult {
           const row = corpus.get(p);
           return { h: rowHash(row), row };
         });
-        const row = corpus.get(d);
-        const h = rowHash(row);
-        if (posRows.some((p) => p.h === h && sameRow(p.row, row))) {
-          c.positiveCopiesRemoved++;
-          continue;
+        // A copy has its positive's length, which the store holds in memory; reading the row is a syscall, and it
+        // was most of the mining time left beside a BM25 search on every core.
+        const len = corpus.length(d);
+        if (posRows.some((p) => p.row.length === len)) {
+          const row = corpus.get(d);
+          const h = rowHash(row);
+          if (posRows.some((p) => p.h === h && sameRow(p.row, row))) {
+            c.positiveCopiesRemoved++;
+            continue;
+          }
         }
       }
       out.push(d);
@@ -168,7 +227,7 @@ export function mineNegatives(opts: MineOptions): MineResult {
         ids = hits.ids;
         k = hits.k;
       } else {
-        const hits = src.index.searchBatch(src.queries, want, { rows });
+        const hits = yield { rows, want, done: s, total: qs.length };
         ids = hits.ids;
         k = hits.k;
       }

@@ -2,6 +2,7 @@
 // accepting, answers what is in flight, then exits 0 (a second signal exits at once).
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { emitText } from '../cli/result.ts';
 import type { FromFileOptions } from '../retrieval/search.ts';
 import { DrhardInputError } from '../util/errors.ts';
 import { log as rootLog } from '../util/log.ts';
@@ -104,7 +105,7 @@ export async function openServer(o: ServeOptions): Promise<void> {
     );
   }
   log.info({ url: running.url, models: engine.models, bm25: engine.hasBm25, documents: engine.documents, loadSeconds: Number(((performance.now() - t0) / 1000).toFixed(3)) }, 'serving');
-  process.stdout.write(`${running.url}\n`);
+  await emitText(`${running.url}\n`);
   const stop = new StopSignal({ logger: log });
   try {
     const sig = await stop.stopped;

@@ -2,6 +2,8 @@
 // ranks (they log it at debug level instead), whatever the launcher.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { emitResult, emitText, isLeadProcess } from '../../src/cli/result.ts';
 
 test('only a single process or global rank 0 writes the result; other ranks write nothing on stdout', async () => {
@@ -22,4 +24,21 @@ test('only a single process or global rank 0 writes the result; other ranks writ
     await emitText('report\n', { env, write: (t) => written.push(t) });
     assert.deepEqual(written, lead ? ['{"count":3,"out":"x"}\n', 'report\n'] : [], JSON.stringify(env));
   }
+});
+
+test('commands print on stdout only through emitResult/emitText (no direct process.stdout.write or console.log)', () => {
+  // src/data/runwriter.ts streams runs to stdout by design (a distributed run's other ranks write scratch files
+  // instead: src/dist/run.ts) and src/dist/launch.ts relays rank 0's stdout; neither is under these folders.
+  const src = path.join(import.meta.dirname, '..', '..', 'src');
+  const offenders: string[] = [];
+  for (const dir of ['cli', 'serve', 'demo', 'train', 'retrieval', 'eval']) {
+    for (const rel of fs.readdirSync(path.join(src, dir), { recursive: true, encoding: 'utf8' })) {
+      const file = path.join(src, dir, rel);
+      if (!file.endsWith('.ts') || file === path.join(src, 'cli', 'result.ts')) continue;
+      fs.readFileSync(file, 'utf8').split('\n').forEach((line, i) => {
+        if (/process\.stdout\.write|console\.(log|info)\(/.test(line.replace(/\/\/.*$/, ''))) offenders.push(`${path.relative(src, file)}:${i + 1}: ${line.trim()}`);
+      });
+    }
+  }
+  assert.deepEqual(offenders, []);
 });

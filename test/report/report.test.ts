@@ -11,7 +11,7 @@ import { spawnSync } from 'node:child_process';
 import { renderReport, renderReportHtml, winTieLoss, type ReportData } from '../../src/report/index.ts';
 import { EXAMPLE_LOSS_KINDS, exampleReportData } from '../../src/report/example.ts';
 import { DrhardInputError } from '../../src/util/errors.ts';
-import { collectEnvironment, faissHeaderVersion, flattenParams, formatClaims, formatTable, lossKindOf, reportData, type RunEnvironment } from '../../src/demo/report.ts';
+import { collectEnvironment, faissHeaderVersion, flattenParams, formatClaims, formatSummary, formatTable, formatTimings, lossKindOf, reportData, serveCommand, type RunEnvironment } from '../../src/demo/report.ts';
 import { significance, type MethodEval } from '../../src/demo/evaluate.ts';
 import type { DemoResult, MethodOutcome } from '../../src/demo/pipeline.ts';
 import { PRESETS } from '../../src/demo/presets.ts';
@@ -406,4 +406,18 @@ test('run environment: git commit only inside a checkout, faiss version from the
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test("demo summary: table, checks, timings, report and results paths, then the serve line when both models exist", () => {
+  const r = fakeDemoResult();
+  // The layout `drhard demo` printed before its stdout went through emitText, byte for byte.
+  const head = `\n${formatTable(r)}\n\n${formatClaims(r)}\n\n${formatTimings(r)}\n\nreport: /tmp/x/report.html\nresults: /tmp/x/results.json\n`;
+  assert.equal(formatSummary(r, '/tmp/x/report.html'), head, 'no models: no serve line');
+  const withModels: DemoResult = {
+    ...r,
+    methods: r.methods.map((m) => (m.method === 'star' || m.method === 'adore-star' ? { ...m, modelDir: `/tmp/x/${m.method}/model`, corpusEmbeddings: `/tmp/x/${m.method}/corpus.f32` } : m)),
+  };
+  const serve = serveCommand(withModels);
+  assert.ok(serve !== null && serve.startsWith('drhard serve '));
+  assert.equal(formatSummary(withModels, '/tmp/x/report.html'), `${head}serve the models (search page and API at http://127.0.0.1:8080): ${serve}\n`);
 });

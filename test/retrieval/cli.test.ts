@@ -123,6 +123,34 @@ test('bm25 and mine CLIs equal the library', () => {
   }
 });
 
+test('mine --source bm25 --threads 1 and 3 write the same negatives, equal to the library', async () => {
+  // 300 training queries: enough for 3 search threads (64 queries each at least).
+  const sub = path.join(dir, 'threads');
+  fs.mkdirSync(sub);
+  const big = await makeDataset(sub, { nTrain: 300 });
+  const files = [1, 3].map((threads) => {
+    const out = path.join(sub, `neg${threads}.bin`);
+    const r = cli(['mine', '--data', big, '--source', 'bm25', '--topk', '20', '--threads', String(threads), '--out', out, '--format', 'bin', '--no-progress']);
+    assert.equal(r.code, 0, r.stderr);
+    const { seconds: _s, out: _o, ...counters } = JSON.parse(r.stdout) as Record<string, unknown>;
+    const side = JSON.parse(fs.readFileSync(`${out}.json`, 'utf8')) as Record<string, unknown>;
+    delete side['seconds'];
+    return { bytes: fs.readFileSync(out), counters, side };
+  });
+  assert.deepEqual(files[1], files[0]);
+  const d = openDataset(big);
+  try {
+    const t = d.manifest.tokenizer;
+    const ix = Bm25Index.build(d.corpus, { ignore: [t.clsId, t.sepId, t.padId] });
+    const lib = mineNegatives({ source: { kind: 'bm25', index: ix, queries: d.queries('train') }, qrels: d.qrels('train'), topk: 20, corpus: d.corpus, fillRandomSeed: 42 });
+    const back = readNegatives(path.join(sub, 'neg3.bin'), { queries: d.queries('train').count, docs: d.corpus.count });
+    assert.equal(back.qoffsets.length, 300);
+    for (const q of d.qrels('train').keys()) assert.deepEqual(negativesOf(back, q), negativesOf(lib.negatives, q));
+  } finally {
+    d.close();
+  }
+});
+
 test('bad flags exit 2 with the flag named and write nothing; --help exits 0', () => {
   const out = path.join(dir, 'never.run');
   for (const args of [
@@ -132,6 +160,8 @@ test('bad flags exit 2 with the flag named and write nothing; --help exits 0', (
     ['search', '--query-embeddings', dev, '--doc-embeddings', corpus, '--max-memory', 'lots', '--out', out],
     ['bm25', '--data', ds, '--b', '2', '--out', out],
     ['mine', '--data', ds, '--out', out],
+    ['mine', '--data', ds, '--source', 'bm25', '--threads', '0', '--out', out],
+    ['mine', '--data', ds, '--source', 'random', '--threads', '2', '--out', out],
     ['encode', '--model', model, '--data', ds, '--out', out, '--dtype', 'int8'],
   ]) {
     const r = cli(args);

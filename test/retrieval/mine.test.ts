@@ -7,10 +7,11 @@ import * as path from 'node:path';
 import * as T from '../../src/tensor/index.ts';
 import { openDataset } from '../../src/data/index.ts';
 import { Bm25Index } from '../../src/retrieval/bm25.ts';
-import { mineNegatives } from '../../src/retrieval/mine.ts';
+import { mineNegatives, mineNegativesParallel } from '../../src/retrieval/mine.ts';
 import { negativesOf, readNegatives, writeNegatives } from '../../src/retrieval/negatives.ts';
 import { DenseSearcher } from '../../src/retrieval/search.ts';
-import { makeDataset, tmpDir } from './helpers.ts';
+import { makeDataset, memoryStore, tmpDir } from './helpers.ts';
+import { seededRng } from '../helpers/seed.ts';
 
 const dir = tmpDir();
 process.on('exit', () => fs.rmSync(dir, { recursive: true, force: true }));
@@ -133,4 +134,41 @@ test('fillRandomSeed tops up a short BM25 list with random non-judged documents;
   } finally {
     ds.close();
   }
+});
+
+test('BM25 mining on 1, 2 and 3 worker threads gives the sequential negatives and counters (batches, copies, top-up)', async () => {
+  const { rng, tag } = seededRng(313);
+  // A Zipf-ish vocabulary (long postings for frequent terms, repeated query terms); every 50th document a copy of
+  // the one before (copies of a positive are dropped), and queries of unknown terms only (topped up at random).
+  const term = (): number => 3 + Math.floor(300 * rng.float() ** 3);
+  const docs: number[][] = [];
+  for (let d = 0; d < 2000; d++) docs.push(d % 50 === 49 ? [...(docs[d - 1] as number[])] : [0, ...Array.from({ length: 5 + Math.floor(40 * rng.float()) }, term), 2]);
+  const queries = Array.from({ length: 500 }, (_, i) => [0, ...Array.from({ length: 1 + Math.floor(6 * rng.float()) }, () => (i % 97 === 0 ? 5000 : term())), 2]);
+  const index = Bm25Index.build(memoryStore(docs), { ignore: [0, 1, 2] });
+  const qs = memoryStore(queries);
+  // 420 of the 500 queries have judgments: positives near the top of their own BM25 list, and a copied document.
+  const qrels = new Map<number, Map<number, number>>();
+  for (let q = 0; q < 500; q++) {
+    if (q % 6 === 5) continue;
+    const top = index.search(qs.get(q), 5).ids.filter((d) => d >= 0);
+    qrels.set(q, new Map([[top.length > 0 ? (top[q % top.length] as number) : q, 1], [48 + 50 * (q % 40), 1]]));
+  }
+  const common = { qrels, topk: 30, margin: 5, corpus: memoryStore(docs), fillRandomSeed: 9 };
+  const seq = mineNegatives({ source: { kind: 'bm25', index, queries: qs }, ...common });
+  assert.ok(seq.counters.positiveCopiesRemoved > 0 && seq.counters.queriesFilledRandom > 0, `the fixture exercises copies and top-ups ${tag}`);
+  const searchBatch = index.searchBatch.bind(index);
+  for (const threads of [1, 2, 3]) {
+    for (const batch of [undefined, 210]) {
+      // With more than one thread (and ≥ 64 queries per thread in each batch) the workers search, never the main thread.
+      index.searchBatch = threads > 1 ? () => assert.fail(`threads=${threads}: searched on the main thread`) : searchBatch;
+      const seen: number[] = [];
+      const par = await mineNegativesParallel({ source: { kind: 'bm25', index, queries: qs }, ...common, threads, ...(batch !== undefined ? { batch } : {}), onProgress: (d) => seen.push(d) });
+      const what = `threads=${threads} batch=${batch ?? 'default'} ${tag}`;
+      assert.deepEqual(par.negatives, seq.negatives, what);
+      assert.deepEqual(par.counters, seq.counters, what);
+      assert.equal(seen.at(-1), qrels.size, `progress ends at every query, ${what}`);
+      assert.ok(seen.every((d, i) => i === 0 || d >= (seen[i - 1] as number)), `progress never goes back, ${what}`);
+    }
+  }
+  index.searchBatch = searchBatch;
 });

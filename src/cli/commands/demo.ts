@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
 import { z } from 'zod';
 import { defineCommand } from '../command.ts';
+import { emitText } from '../result.ts';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const options = z.object({
@@ -23,14 +24,12 @@ export function register(program: Command): void {
     aliases: { out: 'outDir' },
     run: async (o) => {
       const { runDemo } = await import('../../demo/pipeline.ts');
-      const { collectEnvironment, formatClaims, formatTable, formatTimings, reportData, serveCommand } = await import('../../demo/report.ts');
+      const { collectEnvironment, formatSummary, reportData } = await import('../../demo/report.ts');
       const { renderReport } = await import('../../report/index.ts');
       const res = await runDemo({ out: o.outDir, quick: o.quick, source: o.data, seed: o.seed, progress: o.progress && process.stderr.isTTY === true });
       const reportPath = path.join(res.out, 'report.html');
       await renderReport(reportData(res, await collectEnvironment({ seed: o.seed })), reportPath);
-      process.stdout.write(`\n${formatTable(res)}\n\n${formatClaims(res)}\n\n${formatTimings(res)}\n\nreport: ${reportPath}\nresults: ${path.join(res.out, 'results.json')}\n`);
-      const serve = serveCommand(res);
-      if (serve !== null) process.stdout.write(`serve the models (search page and API at http://127.0.0.1:8080): ${serve}\n`);
+      await emitText(formatSummary(res, reportPath));
     },
   });
 }

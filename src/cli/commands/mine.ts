@@ -28,6 +28,7 @@ const options = z.object({
   param: paramsSchema.optional().describe('dense: faiss runtime parameter name=value (repeatable)'),
   maxMemory: sizeSchema.optional().describe('dense: memory budget for document vectors (a larger corpus is searched shard by shard)'),
   exact: exactSchema,
+  threads: z.coerce.number().int().positive().optional().describe('bm25: search threads, each a slice of the queries against the shared index (default: every core)'),
   seed: z.coerce.number().int().default(42).describe('random negatives and --fill-random: seed (default 42)'),
   removeCopies: z.boolean().default(true).describe('also drop candidates whose text equals a positive (duplicate passages)'),
   fillRandom: z
@@ -42,11 +43,12 @@ async function run(o: Options): Promise<void> {
   if (o.source === 'dense' && o.model === undefined && (o.docEmbeddings === undefined || o.queryEmbeddings === undefined)) {
     throw new DrhardUsageError('--source dense needs --model, or both --doc-embeddings and --query-embeddings');
   }
+  if (o.threads !== undefined && o.source !== 'bm25') throw new DrhardUsageError(`--threads is for --source bm25 (dense search threads: DRHARD_NUM_THREADS)`);
   if (o.source !== 'dense' && (o.model !== undefined || o.docEmbeddings !== undefined || o.queryEmbeddings !== undefined)) {
     throw new DrhardUsageError(`--source ${o.source} takes no --model/--doc-embeddings/--query-embeddings`);
   }
   const { openDataset } = await import('../../data/index.ts');
-  const { mineNegatives } = await import('../../retrieval/mine.ts');
+  const { mineNegativesParallel } = await import('../../retrieval/mine.ts');
   const { writeNegatives } = await import('../../retrieval/negatives.ts');
   const { DenseSearcher } = await import('../../retrieval/search.ts');
   const { Bm25Index } = await import('../../retrieval/bm25.ts');
@@ -65,7 +67,7 @@ async function run(o: Options): Promise<void> {
     if (qrels.size === 0) throw new DrhardUsageError(`split ${o.split} has no qrels: nothing to mine for`);
     const meta: Record<string, unknown> = { dataset: { path: o.data, checksum: datasetChecksum(ds), split: o.split }, source: o.source, topk: o.topk, margin: o.margin };
     const t0 = performance.now();
-    let source: Parameters<typeof mineNegatives>[0]['source'];
+    let source: Parameters<typeof mineNegativesParallel>[0]['source'];
     if (o.source === 'random') {
       source = { kind: 'random', docs: ds.corpus.count, seed: o.seed };
       meta['seed'] = o.seed;
@@ -115,8 +117,9 @@ async function run(o: Options): Promise<void> {
     }
     const progress = new Progress({ total: qrels.size, label: 'mine', unit: 'query', enabled: o.progress });
     const t1 = performance.now();
-    const r = mineNegatives({
+    const r = await mineNegativesParallel({
       source,
+      ...(o.threads !== undefined ? { threads: o.threads } : {}),
       qrels,
       topk: o.topk,
       margin: o.margin,
@@ -143,7 +146,7 @@ export function register(program: Command): void {
     schema: options,
     placeholders: {
       data: 'dir', split: 'name', source: 'kind', out: 'file', format: 'format', model: 'dir', docEmbeddings: 'file', queryEmbeddings: 'file',
-      work: 'dir', device: 'device', index: 'factory', exact: 'engine', param: 'name=value', maxMemory: 'bytes',
+      work: 'dir', device: 'device', index: 'factory', exact: 'engine', param: 'name=value', maxMemory: 'bytes', threads: 'n',
     },
     aliases: { dataset: 'data', embeddings: 'docEmbeddings' },
     run,
