@@ -236,6 +236,31 @@ test('int8 equals the fp32 engine and the brute force at D = 3, 64, 128, 130, 76
   });
 });
 
+test('lowK rising with every candidate: ascending, descending and tied scores at the k-th place, every kernel', { skip }, () => {
+  const seed = testSeed(175);
+  forEachIsa((isa) => {
+    T.manualSeed(seed);
+    const tag = `isa=${isa} seed=${seed} (DRHARD_TEST_SEED=${seed} to replay)`;
+    // D = 64 appends screened candidates directly, D = 300 refines them first.
+    for (const D of [64, 300]) T.tidy(() => {
+      const R = 40;
+      const q = T.randn([3, D]);
+      const dir = q.narrow(0, 0, 1);
+      // Documents along the first query at increasing scores, steps far wider than the int8 bound (each new candidate
+      // raises lowK, and the k-th best is separated from the (k-1)-th), the same descending (the k-th place is known
+      // early), and blocks of exact copies straddling the k-th place (k = 25: ~10 ramp documents score above them),
+      // within a panel and across panels.
+      const up = T.arange(0, R).to('float32').div(R).unsqueeze(1);
+      const noise = (): T.Tensor => T.randn([R, D]).mul(0.01);
+      const ramp = dir.mul(up).add(noise());
+      const rampDown = dir.mul(up.neg().add(1 - 0.5 / R)).add(noise()); // half a step above each ascending one
+      const copies = dir.mul(0.87).expand([40, D]);
+      const docs = T.cat([ramp, copies, T.randn([300, D]).mul(0.5), rampDown, copies], 0).contiguous();
+      for (const k of [1, 5, 25]) assertSameAsFp32(docs, q, k, `ramps and copies D=${D} k=${k} ${tag}`);
+    });
+  });
+});
+
 test('near duplicates straddling the k-th place, below int8 resolution: only the bound keeps them exact, every kernel', { skip }, () => {
   const seed = testSeed(172);
   forEachIsa((isa) => {
