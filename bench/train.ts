@@ -9,6 +9,7 @@
 // Both processes inherit the OpenBLAS/OpenMP wait settings src/native/addon.ts makes; the PyTorch side runs Hugging
 // Face's model as DRhard does (the whole last layer, libtorch's dropout).
 // Usage: node --import tsx bench/train.ts [--only star-tiny|star-base|adore-tiny] [--steps N] [--warmup W] [--optim-ops]
+//        [--dropout-parity]
 // (--optim-ops: the op-by-op optimizer path instead of the fused native step, for before/after figures)
 import { PythonReference } from './pyref.ts';
 import * as path from 'node:path';
@@ -36,6 +37,8 @@ const STEPS = Number(flag('steps') ?? (QUICK ? 2 : 5));
 // 400-700k page faults in each of the first steps, ~5k after), and one warm-up step left that in the timings.
 const WARMUP = Number(flag('warmup') ?? 3);
 const FUSED = !argv.includes('--optim-ops');
+// --dropout-parity: Hugging Face's full last layer and libtorch's serial dropout, as the PyTorch side runs them.
+const PARITY = argv.includes('--dropout-parity');
 
 const TINY = createConfig({ modelType: 'roberta', vocabSize: 8192, hiddenSize: 256, numHiddenLayers: 4, numAttentionHeads: 4, intermediateSize: 1024 });
 const BASE = createConfig({ modelType: 'roberta', vocabSize: 8192, hiddenSize: 768, numHiddenLayers: 12, numAttentionHeads: 12, intermediateSize: 3072 });
@@ -179,7 +182,7 @@ const median = (xs: number[]): number => {
 };
 
 const threads = getNumThreads();
-console.error(`bench/train: ${threads} thread(s); ${FUSED ? 'fused' : 'op-by-op'} optimizer; drhard and PyTorch steps alternate after ${WARMUP} warm-up step(s) each`);
+console.error(`bench/train: ${threads} thread(s); ${FUSED ? 'fused' : 'op-by-op'} optimizer; dropout parity ${PARITY ? 'on' : 'off'}; drhard and PyTorch steps alternate after ${WARMUP} warm-up step(s) each`);
 const ref = new PythonReference(path.join(import.meta.dirname, 'train_ref.py'), threads);
 const table: Array<{ name: string; phase: string; ours: number; theirs: number; oursMin: number; theirsMin: number }> = [];
 for (const c of cases) {
@@ -187,6 +190,7 @@ for (const c of cases) {
   const rng = new Rng(42);
   const data = syntheticData(c, rng);
   const model = createModel(c.config).train();
+  model.dropoutParity = PARITY;
   const s = makeStep(c, model, data, rng);
   const ack = await ref.ask(`setup ${JSON.stringify({ method: c.method, config: c.configName, batch: c.batch, query_len: QLEN, doc_len: DLEN, docs: ADORE_DOCS })}`);
   if (ack !== 'ok') throw new Error(`reference setup failed: ${ack}`);
