@@ -3,6 +3,7 @@
 // exactly that finalizer over an arithmetic counter (it passes BigCrush), so any element range can be generated
 // independently, vectorized and on every thread.
 #include "dropout_core.h"
+#include "clones.h"
 
 #include <ATen/CPUGeneratorImpl.h>
 #include <ATen/Parallel.h>
@@ -15,12 +16,6 @@ namespace drhard {
 namespace {
 
 constexpr uint64_t kGamma = 0x9E3779B97F4A7C15ULL;
-
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-#define DRHARD_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
-#else
-#define DRHARD_CLONES
-#endif
 
 // Elements [2·b, 2·e) of `out` (n of them in all): scale where kept, else 0.
 DRHARD_CLONES

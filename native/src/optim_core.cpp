@@ -3,6 +3,7 @@
 // multiply-add is contracted, fma(value*t1, t2, self); addcdiv is self + (value*t1)/t2, three roundings; pow(2) is
 // x*x. So parameters and moments are bit-identical to the op-by-op path; test/optim/fused.test.ts checks that.
 #include "optim_core.h"
+#include "clones.h"
 
 #include <ATen/Parallel.h>
 
@@ -38,12 +39,6 @@ template <typename F>
 void parallel(int64_t n, F f) {
   at::parallel_for(0, n, 16384, [&](int64_t b, int64_t e) { f(b, e); });
 }
-
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-#define DRHARD_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
-#else
-#define DRHARD_CLONES
-#endif
 
 // β1, 1−β1, β2, 1−β2 and ε as float32, the precision the op-by-op path computes in.
 struct Betas {

@@ -1,5 +1,6 @@
 // Implementation of the screened exact top-k kernel declared in search_core.h.
 #include "search_core.h"
+#include "clones.h"
 
 #include <ATen/Parallel.h>
 #include <dlfcn.h>
@@ -177,24 +178,21 @@ __attribute__((always_inline)) inline void scanRowBody(const typename S::Bits* x
 }
 
 // The bfloat16 screen's scan.
-__attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default"))) void scanRow(const int16_t* x, int64_t n,
-                                                                             int64_t base, Row& r, int64_t k,
-                                                                             ErrorBound err, std::vector<float>& tmp) {
+DRHARD_CLONES void scanRow(const int16_t* x, int64_t n, int64_t base, Row& r, int64_t k, ErrorBound err,
+                           std::vector<float>& tmp) {
   scanRowBody<Bf16Scores>(x, n, base, r, k, err, tmp);
 }
 
 // The float32 (sgemm) screen's scan.
-__attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default"))) void scanRow32(const int32_t* x, int64_t n,
-                                                                               int64_t base, Row& r, int64_t k,
-                                                                               ErrorBound err, std::vector<float>& tmp) {
+DRHARD_CLONES void scanRow32(const int32_t* x, int64_t n, int64_t base, Row& r, int64_t k, ErrorBound err,
+                             std::vector<float>& tmp) {
   scanRowBody<Fp32Scores>(x, n, base, r, k, err, tmp);
 }
 
 // The exact side's score: float32 products summed in float64 (8 independent partial sums, vectorizable without
 // reassociation) and rounded once to float32. It is the inner product correctly rounded in all but astronomically
 // rare cases, whatever BLAS or summation order the machine has, and a document scores the same in every call.
-__attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default"))) float dot(const float* a,
-                                                                                         const float* b, int64_t n) {
+DRHARD_CLONES float dot(const float* a, const float* b, int64_t n) {
   double acc[8] = {0};
   int64_t i = 0;
   for (; i + 8 <= n; i += 8)
@@ -616,7 +614,8 @@ __attribute__((target("avx512f,avx512bw,avx512vnni"), always_inline)) inline voi
 // FMAs in some order: each step rounds once, so the sum errs by at most γ_D·Σ|q_i·d̂_i| (γ_D = D·u/(1 − D·u)). Each
 // group's 4 codes are one 32-bit load into its own 128-bit FMA chain: measured 14% (512-bit kernel) and 20-23%
 // (256-bit kernels) faster searches at 200k × 768 than gathering 16 or 8 groups at a time, and no slower than building
-// 256-bit vectors from the loads. Shared by every int8 kernel (AVX2 + FMA is the least of them).
+// 256-bit vectors from the loads. The 512-bit kernel's; the 256-bit kernels transpose each panel to rows once and use
+// refineRow.
 __attribute__((target("avx2,fma"))) double refineDot(const float* q, const int8_t* col, int64_t D) {
   __m128 a0 = _mm_setzero_ps(), a1 = _mm_setzero_ps(), a2 = _mm_setzero_ps(), a3 = _mm_setzero_ps();
   int64_t i = 0;
@@ -646,12 +645,13 @@ float floatAtOrBelow(double x) {
   return f;
 }
 
-// refineDot for a document whose codes lie in a row (row[i] for dimension i, a panel transposed by the 256-bit
-// kernels): the same float32 FMA sum in another order, so the same bound, from contiguous loads, 32 dimensions a step
-// in four 256-bit chains.
+// 8 codes as floats.
 __attribute__((target("avx2,fma"), always_inline)) inline __m256 codes8(const int8_t* c) {
   return _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(c))));
 }
+// refineDot for a document whose codes lie in a row (row[i] for dimension i, a panel transposed by the 256-bit
+// kernels): the same float32 FMA sum in another order, so the same bound, from contiguous loads, 32 dimensions a step
+// in four 256-bit chains.
 __attribute__((target("avx2,fma"))) double refineRow(const float* q, const int8_t* row, int64_t D) {
   __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps(), a2 = _mm256_setzero_ps(), a3 = _mm256_setzero_ps();
   int64_t i = 0;
