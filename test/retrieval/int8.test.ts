@@ -23,6 +23,15 @@ function forEachIsa(fn: (isa: string) => void): void {
   for (const isa of T.int8ScreenIsas()) withEnv({ DRHARD_INT8_ISA: isa }, () => fn(isa));
 }
 
+/** forEachIsa with libtorch seeded (DRHARD_TEST_SEED, else `fallback`) before each kernel; `tag` names kernel and seed. */
+function forEachIsaSeeded(fallback: number, fn: (tag: string) => void): void {
+  const seed = testSeed(fallback);
+  forEachIsa((isa) => {
+    T.manualSeed(seed);
+    fn(`isa=${isa} seed=${seed} (DRHARD_TEST_SEED=${seed} to replay)`);
+  });
+}
+
 /** Round half to even (std::nearbyint under the default rounding mode); infinities and NaN pass through. */
 function rne(v: number): number {
   if (!Number.isFinite(v)) return v;
@@ -205,10 +214,7 @@ function assertSameAsFp32(docs: T.Tensor, q: T.Tensor, k: number, what: string, 
 }
 
 test('int8 equals the fp32 engine and the brute force at D = 3, 64, 128, 130, 768 (ties, k > N, ragged panels), every kernel', { skip }, () => {
-  const seed = testSeed(171);
-  forEachIsa((isa) => {
-    T.manualSeed(seed);
-    const tag = `isa=${isa} seed=${seed} (DRHARD_TEST_SEED=${seed} to replay)`;
+  forEachIsaSeeded(171, (tag) => {
     for (const [N, D, B, k] of [
       [1001, 3, 13, 10],
       [3001, 64, 25, 100],
@@ -237,10 +243,7 @@ test('int8 equals the fp32 engine and the brute force at D = 3, 64, 128, 130, 76
 });
 
 test('lowK rising with every candidate: ascending, descending and tied scores at the k-th place, every kernel', { skip }, () => {
-  const seed = testSeed(175);
-  forEachIsa((isa) => {
-    T.manualSeed(seed);
-    const tag = `isa=${isa} seed=${seed} (DRHARD_TEST_SEED=${seed} to replay)`;
+  forEachIsaSeeded(175, (tag) => {
     // D = 64 appends screened candidates directly, D = 300 refines them first.
     for (const D of [64, 300]) T.tidy(() => {
       const R = 40;
@@ -262,10 +265,7 @@ test('lowK rising with every candidate: ascending, descending and tied scores at
 });
 
 test('near duplicates straddling the k-th place, below int8 resolution: only the bound keeps them exact, every kernel', { skip }, () => {
-  const seed = testSeed(172);
-  forEachIsa((isa) => {
-    T.manualSeed(seed);
-    const tag = `isa=${isa} seed=${seed} (DRHARD_TEST_SEED=${seed} to replay)`;
+  forEachIsaSeeded(172, (tag) => {
     for (const D of [130, 300]) T.tidy(() => {
       const N = 3000;
       const k = 20;
