@@ -501,9 +501,9 @@ FN(int8Quantize) {
 FN(int8ScreenedTopk) {
   GUARD_BEGIN
   auto r = drhard::int8ScreenedTopk(T(info[0]), T(info[1]), T(info[2]), T(info[3]), T(info[4]), T(info[5]), T(info[6]),
-                                    T(info[7]), T(info[8]), f64(info[9]), f64(info[10]), i64(info[11]),
-                                    info[12].As<Napi::String>().Utf8Value(), i64(info[13]),
-                                    info.Length() > 14 && !isNone(info[14]) ? T(info[14]) : at::Tensor());
+                                    T(info[7]), T(info[8]), T(info[9]), T(info[10]), f64(info[11]), f64(info[12]),
+                                    i64(info[13]), info[14].As<Napi::String>().Utf8Value(), i64(info[15]),
+                                    info.Length() > 16 && !isNone(info[16]) ? T(info[16]) : at::Tensor());
   return wrapAll(info.Env(), std::move(r));
   GUARD_END
 }

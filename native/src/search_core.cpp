@@ -543,17 +543,33 @@ inline bool noteLowerBound(Row& r, float l, int64_t k) {
   return true;
 }
 
+// What every int8 kernel reads: the queries' screen and refinement codes, the documents' panels, the error terms.
+struct Int8Args {
+  int64_t D, Dp, N, Np;
+  const uint8_t* qc;    // [B, Dp] screen codes q̂ + qOffset
+  int32_t qOffset;
+  const float* qs;      // [B] s_q
+  const uint8_t* qc2;   // [B, Dp] refinement codes q̂2 + qOffset of r = q − s_q·q̂
+  const float* qs2;     // [B] s2
+  const float* qe;      // [3B] per query: ||q||, ||r||, ||r − s2·q̂2|| (rounded up)
+  const int8_t* dc;     // panels of document codes
+  const float* ds;      // [Np] s_d
+  const int32_t* dsum;  // [Np] Σd̂
+  const float* de;      // [2Np] a_d, then c_d
+  double maxA, maxC, tinyAbs, rel;
+};
+
 // Each query's bound terms for an int8 screen of queries b0…b1, its cheap threshold from lowK (a caller's floor, else
 // -inf) and, where survivors are refined, a small pruning cap (pruning stays amortized by the cap doubling in the
 // kernels; lowK itself rises with each candidate, noteLowerBound). Shared by every kernel.
-std::vector<Int8Bound> int8RowBounds(std::vector<Row>& rows, const float* qe, int64_t b0, int64_t b1, double maxA,
-                                     double maxC, double tinyAbs, double rel, bool refine, int64_t k) {
+std::vector<Int8Bound> int8RowBounds(std::vector<Row>& rows, const Int8Args& a, int64_t b0, int64_t b1, bool refine,
+                                     int64_t k) {
   const double u = std::ldexp(1.0, -24);
   std::vector<Int8Bound> eb(static_cast<size_t>(b1 - b0));
   for (int64_t b = b0; b < b1; b++) {
-    const double alpha = qe[2 * b], beta = qe[2 * b + 1];
+    const float alpha = a.qe[3 * b], beta = a.qe[3 * b + 1];
     // The kernels' rounded-up e, hi: at most 3 and 2 float32 roundings upward beyond the exact sums.
-    eb[b - b0] = {qe[2 * b], qe[2 * b + 1], (alpha * maxA + beta * maxC + tinyAbs) * (1 + 8 * u), rel + 3 * u};
+    eb[b - b0] = {alpha, beta, (alpha * a.maxA + beta * a.maxC + a.tinyAbs) * (1 + 8 * u), a.rel + 3 * u};
     rows[b].tau = cheapThreshold(rows[b].lowK, eb[b - b0]);
     if (refine) rows[b].cap = static_cast<size_t>(2 * k + 16);
   }
@@ -610,86 +626,107 @@ __attribute__((target("avx512f,avx512bw,avx512vnni"), always_inline)) inline voi
   lo = _mm512_fnmadd_round_ps(rel, as, _mm512_sub_round_ps(s, e, kDown), kDown);
 }
 
-// Σ q_i·d̂_i for one document of a panel (its codes at col[128g + e] for dimension 4g + e), summed in float32 by
-// FMAs in some order: each step rounds once, so the sum errs by at most γ_D·Σ|q_i·d̂_i| (γ_D = D·u/(1 − D·u)). Each
-// group's 4 codes are one 32-bit load into its own 128-bit FMA chain: measured 14% (512-bit kernel) and 20-23%
-// (256-bit kernels) faster searches at 200k × 768 than gathering 16 or 8 groups at a time, and no slower than building
-// 256-bit vectors from the loads. The 512-bit kernel's; the 256-bit kernels transpose each panel to rows once and use
-// refineRow.
-__attribute__((target("avx2,fma"))) double refineDot(const float* q, const int8_t* col, int64_t D) {
-  __m128 a0 = _mm_setzero_ps(), a1 = _mm_setzero_ps(), a2 = _mm_setzero_ps(), a3 = _mm_setzero_ps();
-  int64_t i = 0;
-  for (; i + 16 <= D; i += 16) {
-    const int8_t* c = col + 32 * i;
-    int32_t w0, w1, w2, w3;
-    std::memcpy(&w0, c, 4);
-    std::memcpy(&w1, c + 128, 4);
-    std::memcpy(&w2, c + 256, 4);
-    std::memcpy(&w3, c + 384, 4);
-    a0 = _mm_fmadd_ps(_mm_loadu_ps(q + i), _mm_cvtepi32_ps(_mm_cvtepi8_epi32(_mm_cvtsi32_si128(w0))), a0);
-    a1 = _mm_fmadd_ps(_mm_loadu_ps(q + i + 4), _mm_cvtepi32_ps(_mm_cvtepi8_epi32(_mm_cvtsi32_si128(w1))), a1);
-    a2 = _mm_fmadd_ps(_mm_loadu_ps(q + i + 8), _mm_cvtepi32_ps(_mm_cvtepi8_epi32(_mm_cvtsi32_si128(w2))), a2);
-    a3 = _mm_fmadd_ps(_mm_loadu_ps(q + i + 12), _mm_cvtepi32_ps(_mm_cvtepi8_epi32(_mm_cvtsi32_si128(w3))), a3);
-  }
-  const __m128 s4 = _mm_add_ps(_mm_add_ps(a0, a1), _mm_add_ps(a2, a3));
-  alignas(16) float lanes[4];
-  _mm_store_ps(lanes, s4);
-  float t = (lanes[0] + lanes[1]) + (lanes[2] + lanes[3]);
-  for (; i < D; i++) t = std::fma(q[i], static_cast<float>(col[32 * (i - i % 4) + i % 4]), t);
-  return t;
-}
-
 float floatAtOrBelow(double x) {
   float f = static_cast<float>(x);
   if (static_cast<double>(f) > x) f = std::nextafter(f, -std::numeric_limits<float>::infinity());
   return f;
 }
 
-// 8 codes as floats.
-__attribute__((target("avx2,fma"), always_inline)) inline __m256 codes8(const int8_t* c) {
-  return _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(c))));
-}
-// refineDot for a document whose codes lie in a row (row[i] for dimension i, a panel transposed by the 256-bit
-// kernels): the same float32 FMA sum in another order, so the same bound, from contiguous loads, 32 dimensions a step
-// in four 256-bit chains.
-__attribute__((target("avx2,fma"))) double refineRow(const float* q, const int8_t* row, int64_t D) {
-  __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps(), a2 = _mm256_setzero_ps(), a3 = _mm256_setzero_ps();
-  int64_t i = 0;
-  for (; i + 32 <= D; i += 32) {
-    a0 = _mm256_fmadd_ps(_mm256_loadu_ps(q + i), codes8(row + i), a0);
-    a1 = _mm256_fmadd_ps(_mm256_loadu_ps(q + i + 8), codes8(row + i + 8), a1);
-    a2 = _mm256_fmadd_ps(_mm256_loadu_ps(q + i + 16), codes8(row + i + 16), a2);
-    a3 = _mm256_fmadd_ps(_mm256_loadu_ps(q + i + 24), codes8(row + i + 24), a3);
+// A panel's codes (byte e of dims 4g…4g+3 of its row y at 128g + 4y + e) as 32 rows of Dp bytes: a transpose of
+// G × 32 four-byte groups, 8 × 8 at a time in registers. Measured at 200k × 768 (AVX2 kernel): copying group by
+// group (4-byte loads and stores, 32 store streams Dp apart) took 3% of the search.
+__attribute__((target("avx2"))) void transposePanel(const int8_t* panel, int64_t G, int64_t Dp, int8_t* rows) {
+  int64_t g0 = 0;
+  for (; g0 + 8 <= G; g0 += 8) {
+    for (int64_t y0 = 0; y0 < kPanel; y0 += 8) {
+      __m256 r[8];
+#pragma GCC unroll 8
+      for (int i = 0; i < 8; i++) r[i] = _mm256_loadu_ps(reinterpret_cast<const float*>(panel + 128 * (g0 + i) + 4 * y0));
+      const __m256 t0 = _mm256_unpacklo_ps(r[0], r[1]), t1 = _mm256_unpackhi_ps(r[0], r[1]);
+      const __m256 t2 = _mm256_unpacklo_ps(r[2], r[3]), t3 = _mm256_unpackhi_ps(r[2], r[3]);
+      const __m256 t4 = _mm256_unpacklo_ps(r[4], r[5]), t5 = _mm256_unpackhi_ps(r[4], r[5]);
+      const __m256 t6 = _mm256_unpacklo_ps(r[6], r[7]), t7 = _mm256_unpackhi_ps(r[6], r[7]);
+      const __m256 u0 = _mm256_shuffle_ps(t0, t2, _MM_SHUFFLE(1, 0, 1, 0)), u1 = _mm256_shuffle_ps(t0, t2, _MM_SHUFFLE(3, 2, 3, 2));
+      const __m256 u2 = _mm256_shuffle_ps(t1, t3, _MM_SHUFFLE(1, 0, 1, 0)), u3 = _mm256_shuffle_ps(t1, t3, _MM_SHUFFLE(3, 2, 3, 2));
+      const __m256 u4 = _mm256_shuffle_ps(t4, t6, _MM_SHUFFLE(1, 0, 1, 0)), u5 = _mm256_shuffle_ps(t4, t6, _MM_SHUFFLE(3, 2, 3, 2));
+      const __m256 u6 = _mm256_shuffle_ps(t5, t7, _MM_SHUFFLE(1, 0, 1, 0)), u7 = _mm256_shuffle_ps(t5, t7, _MM_SHUFFLE(3, 2, 3, 2));
+      const __m256 w[8] = {_mm256_permute2f128_ps(u0, u4, 0x20), _mm256_permute2f128_ps(u1, u5, 0x20),
+                           _mm256_permute2f128_ps(u2, u6, 0x20), _mm256_permute2f128_ps(u3, u7, 0x20),
+                           _mm256_permute2f128_ps(u0, u4, 0x31), _mm256_permute2f128_ps(u1, u5, 0x31),
+                           _mm256_permute2f128_ps(u2, u6, 0x31), _mm256_permute2f128_ps(u3, u7, 0x31)};
+#pragma GCC unroll 8
+      for (int y = 0; y < 8; y++) _mm256_storeu_ps(reinterpret_cast<float*>(rows + (y0 + y) * Dp + 4 * g0), w[y]);
+    }
   }
-  for (; i + 8 <= D; i += 8) a0 = _mm256_fmadd_ps(_mm256_loadu_ps(q + i), codes8(row + i), a0);
-  const __m256 s8 = _mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3));
-  alignas(32) float lanes[8];
-  _mm256_store_ps(lanes, s8);
-  float t = ((lanes[0] + lanes[1]) + (lanes[2] + lanes[3])) + ((lanes[4] + lanes[5]) + (lanes[6] + lanes[7]));
-  for (; i < D; i++) t = std::fma(q[i], static_cast<float>(row[i]), t);
-  return t;
+  for (; g0 < G; g0++)
+    for (int64_t y = 0; y < kPanel; y++) std::memcpy(rows + y * Dp + 4 * g0, panel + 128 * g0 + 4 * y, 4);
+}
+
+// The refinement every kernel applies to the screen's survivors at D >= 256, where rescoring a row is dear. The
+// caller codes each query's screen residual r = q − s_q·q̂ again (r ≈ s2·q̂2, int8Quantize with the screen's levels)
+// and passes ||r2|| = ||r − s2·q̂2||, rounded up. With the screen's exact I1 = q̂·d̂ and I2 = q̂2·d̂ (an integer row
+// dot), R = s_d·(s_q·I1 + s2·I2) differs from q·d by q·r_d + r2·(s_d·d̂), so
+//   |R − f| <= ||q||·a_d + ||r2||·c_d + (float64 roundings)
+// (a_d also covers the rescored f's rounding). ||r2|| ≈ ||r_q||/L is far below the screen's ||r_q||: what remains is
+// mostly the document's residual. The float64 arithmetic (two products, a sum, a product: 2^-53 each) errs by at
+// most 2^-50·(|s_q·q̂·s_d·d̂| + |s2·q̂2·s_d·d̂|) <= 2^-50·(||q|| + 2·||r_q|| + ||r2||)·c_d; twice that covers alpha's and
+// beta's rounding to float32. Measured at 200k × 768 (AVX2 kernel): 6% faster searches than a float32 refinement
+// (Σ q_i·d̂_i by FMAs), whose bound leaves γ_D·||q||·c_d instead.
+inline double refineBeta(double alpha, double beta, double beta2) {
+  return beta2 + std::ldexp(alpha + 2 * beta + beta2, -49);
+}
+// The refined score's bounds, rounded outward (widened by 2^-40 for the float64 products and sums of the error
+// terms, and by 2^-50·|R| for R ± err's own rounding).
+inline void refineBounds(int32_t i1, int32_t i2, double sq, double sq2, float sd, double alpha, double a, double betaR,
+                         double c, double tinyAbs, float& lo, float& hi) {
+  const double R = (sq * i1 + sq2 * i2) * static_cast<double>(sd);
+  const double err = (alpha * a + betaR * c + tinyAbs) * (1 + std::ldexp(1.0, -40)) + std::ldexp(std::fabs(R), -50);
+  lo = floatAtOrBelow(R - err);
+  hi = floatAtOrAbove(R + err);
+}
+
+// Σ u_i·d̂_i over one row of Dp codes (u unsigned, as the tiles take queries), exact in int32 (|Σ| < Dp·255·128).
+__attribute__((target("avx512f,avx512bw,avx512vnni"))) int32_t rowDot512(const uint8_t* u, const int8_t* row, int64_t Dp) {
+  __m512i a0 = _mm512_setzero_si512(), a1 = _mm512_setzero_si512();
+  int64_t i = 0;
+  for (; i + 128 <= Dp; i += 128) {
+    a0 = _mm512_dpbusd_epi32(a0, _mm512_loadu_si512(u + i), _mm512_loadu_si512(row + i));
+    a1 = _mm512_dpbusd_epi32(a1, _mm512_loadu_si512(u + i + 64), _mm512_loadu_si512(row + i + 64));
+  }
+  for (; i < Dp; i += 64) {
+    const __mmask64 m = Dp - i >= 64 ? ~0ULL : (1ULL << (Dp - i)) - 1;
+    a0 = _mm512_dpbusd_epi32(a0, _mm512_maskz_loadu_epi8(m, u + i), _mm512_maskz_loadu_epi8(m, row + i));
+  }
+  return _mm512_reduce_add_epi32(_mm512_add_epi32(a0, a1));
 }
 
 // Screens queries b0…b1 against every panel: each tile's scores s_q·s_d·(q̂·d̂) are compared with the queries'
 // cheap thresholds in registers; only the rare lanes above one get their per-document bounds, and those whose upper
 // bound reaches the query's lowK are appended (lower bound, upper bound, offset) in ascending offset order (panels
 // in order, lanes in order). No score block is written.
-__attribute__((target("avx512f,avx512bw,avx512vnni"))) void int8ScreenQueries(
-    const float* qf, int64_t D, const uint8_t* qc, const float* qs, const float* qe, int64_t b0, int64_t b1, int64_t Dp, const int8_t* dc,
-    const float* ds, const int32_t* dsum, const float* de, int64_t N, int64_t Np, double maxA, double maxC,
-    double tinyAbs, double rel, std::vector<Row>& rows, int64_t k) {
+__attribute__((target("avx512f,avx512bw,avx512vnni"))) void int8ScreenQueries(const Int8Args& a, int64_t b0,
+                                                                                int64_t b1, std::vector<Row>& rows,
+                                                                                int64_t k) {
+  const int64_t D = a.D, Dp = a.Dp, N = a.N, Np = a.Np;
+  const uint8_t* qc = a.qc;
+  const int8_t* dc = a.dc;
+  const float *qs = a.qs, *ds = a.ds, *de = a.de;
+  const int32_t* dsum = a.dsum;
   const int64_t G = Dp / 4;
   const int64_t P = (N + kPanel - 1) / kPanel;
-  const double u = std::ldexp(1.0, -24);
-  const double gammaD = static_cast<double>(D) * u / (1 - static_cast<double>(D) * u);
   // Refining pays where rescoring a row is dear: measured (cpu seconds, loaded 2-core EPYC) 7-10% faster at
   // 200k × 768, 7% slower at 1M × 128, where rescored rows are short and few.
   const bool refine = D >= 256;
-  const std::vector<Int8Bound> eb = int8RowBounds(rows, qe, b0, b1, maxA, maxC, tinyAbs, rel, refine, k);
-  const __m512 tiny = _mm512_set1_ps(floatAtOrAbove(tinyAbs));
-  const __m512 relv = _mm512_set1_ps(floatAtOrAbove(rel));
+  const std::vector<Int8Bound> eb = int8RowBounds(rows, a, b0, b1, refine, k);
+  const __m512 tiny = _mm512_set1_ps(floatAtOrAbove(a.tinyAbs));
+  const __m512 relv = _mm512_set1_ps(floatAtOrAbove(a.rel));
   std::vector<float> tmp;
+  // The current panel's codes transposed to rows (32 × Dp), made at its first refinement: each refinement then
+  // reads its document's codes contiguously.
+  std::vector<int8_t> panelRows(refine ? static_cast<size_t>(kPanel * Dp) : 0);
+  int64_t rowsOf = -1;
   alignas(64) int32_t acc[kQueryTile][32];
+  alignas(64) int32_t cs[32];
   alignas(64) float lo[32];
   alignas(64) float hi[32];
   for (int64_t p = 0; p < P; p++) {
@@ -701,6 +738,8 @@ __attribute__((target("avx512f,avx512bw,avx512vnni"))) void int8ScreenQueries(
     // Σ(q̂ + 128)·d̂ − 128·Σd̂ = q̂·d̂, exact in int32.
     const __m512i c0 = _mm512_slli_epi32(_mm512_loadu_si512(dsum + base), 7);
     const __m512i c1 = _mm512_slli_epi32(_mm512_loadu_si512(dsum + base + 16), 7);
+    _mm512_store_si512(cs, c0);
+    _mm512_store_si512(cs + 16, c1);
     const __m512 s0 = _mm512_loadu_ps(ds + base);
     const __m512 s1 = _mm512_loadu_ps(ds + base + 16);
     for (int64_t b = b0; b < b1; b += kQueryTile) {
@@ -756,21 +795,19 @@ __attribute__((target("avx512f,avx512bw,avx512vnni"))) void int8ScreenQueries(
           }
           if (rose) r.tau = cheapThreshold(r.lowK, e);
         }
-        // The survivors are refined while their panel is in cache: R = s_d·Σ q_i·d̂_i with the float32 query itself
-        // leaves only the document's residual, |q·d − q·(s_d·d̂)| <= ||q||·||r_d||, so the query-side term
-        // ||r_q||·||s_d·d̂|| of the screen's bound drops to R's rounding, (γ_D + 2^-50)·||q||·||s_d·d̂|| (the float32
-        // sum, then one float64 product; 2^-50 also covers ||q||'s rounding to float32 in alpha).
-        const float* qrow = qf + (b + j) * D;
-        const double betaR = static_cast<double>(e.alpha) * (gammaD + std::ldexp(1.0, -50));
+        // The survivors are refined while their panel is in cache (refineBounds).
+        const double betaR = refineBeta(e.alpha, e.beta, a.qe[3 * (b + j) + 2]);
+        const uint8_t* qrow2 = a.qc2 + (b + j) * Dp;
         for (uint32_t m = refine ? static_cast<uint32_t>(m0) | (static_cast<uint32_t>(m1) << 16) : 0; m != 0; m &= m - 1) {
           const int x = __builtin_ctz(m);
-          const int8_t* col = panel + (x < 16 ? 4 * x : 64 + 4 * (x - 16));
-          const double R = refineDot(qrow, col, D) * static_cast<double>(ds[base + x]);
-          // D·2^-149·s_d: products of subnormal query values round absolutely, not relatively, in the float32 sum.
-          const double err = (static_cast<double>(e.alpha) * de[base + x] + betaR * de[Np + base + x] + tinyAbs +
-                              static_cast<double>(D) * std::ldexp(1.0, -149) * ds[base + x]) *
-                             (1 + std::ldexp(1.0, -40));
-          const float l = floatAtOrBelow(R - err), h = floatAtOrAbove(R + err);
+          if (rowsOf != p) {
+            transposePanel(panel, G, Dp, panelRows.data());
+            rowsOf = p;
+          }
+          const int32_t i2 = rowDot512(qrow2, panelRows.data() + x * Dp, Dp) - 128 * dsum[base + x];
+          float l, h;
+          refineBounds(acc[j][x] - cs[x], i2, qs[b + j], a.qs2[b + j], ds[base + x], e.alpha, de[base + x], betaR,
+                       de[Np + base + x], a.tinyAbs, l, h);
           if (!(h >= r.lowK)) continue;
           r.v.push_back(l);
           r.hi.push_back(h);
@@ -851,7 +888,8 @@ bool int8ScreenSupported() { return !int8ScreenIsas().empty(); }
 
 std::tuple<at::Tensor, at::Tensor, at::Tensor> int8ScreenedTopk(const at::Tensor& qIn, const at::Tensor& docsIn,
                                                                const at::Tensor& qCodes, const at::Tensor& qScale,
-                                                               const at::Tensor& qErr, const at::Tensor& dCodes,
+                                                               const at::Tensor& qErr, const at::Tensor& qCodes2,
+                                                               const at::Tensor& qScale2, const at::Tensor& dCodes,
                                                                const at::Tensor& dScale, const at::Tensor& dSum,
                                                                const at::Tensor& dErr, double tinyAbs, double errRel,
                                                                int64_t k, const std::string& isa, int64_t qOffset,
@@ -871,11 +909,15 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> int8ScreenedTopk(const at::Tensor
   if (!qCodes.device().is_cpu() || qCodes.scalar_type() != at::kByte || qCodes.dim() != 2 || qCodes.size(0) != B ||
       qCodes.size(1) != Dp || !qCodes.is_contiguous())
     throw std::invalid_argument("int8ScreenedTopk: query codes must be contiguous uint8 [B, Dp] (int8Quantize)");
+  if (!qCodes2.device().is_cpu() || qCodes2.scalar_type() != at::kByte || qCodes2.dim() != 2 || qCodes2.size(0) != B ||
+      qCodes2.size(1) != Dp || !qCodes2.is_contiguous())
+    throw std::invalid_argument("int8ScreenedTopk: refinement codes must be contiguous uint8 [B, Dp] (int8Quantize)");
   if (!dCodes.device().is_cpu() || dCodes.scalar_type() != at::kChar || dCodes.dim() != 1 ||
       dCodes.size(0) != Np * Dp || !dCodes.is_contiguous())
     throw std::invalid_argument("int8ScreenedTopk: document codes must be contiguous int8 panels [Np·Dp] (int8Quantize)");
   checkVector(qScale, at::kFloat, B, "query scales");
-  checkVector(qErr, at::kFloat, 2 * B, "query error terms");
+  checkVector(qScale2, at::kFloat, B, "refinement scales");
+  checkVector(qErr, at::kFloat, 3 * B, "query error terms");
   checkVector(dScale, at::kFloat, Np, "document scales");
   checkVector(dSum, at::kInt, Np, "document code sums");
   checkVector(dErr, at::kFloat, 2 * Np, "document error terms");
@@ -883,7 +925,7 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> int8ScreenedTopk(const at::Tensor
   if (!(tinyAbs >= 0 && tinyAbs < 1e-30)) throw std::invalid_argument("int8ScreenedTopk: tinyAbs must be in [0, 1e-30)");
   const float* qe = qErr.data_ptr<float>();
   const float* de = dErr.data_ptr<float>();
-  for (int64_t i = 0; i < 2 * B; i++)
+  for (int64_t i = 0; i < 3 * B; i++)
     if (!(qe[i] >= 0) || std::isinf(qe[i])) throw std::invalid_argument("int8ScreenedTopk: query error terms must be finite and >= 0");
   double maxA = 0, maxC = 0;
   for (int64_t i = 0; i < N; i++) {
@@ -894,34 +936,43 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> int8ScreenedTopk(const at::Tensor
   }
   if (isa == "avx2") {
     // vpmaddubsw's int16 pair sums saturate above 2·127·127: queries must be coded in 7 bits (levels <= 63).
-    const uint8_t* qc = reinterpret_cast<const uint8_t*>(qCodes.data_ptr());
-    if (*std::max_element(qc, qc + B * Dp) > 127)
-      throw std::invalid_argument("int8ScreenedTopk: the 'avx2' screen needs query codes <= 127 (int8Quantize levels <= 63)");
+    for (const at::Tensor* c : {&qCodes, &qCodes2}) {
+      const uint8_t* qc = reinterpret_cast<const uint8_t*>(c->data_ptr());
+      if (B > 0 && *std::max_element(qc, qc + B * Dp) > 127)
+        throw std::invalid_argument("int8ScreenedTopk: the 'avx2' screen needs query codes <= 127 (int8Quantize levels <= 63)");
+    }
   }
   // screenAndRescore's own bound is unused: the screen leaves each row pruned by its per-document bounds.
   const at::Tensor noBound = at::zeros({B}, at::kFloat);
-  const at::Tensor qContig = qIn.contiguous();
-  const float* qf = qContig.data_ptr<float>();
   return screenAndRescore("int8ScreenedTopk", qIn, docsIn, noBound, errRel, k, 1,
                           [&](std::vector<Row>& rows, const auto&) {
-    const uint8_t* qc = reinterpret_cast<const uint8_t*>(qCodes.data_ptr());
-    const int8_t* dc = reinterpret_cast<const int8_t*>(dCodes.data_ptr());
-    const float* qs = qScale.data_ptr<float>();
-    const float* ds = dScale.data_ptr<float>();
-    const int32_t* su = dSum.data_ptr<int32_t>();
+    const Int8Args args{D,
+                        Dp,
+                        N,
+                        Np,
+                        reinterpret_cast<const uint8_t*>(qCodes.data_ptr()),
+                        static_cast<int32_t>(qOffset),
+                        qScale.data_ptr<float>(),
+                        reinterpret_cast<const uint8_t*>(qCodes2.data_ptr()),
+                        qScale2.data_ptr<float>(),
+                        qe,
+                        reinterpret_cast<const int8_t*>(dCodes.data_ptr()),
+                        dScale.data_ptr<float>(),
+                        dSum.data_ptr<int32_t>(),
+                        de,
+                        maxA,
+                        maxC,
+                        tinyAbs,
+                        errRel};
     // Each thread screens its own slice of the queries against every panel (as sgemmScreenedTopk does): the
     // documents stream once per thread, the slice's codes stay in its core's L2.
     const int nt = at::get_num_threads();
     const int64_t grain = std::max<int64_t>(1, (B + nt - 1) / nt);
-    // The 256-bit kernels share a signature (the 512-bit one's query offset is fixed at 128).
-    const auto narrow = isa == "avx-vnni" ? avxvnni::screenQueries : isa == "avx512vl-vnni" ? vnni256::screenQueries : avx2::screenQueries;
-    at::parallel_for(0, B, grain, [&](int64_t b0, int64_t b1) {
-      if (isa == "avx512-vnni")
-        int8ScreenQueries(qf, D, qc, qs, qe, b0, b1, Dp, dc, ds, su, de, N, Np, maxA, maxC, tinyAbs, errRel, rows, k);
-      else
-        narrow(qf, D, qc, static_cast<int32_t>(qOffset), qs, qe, b0, b1, Dp, dc, ds, su, de, N, Np, maxA, maxC, tinyAbs,
-               errRel, rows, k);
-    });
+    const auto kernel = isa == "avx512-vnni" ? int8ScreenQueries
+                        : isa == "avx-vnni"  ? avxvnni::screenQueries
+                        : isa == "avx512vl-vnni" ? vnni256::screenQueries
+                                                 : avx2::screenQueries;
+    at::parallel_for(0, B, grain, [&](int64_t b0, int64_t b1) { kernel(args, b0, b1, rows, k); });
   }, false, /*prefetchRows=*/true, floor);
 }
 

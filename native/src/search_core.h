@@ -70,12 +70,16 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> int8Quantize(const at
 // screenedTopk does. qCodes/qScale from int8Quantize(q, false), dCodes/dScale/dSum from int8Quantize(docs, true).
 // `isa` is one of int8ScreenIsas(); query bytes hold q̂ + qOffset (128 for "avx512-vnni"; the others take any
 // offset <= 128, "avx2" also bytes <= 127). The caller's error model, per query b and document d:
-//   |s − rescored score| <= qErr[2b]·dErr[d] + qErr[2b+1]·dErr[Np + d] + tinyAbs + errRel·|s|
-// (qErr [2B], dErr [2Np] float32, >= 0). Each document's bounds are evaluated with upward/downward rounding, so
-// the result is the exact top-k whenever the model holds. D <= 65536 (the int32 sums cannot overflow).
+//   |s − rescored score| <= qErr[3b]·dErr[d] + qErr[3b+1]·dErr[Np + d] + tinyAbs + errRel·|s|
+// (qErr [3B], dErr [2Np] float32, >= 0). At D >= 256 the survivors are refined with qCodes2/qScale2, the codes of
+// each query's screen residual q − s_q·q̂ (int8Quantize with the same levels, bytes + qOffset), whose own residual's
+// norm is qErr[3b+2]: |s_d·(s_q·q̂·d̂ + s2·q̂2·d̂) − rescored score| <= qErr[3b]·dErr[d] + qErr[3b+2]·dErr[Np + d] +
+// tinyAbs. Each document's bounds are evaluated with upward/downward rounding, so the result is the exact top-k
+// whenever the model holds. D <= 65536 (the int32 sums cannot overflow).
 std::tuple<at::Tensor, at::Tensor, at::Tensor> int8ScreenedTopk(const at::Tensor& q, const at::Tensor& docs,
                                                                const at::Tensor& qCodes, const at::Tensor& qScale,
-                                                               const at::Tensor& qErr, const at::Tensor& dCodes,
+                                                               const at::Tensor& qErr, const at::Tensor& qCodes2,
+                                                               const at::Tensor& qScale2, const at::Tensor& dCodes,
                                                                const at::Tensor& dScale, const at::Tensor& dSum,
                                                                const at::Tensor& dErr, double tinyAbs, double errRel,
                                                                int64_t k, const std::string& isa, int64_t qOffset,

@@ -224,6 +224,49 @@ export function int8QueryLevels(isa: string): number {
 }
 
 /**
+ * The int8 engine's query side for one search: the screen codes (T.int8Quantize with `levels`) and, for the
+ * refinement the kernels apply at D >= 256, codes of each query's screen residual r = q − s_q·q̂ coded the same way
+ * (r ≈ s2·q̂2). `norms` [3B] per query: ||q||, ||r|| (from int8Quantize, float64) and an upper bound on
+ * ||r − s2·q̂2||. r is exact in float64 (s_q·q̂ has at most 32 significant bits and q − s_q·q̂ cancels within them)
+ * but is coded from its float32 rounding r32, so the bound adds ||r − r32|| (triangle inequality) and 2^-30 of
+ * relative slack for the float64 sums (D·2^-52 at D <= 65536).
+ */
+export function int8QueryCodes(
+  q: T.Tensor,
+  levels: number,
+): { codes: T.Tensor; scale: T.Tensor; codes2: T.Tensor; scale2: T.Tensor; norms: Float64Array } {
+  const [B, D] = q.shape as [number, number];
+  const qc = T.int8Quantize(q, false, levels);
+  const Dp = qc.codes.size(1);
+  const x = q.toFloat32Array();
+  const c = qc.codes.to('int32').toInt32Array();
+  const s = qc.scale.toFloat32Array();
+  const r = new Float64Array(B * D);
+  const r32 = new Float32Array(B * D);
+  const drift = new Float64Array(B);
+  for (let b = 0; b < B; b++) {
+    let ss = 0;
+    for (let i = 0; i < D; i++) {
+      const v = (x[b * D + i] as number) - (s[b] as number) * ((c[b * Dp + i] as number) - levels - 1);
+      r[b * D + i] = v;
+      r32[b * D + i] = v;
+      ss += (v - (r32[b * D + i] as number)) ** 2;
+    }
+    drift[b] = Math.sqrt(ss);
+  }
+  const qc2 = T.int8Quantize(T.tensor(r32, { shape: [B, D] }), false, levels);
+  const n1 = qc.norms.toFloat64Array();
+  const n2 = qc2.norms.toFloat64Array();
+  const norms = new Float64Array(3 * B);
+  for (let b = 0; b < B; b++) {
+    norms[3 * b] = n1[3 * b] as number;
+    norms[3 * b + 1] = n1[3 * b + 1] as number;
+    norms[3 * b + 2] = ((n2[3 * b + 1] as number) + (drift[b] as number)) * (1 + 2 ** -30);
+  }
+  return { codes: qc.codes, scale: qc.scale, codes2: qc2.codes, scale2: qc2.scale, norms };
+}
+
+/**
  * A document matrix's int8 screening copy (T.int8Quantize panels: s_d = max|d|/127, d̂ = round(d/s_d)) with the
  * per-document error terms of its bound, for the int8 engine (AVX2 or better: T.int8ScreenSupported(); the kernel by
  * int8Isa()).
@@ -300,24 +343,26 @@ export class Int8Copy implements Disposable {
     const { errScale = 1, isa = int8Isa(), floor } = opts;
     return T.tidy(() => {
       const levels = int8QueryLevels(isa);
-      const qc = T.int8Quantize(q, false, levels);
-      const n = qc.norms.toFloat64Array();
+      const qc = int8QueryCodes(q, levels);
+      const n = qc.norms;
       const B = n.length / 3;
-      const err = new Float32Array(2 * B);
+      const err = new Float32Array(3 * B);
       const D = q.size(1);
       for (let b = 0; b < B; b++) {
-        // Every screen value (|s| <= D·||q||·||d||), s_q·s_d and the refinement's float32 sum (<= 127·D·||q||) must
-        // stay finite, else a NaN or infinite screen value could drop a document.
+        // Every screen value (|s| <= D·||q||·||d||) and s_q·s_d must stay finite, else a NaN or infinite screen
+        // value could drop a document.
         if (!(D * (n[3 * b] as number) * Math.max(this.maxNorm, 127) < 1e37)) {
           throw new DrhardInputError("vector norms overflow float32 in the int8 engine's screen; search with the 'fp32', 'torch' or 'faiss' exact engine");
         }
-        err[2 * b] = errScale * (n[3 * b] as number);
-        err[2 * b + 1] = errScale * (n[3 * b + 1] as number);
+        err[3 * b] = errScale * (n[3 * b] as number);
+        err[3 * b + 1] = errScale * (n[3 * b + 1] as number);
+        // Rounded up: this term is not covered by the per-document terms' SLACK.
+        err[3 * b + 2] = errScale * (n[3 * b + 2] as number) * (1 + 2 ** -20);
       }
       if (!err.every(Number.isFinite)) {
         throw new DrhardInputError("vector norms overflow float32 in the int8 engine's error bound; search with the 'torch' or 'faiss' exact engine");
       }
-      const r = T.int8ScreenedTopk(q, docs, { ...qc, err: T.tensor(err) }, this.codes, errScale * int8Tiny(D), errScale * INT8_REL, k, { isa, qOffset: levels + 1 }, floor === undefined ? undefined : T.tensor(floor));
+      const r = T.int8ScreenedTopk(q, docs, { codes: qc.codes, scale: qc.scale, codes2: qc.codes2, scale2: qc.scale2, err: T.tensor(err) }, this.codes, errScale * int8Tiny(D), errScale * INT8_REL, k, { isa, qOffset: levels + 1 }, floor === undefined ? undefined : T.tensor(floor));
       return { scores: r.values.toFloat32Array(), ids: r.indices.toBigInt64Array(), rescored: r.rescored.toBigInt64Array() };
     });
   }

@@ -656,14 +656,16 @@ export function int8Quantize(x: Tensor, panels: boolean, levels = 127): { codes:
  * screenedTopk screened by int8 dot products of int8Quantize codes (queries' rows, documents' panels) on one of
  * int8ScreenIsas(), the query codes offset by `qOffset` (their levels + 1: 128 for 'avx512-vnni'). The
  * caller's error model, per query b and document d (Np = N rounded up to 32):
- * |screen − rescored score| <= qErr[2b]·dErr[d] + qErr[2b+1]·dErr[Np + d] + tinyAbs + errRel·|screen|
- * (src/retrieval/screen.ts derives it); each document's bounds are evaluated with outward rounding. `floor` as
+ * |screen − rescored score| <= qErr[3b]·dErr[d] + qErr[3b+1]·dErr[Np + d] + tinyAbs + errRel·|screen|
+ * and, at D >= 256, for the refinement by codes2/scale2 (the same coding of each query's residual q − s_q·q̂):
+ * |refined − rescored score| <= qErr[3b]·dErr[d] + qErr[3b+2]·dErr[Np + d] + tinyAbs
+ * (src/retrieval/screen.ts derives both); each document's bounds are evaluated with outward rounding. `floor` as
  * for sgemmScreenedTopk.
  */
 export function int8ScreenedTopk(
   q: Tensor,
   docs: Tensor,
-  qCodes: { codes: Tensor; scale: Tensor; err: Tensor },
+  qCodes: { codes: Tensor; scale: Tensor; codes2: Tensor; scale2: Tensor; err: Tensor },
   dCodes: { codes: Tensor; scale: Tensor; sum: Tensor; err: Tensor },
   tinyAbs: number,
   errRel: number,
@@ -671,6 +673,6 @@ export function int8ScreenedTopk(
   kernel: { isa: string; qOffset: number },
   floor?: Tensor,
 ): ValuesIndices & { rescored: Tensor } {
-  const [v, i, r] = native.int8ScreenedTopk(q.handle, docs.handle, qCodes.codes.handle, qCodes.scale.handle, qCodes.err.handle, dCodes.codes.handle, dCodes.scale.handle, dCodes.sum.handle, dCodes.err.handle, tinyAbs, errRel, k, kernel.isa, kernel.qOffset, floor?.handle);
+  const [v, i, r] = native.int8ScreenedTopk(q.handle, docs.handle, qCodes.codes.handle, qCodes.scale.handle, qCodes.err.handle, qCodes.codes2.handle, qCodes.scale2.handle, dCodes.codes.handle, dCodes.scale.handle, dCodes.sum.handle, dCodes.err.handle, tinyAbs, errRel, k, kernel.isa, kernel.qOffset, floor?.handle);
   return { values: wrap(v), indices: wrap(i), rescored: wrap(r) };
 }

@@ -11,7 +11,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as T from '../../src/tensor/index.ts';
 import { DenseSearcher } from '../../src/retrieval/search.ts';
-import { INT8_REL, Int8Copy, int8Isa, int8QueryLevels, int8Tiny } from '../../src/retrieval/screen.ts';
+import { INT8_REL, Int8Copy, int8Isa, int8QueryCodes, int8QueryLevels, int8Tiny } from '../../src/retrieval/screen.ts';
 import { withEnv } from '../helpers/env.ts';
 import { seededRng, testSeed } from '../helpers/seed.ts';
 import { bruteForceTopK, hitRows, rowLists, tmpDir, writeEmbeddingsFile } from './helpers.ts';
@@ -288,8 +288,8 @@ test('near duplicates straddling the k-th place, below int8 resolution: only the
 /**
  * The largest |rescored − screen| / bound over every pair of q and docs, recomputing the kernel's screen value
  * fl(fl(q̂·d̂)·fl(s_q·s_d)) from the codes and the bound from the copy's per-document terms; and the same for the
- * refinement the kernel applies at D >= 256, R = s_d·(q·d̂) with the float32 query, whose bound has only the
- * document's residual term (plus (γ_D + 2^-50)·||q||·c_d for R's own rounding).
+ * refinement the kernels apply at D >= 256, R = s_d·(s_q·q̂·d̂ + s2·q̂2·d̂) with the codes q̂2 of the query's screen
+ * residual (int8QueryCodes), whose bound has the document's residual term and ||r − s2·q̂2||·c_d.
  */
 function maxBoundRatio(q: T.Tensor, docs: T.Tensor, levels: number): { screen: number; refined: number } {
   return T.tidy(() => {
@@ -298,17 +298,17 @@ function maxBoundRatio(q: T.Tensor, docs: T.Tensor, levels: number): { screen: n
     const Dp = Math.ceil(D / 4) * 4;
     using c = Int8Copy.build(docs);
     const Np = c.codes.scale.size(0);
-    const qc = T.int8Quantize(q, false, levels);
+    const qc = int8QueryCodes(q, levels);
     const qHat = qc.codes.to('float64').sub(levels + 1);
+    const qHat2 = qc.codes2.to('float64').sub(levels + 1);
     const dHat = c.codes.codes.view([Np / 32, Dp / 4, 32, 4]).permute([0, 2, 1, 3]).reshape([Np, Dp]).narrow(0, 0, N).to('float64');
     const I = qHat.matmul(dHat.t()).toFloat64Array(); // exact: integers below 2^53
-    const qd = q.to('float64').matmul(dHat.narrow(1, 0, D).t()).toFloat64Array();
-    const u = 2 ** -24;
-    const gammaR = (D * u) / (1 - D * u) + 2 ** -50;
+    const I2 = qHat2.matmul(dHat.t()).toFloat64Array();
     const exact = q.to('float64').matmul(docs.to('float64').t()).toFloat64Array();
     const sq = qc.scale.toFloat32Array();
+    const sq2 = qc.scale2.toFloat32Array();
     const sd = c.codes.scale.toFloat32Array();
-    const qn = qc.norms.toFloat64Array();
+    const qn = qc.norms;
     const de = c.codes.err.toFloat32Array();
     const tiny = int8Tiny(D);
     let worst = 0;
@@ -319,8 +319,8 @@ function maxBoundRatio(q: T.Tensor, docs: T.Tensor, levels: number): { screen: n
         const f = Math.fround(exact[b * N + d] as number);
         const bound = (qn[3 * b] as number) * (de[d] as number) + (qn[3 * b + 1] as number) * (de[Np + d] as number) + tiny + INT8_REL * Math.abs(s);
         worst = Math.max(worst, Math.abs(f - s) / bound);
-        const R = (sd[d] as number) * (qd[b * N + d] as number);
-        const boundR = (qn[3 * b] as number) * ((de[d] as number) + gammaR * (de[Np + d] as number)) + tiny;
+        const R = (sd[d] as number) * ((sq[b] as number) * (I[b * N + d] as number) + (sq2[b] as number) * (I2[b * N + d] as number));
+        const boundR = (qn[3 * b] as number) * (de[d] as number) + (qn[3 * b + 2] as number) * (de[Np + d] as number) + tiny;
         worstR = Math.max(worstR, Math.abs(f - R) / boundR);
       }
     }
@@ -388,10 +388,17 @@ test('int8 engine: sharded file search equals the in-memory search; non-finite r
       assert.throws(() => int8Isa({ DRHARD_INT8_ISA: 'sse9' }), /DRHARD_INT8_ISA=sse9: this CPU runs only avx/);
       if (T.int8ScreenIsas().includes('avx2')) {
         using c = Int8Copy.build(docs);
-        const qc = T.int8Quantize(q, false, 127);
+        const qc = int8QueryCodes(q, 127);
+        const qc7 = int8QueryCodes(q, 63);
+        const screenWith = (codes: T.Tensor, codes2: T.Tensor): unknown =>
+          T.int8ScreenedTopk(q, docs, { codes, scale: qc.scale, codes2, scale2: qc.scale2, err: T.zeros([21]) }, c.codes, 0, INT8_REL, 5, { isa: 'avx2', qOffset: 128 });
+        // Either set of codes: the refinement's pass through vpmaddubsw as the screen's do.
+        assert.throws(() => screenWith(qc.codes, qc7.codes2), /'avx2' screen needs query codes <= 127/);
+        assert.throws(() => screenWith(qc7.codes, qc.codes2), /'avx2' screen needs query codes <= 127/);
+        // Refinement codes of another shape are refused, not read past their end.
         assert.throws(
-          () => T.int8ScreenedTopk(q, docs, { ...qc, err: T.zeros([14]) }, c.codes, 0, INT8_REL, 5, { isa: 'avx2', qOffset: 128 }),
-          /'avx2' screen needs query codes <= 127/,
+          () => T.int8ScreenedTopk(q, docs, { ...qc, codes2: qc.codes2.narrow(0, 0, 3).contiguous(), err: T.zeros([21]) }, c.codes, 0, INT8_REL, 5, { isa: 'avx2', qOffset: 128 }),
+          /refinement codes must be contiguous uint8 \[B, Dp\]/,
         );
         assert.equal(int8QueryLevels('avx2'), 63);
       }
