@@ -202,6 +202,18 @@ FN(fromFile) {
                                            drhard::dtypeFromCode(static_cast<int>(i64(info[3])))));
   GUARD_END
 }
+FN(mapFile) {
+  GUARD_BEGIN
+  return wrap(info.Env(), drhard::mapFile(info[0].As<Napi::String>().Utf8Value(), ints(info[1]),
+                                          drhard::dtypeFromCode(static_cast<int>(i64(info[2])))));
+  GUARD_END
+}
+FN(dropMappedPages) {
+  GUARD_BEGIN
+  drhard::dropMappedPages(T(info[0]));
+  return info.Env().Undefined();
+  GUARD_END
+}
 FN(readFileInto) {
   GUARD_BEGIN
   drhard::readFileInto(info[0].As<Napi::String>().Utf8Value(), i64(info[1]), T(info[2]));
@@ -1017,7 +1029,7 @@ FN(distCloseStore) {
 #define EXPORT(name) exports.Set(#name, Napi::Function::New(env, name, #name))
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   EXPORT(dispose); EXPORT(liveTensors); EXPORT(shape); EXPORT(dtype); EXPORT(device);
-  EXPORT(fromBuffer); EXPORT(toBuffer); EXPORT(item); EXPORT(fromFile); EXPORT(readFileInto); EXPORT(create);
+  EXPORT(fromBuffer); EXPORT(toBuffer); EXPORT(item); EXPORT(fromFile); EXPORT(readFileInto); EXPORT(mapFile); EXPORT(dropMappedPages); EXPORT(create);
   EXPORT(unary); EXPORT(binary); EXPORT(shapeOp); EXPORT(indexSelect); EXPORT(gather); EXPORT(scatter);
   EXPORT(maskedFill); EXPORT(where); EXPORT(cat); EXPORT(stack); EXPORT(reduce); EXPORT(maxDim); EXPORT(minDim);
   EXPORT(argmax); EXPORT(topk); EXPORT(screenedTopk); EXPORT(sgemmScreenedTopk); EXPORT(int8ScreenSupported); EXPORT(int8ScreenIsas); EXPORT(int8Quantize); EXPORT(int8ScreenedTopk); EXPORT(bf16GemmIsFloat32Accumulating); EXPORT(sort); EXPORT(cumsum); EXPORT(softmax); EXPORT(logSoftmax); EXPORT(clamp);

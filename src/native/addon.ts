@@ -46,6 +46,8 @@ export interface NativeAddon {
   item(h: Handle): number;
   fromFile(path: string, byteOffset: number, shape: number[], dtype: number): Handle;
   readFileInto(path: string, byteOffset: number, target: Handle): void;
+  mapFile(path: string, shape: number[], dtype: number): Handle;
+  dropMappedPages(t: Handle): void;
   create(kind: number, shape: number[], dtype: number | null, device: string | null, a?: number, b?: number, c?: number): Handle;
   unary(op: number, a: Handle): Handle;
   binary(op: number, a: Handle, b: Handle | number, alpha?: Num): Handle;

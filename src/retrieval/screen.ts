@@ -224,6 +224,29 @@ export function int8QueryLevels(isa: string): number {
 }
 
 /**
+ * The per-document bound terms a_d (err[i]) and c_d (err[np + i], np = err.length / 2) from int8Quantize's norms
+ * [n, 3] (||d||, ||d − s_d·d̂||, ||s_d·d̂||) of D-dim rows; returns the largest ||d||.
+ */
+function errTerms(n: Float64Array, D: number, err: Float32Array): number {
+  const np = err.length / 2;
+  const g = U32 + D * 2 ** -53;
+  let maxNorm = 0;
+  for (let i = 0; 3 * i < n.length; i++) {
+    maxNorm = Math.max(maxNorm, n[3 * i] as number);
+    err[i] = SLACK * ((n[3 * i + 1] as number) + g * (n[3 * i] as number));
+    err[np + i] = SLACK * (n[3 * i + 2] as number);
+  }
+  return maxNorm;
+}
+
+function checkedErr(err: Float32Array): Float32Array {
+  if (!err.every(Number.isFinite)) {
+    throw new DrhardInputError("vector norms overflow float32 in the int8 engine's error bound; search with the 'torch' or 'faiss' exact engine");
+  }
+  return err;
+}
+
+/**
  * The int8 engine's query side for one search: the screen codes (T.int8Quantize with `levels`) and, for the
  * refinement the kernels apply at D >= 256, codes of each query's screen residual r = q − s_q·q̂ coded the same way
  * (r ≈ s2·q̂2). `norms` [3B] per query: ||q||, ||r|| (from int8Quantize, float64) and an upper bound on
@@ -287,32 +310,72 @@ export class Int8Copy implements Disposable {
 
   /** Codes float32 `docs` [N, D] (non-finite values are refused). */
   static build(docs: T.Tensor): Int8Copy {
-    const D = docs.size(1);
     const c = T.int8Quantize(docs, true);
-    const Np = c.scale.size(0);
     const codes = T.keep(c.codes);
     const scale = T.keep(c.scale);
     const sum = T.keep(c.sum);
     try {
-      const n = T.keep(c.norms).toFloat64Array();
-      const err = new Float32Array(2 * Np);
-      const g = U32 + D * 2 ** -53;
-      let maxNorm = 0;
-      for (let i = 0; 3 * i < n.length; i++) {
-        maxNorm = Math.max(maxNorm, n[3 * i] as number);
-        err[i] = SLACK * ((n[3 * i + 1] as number) + g * (n[3 * i] as number));
-        err[Np + i] = SLACK * (n[3 * i + 2] as number);
-      }
-      if (!err.every(Number.isFinite)) {
-        throw new DrhardInputError("vector norms overflow float32 in the int8 engine's error bound; search with the 'torch' or 'faiss' exact engine");
-      }
-      return new Int8Copy({ codes, scale, sum, err: T.keep(T.tensor(err)) }, maxNorm);
+      const err = new Float32Array(2 * scale.size(0));
+      const maxNorm = errTerms(T.keep(c.norms).toFloat64Array(), docs.size(1), err);
+      return new Int8Copy({ codes, scale, sum, err: T.keep(T.tensor(checkedErr(err))) }, maxNorm);
     } catch (e) {
       [codes, scale, sum].forEach((t) => t.dispose());
       throw e;
     } finally {
       c.norms.dispose();
     }
+  }
+
+  /**
+   * The copy of N rows coded a block at a time (a file too big to load): `add` each block of rows in order, each
+   * starting at a multiple of 32 (panels never straddle blocks), then `finish`; `dispose` drops an unfinished copy.
+   * Holds the codes, not the rows.
+   */
+  static builder(N: number, D: number): { add(start: number, rows: T.Tensor): void; finish(): Int8Copy; dispose(): void } {
+    const Dp = Math.ceil(D / 4) * 4;
+    const Np = Math.ceil(N / 32) * 32;
+    const codes = T.keep(T.zeros([Np * Dp], { dtype: 'int8' }));
+    const scale = T.keep(T.zeros([Np]));
+    const sum = T.keep(T.zeros([Np], { dtype: 'int32' }));
+    const err = new Float32Array(2 * Np);
+    let next = 0;
+    let maxNorm = 0;
+    let done = false;
+    const dispose = (): void => {
+      if (!done) [codes, scale, sum].forEach((t) => t.dispose());
+      done = true;
+    };
+    return {
+      add(start: number, rows: T.Tensor): void {
+        const n = rows.size(0);
+        if (done || start !== next || start % 32 !== 0 || start + n > N || rows.size(1) !== D) {
+          throw new RangeError(`Int8Copy.builder: rows [${start}, ${start + n}) of ${rows.size(1)} dims do not follow row ${next} of ${N} × ${D} at a multiple of 32`);
+        }
+        T.tidy(() => {
+          const c = T.int8Quantize(rows, true);
+          const np = c.scale.size(0);
+          codes.narrow(0, start * Dp, np * Dp).copy_(c.codes);
+          scale.narrow(0, start, np).copy_(c.scale);
+          sum.narrow(0, start, np).copy_(c.sum);
+          const part = new Float32Array(2 * np);
+          maxNorm = Math.max(maxNorm, errTerms(c.norms.toFloat64Array(), D, part));
+          err.set(part.subarray(0, np), start);
+          err.set(part.subarray(np), Np + start);
+        });
+        next = start + n;
+      },
+      finish(): Int8Copy {
+        if (done || next !== N) throw new RangeError(`Int8Copy.builder: ${next} of ${N} rows added`);
+        done = true;
+        try {
+          return new Int8Copy({ codes, scale, sum, err: T.keep(T.tensor(checkedErr(err))) }, maxNorm);
+        } catch (e) {
+          [codes, scale, sum].forEach((t) => t.dispose());
+          throw e;
+        }
+      },
+      dispose,
+    };
   }
 
   get bytes(): number {

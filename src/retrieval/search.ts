@@ -89,6 +89,8 @@ type Store =
       /** The largest row norm (fp32 engine: its error bound), else null. */
       maxNorm: number | null;
       file: { path: string; layout: EmbeddingsLayout } | null;
+      /** `docs` maps the file (T.mapFile) rather than holding its rows: the int8 copy screens, and rescoring reads rows. */
+      mapped?: boolean;
     }
   /** `checked[s]` is 1 once shard s was loaded and found finite (a search checks each shard before it uses it). */
   | { kind: 'file'; path: string; layout: EmbeddingsLayout; shardRows: number; checked: Uint8Array };
@@ -200,6 +202,14 @@ export class DenseSearcher implements Disposable {
       const faiss = buildFaiss(opts, D, N, (s, n) => readRows(file, layout, s, n));
       return new DenseSearcher({ kind: 'memory', docs: null, owned: false, flat: null, screen: null, maxNorm: null, file: { path: file, layout } }, N, D, faiss, opts);
     }
+    // The int8 copy of every row fits where the float32 rows do not (D + 16 bytes a row against 4·D): keep it in
+    // memory and map the file for the exact rescoring, which reads ~400 scattered rows per query, instead of reading
+    // the whole file at every search (27 GB at 8.8M × 768: each ADORE step read it). Taken whatever the calibration
+    // prefers, unless an engine is named: no engine's speed makes up for a pass over the file.
+    if ((opts.engine === undefined || opts.engine === 'int8') && layout.dtype === 'float32' && T.int8ScreenSupported()) {
+      const mapped = DenseSearcher.mappedInt8(file, layout, budget, opts);
+      if (mapped !== null) return mapped;
+    }
     // Sharded search defaults to the calibrated engine, but fp32 where that is faiss: building a faiss index per
     // shard (a copy of the rows plus faiss's own buffers) left peak RSS 1-2x over budget from run to run (glibc keeps
     // freed blocks); fp32 needs no copy at all.
@@ -235,6 +245,46 @@ export class DenseSearcher implements Disposable {
     return new DenseSearcher({ kind: 'file', path: file, layout, shardRows, checked }, N, D, null, { ...opts, chunkRows, queryBatch, engine: shardEngine });
   }
 
+  /**
+   * The int8 engine over a float32 file too big to load: its int8 copy built a block at a time (each block checked
+   * for NaN/Inf; an error names every bad row), the rows mapped for rescoring. Null when the copy and a block buffer
+   * do not fit `budget` with a quarter of it (at most 512 MiB) to spare for the coding's and the search's buffers.
+   */
+  private static mappedInt8(file: string, layout: EmbeddingsLayout, budget: number, opts: FromFileOptions): DenseSearcher | null {
+    const { count: N, dim: D } = layout;
+    const copyBytes = N * int8RowBytes(D);
+    const spare = Math.min(budget / 4, 512 * 2 ** 20);
+    const blockRows = Math.min(65536, Math.floor((budget - spare - copyBytes) / (D * 4) / 32) * 32);
+    if (blockRows < 32) return null;
+    const builder = Int8Copy.builder(N, D);
+    const buf = T.keep(T.empty([Math.min(blockRows, N), D]));
+    const bad: number[] = [];
+    let docs: T.Tensor | null = null;
+    let screen: Int8Copy | null = null;
+    try {
+      for (let s = 0; s < N; s += blockRows) {
+        const n = Math.min(blockRows, N - s);
+        T.tidy(() => {
+          const rows = n === buf.size(0) ? buf : buf.narrow(0, 0, n);
+          readRowsInto(file, layout, s, rows);
+          bad.push(...nonFiniteRows(rows, s));
+          if (bad.length === 0) builder.add(s, rows);
+        });
+      }
+      if (bad.length > 0) throw nonFiniteError(bad, `${file}: document embeddings`);
+      screen = builder.finish();
+      docs = T.keep(T.mapFile(file, [N, D], 'float32'));
+      return new DenseSearcher({ kind: 'memory', docs, owned: true, flat: null, screen, maxNorm: null, file: { path: file, layout }, mapped: true }, N, D, null, { ...opts, engine: 'int8' });
+    } catch (e) {
+      builder.dispose();
+      screen?.dispose();
+      docs?.dispose();
+      throw e;
+    } finally {
+      buf.dispose();
+    }
+  }
+
   /** Wraps an already built (or loaded) faiss index; `docs` optionally supplies stored rows for docVectors(). */
   static fromFaiss(index: T.FaissIndex, docs?: T.Tensor | { file: string; layout?: Partial<EmbeddingsLayout> }): DenseSearcher {
     const N = index.ntotal;
@@ -256,10 +306,14 @@ export class DenseSearcher implements Disposable {
   get engine(): ExactEngine | null {
     return this.#faiss !== null ? null : this.#engine;
   }
-  /** 'memory' (exact, all rows loaded), 'sharded' (exact, file read shard by shard) or 'faiss' (approximate index). */
-  get mode(): 'memory' | 'sharded' | 'faiss' {
+  /**
+   * 'memory' (exact, all rows loaded), 'mapped' (exact: the int8 copy in memory, rows read from the mapped file for
+   * rescoring), 'sharded' (exact, file read shard by shard) or 'faiss' (approximate index).
+   */
+  get mode(): 'memory' | 'mapped' | 'sharded' | 'faiss' {
     if (this.#faiss !== null) return 'faiss';
-    return this.store.kind === 'file' ? 'sharded' : 'memory';
+    const s = this.store;
+    return s.kind === 'file' ? 'sharded' : s.mapped === true ? 'mapped' : 'memory';
   }
   /** Number of shards a sharded search reads per call (1 in memory). */
   get shards(): number {
@@ -291,7 +345,14 @@ export class DenseSearcher implements Disposable {
       const store = this.store;
       if (store.kind === 'memory') {
         if (store.flat !== null) mergeFlat(store.flat, qf, 0, acc);
-        else if (store.screen !== null && store.docs !== null) this.searchScreened(qf, store.docs, store.screen, 0, acc);
+        else if (store.screen !== null && store.docs !== null) {
+          try {
+            this.searchScreened(qf, store.docs, store.screen, 0, acc);
+          } finally {
+            // The rows rescoring read stay in the page cache, not in this process's resident memory.
+            if (store.mapped === true) T.dropMappedPages(store.docs);
+          }
+        }
         else if (store.maxNorm !== null && store.docs !== null) this.searchScreened(qf, store.docs, store.maxNorm, 0, acc);
         else if (store.docs !== null) this.searchBlock(qf, store.docs, 0, acc);
       } else if (this.#engine === 'faiss') {

@@ -485,6 +485,19 @@ export function fromFile(path: string, byteOffset: number, shape: number[], dtyp
   }
 }
 
+/**
+ * A read-only tensor over the first bytes of `path`, memory-mapped: pages are read from the file as they are touched
+ * (one at a time: the mapping is advised random access), and the mapping ends with the tensor. For scattered row
+ * reads from a file too big to load (the int8 engine's rescoring, src/retrieval/search.ts); writing to it crashes.
+ */
+export function mapFile(path: string, shape: number[], dtype: DType): Tensor {
+  return wrap(native.mapFile(path, shape, dtypeCode(dtype)));
+}
+/** Releases the pages of a mapFile tensor from this process's memory (the page cache keeps them). */
+export function dropMappedPages(t: Tensor): void {
+  native.dropMappedPages(t.handle);
+}
+
 // Reads go to the file READ_BLOCK_BYTES at a time: one pread of a whole shard (hundreds of MB) from an uncached file
 // took 3-5x the wall time and 9x the system time of 8 MiB preads into the same buffer (measured on this project's
 // 2-vCPU EPYC VM: 6.1 GB in 680 MB shards, 27-42 s and 9-10 system-s against 5.6-8.9 s and 1.1 system-s).

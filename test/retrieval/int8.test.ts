@@ -416,3 +416,47 @@ test('int8 engine: sharded file search equals the in-memory search; non-finite r
     fs.rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('int8 engine over a mapped file: the int8 copy in memory, rows rescored from the file; same results; bad rows named', { skip }, () => {
+  const seed = testSeed(176);
+  T.manualSeed(seed);
+  const dir = tmpDir();
+  try {
+    T.tidy(() => {
+      const [N, D] = [4000, 64];
+      const docs = T.randn([N, D]).mul(T.rand([N, 1]).mul(3).exp());
+      const q = T.randn([9, D]);
+      const file = path.join(dir, 'docs.emb');
+      writeEmbeddingsFile(file, docs);
+      // The float32 rows (1,024,000 bytes) exceed the budget; the int8 copy (80 bytes a row) and a block fit.
+      const budget = 600_000;
+      using mem = DenseSearcher.fromTensor(docs, { engine: 'int8' });
+      const ref = bruteForceTopK(q, docs, 50, 'float64');
+      for (const engine of [undefined, 'int8'] as const) {
+        using mapped = DenseSearcher.fromFile(file, { engine, maxMemoryBytes: budget });
+        assert.equal(mapped.mode, 'mapped', `engine ${engine}`);
+        assert.equal(mapped.engine, 'int8');
+        const got = hitRows(mapped.search(q, 50), 9);
+        assert.deepEqual(got, hitRows(mem.search(q, 50), 9), `mapped vs in-memory, seed=${seed}`);
+        assert.deepEqual(got, ref, `mapped vs brute force, seed=${seed}`);
+        // Twice: the second search maps the pages the first one dropped again.
+        assert.deepEqual(hitRows(mapped.search(q.narrow(0, 2, 3), 50), 3), { scores: got.scores.slice(2, 5), ids: got.ids.slice(2, 5) });
+        assert.deepEqual(mapped.docVectors([3999, 0, 1234]).toFloat32Array(), docs.indexSelect(0, T.tensor(BigInt64Array.from([3999n, 0n, 1234n]))).toFloat32Array());
+      }
+      // A named engine other than int8 keeps the sharded search; a budget too small for the copy does too.
+      using fp32 = DenseSearcher.fromFile(file, { engine: 'fp32', maxMemoryBytes: budget });
+      assert.equal(fp32.mode, 'sharded');
+      using small = DenseSearcher.fromFile(file, { engine: 'int8', maxMemoryBytes: 300_000 });
+      assert.equal(small.mode, 'sharded');
+      // Non-finite rows are found while the copy is built, in every block, and named.
+      const bad = docs.clone();
+      bad.narrow(0, 17, 1).fill_(Number.NaN);
+      bad.narrow(0, 3001, 1).fill_(Number.POSITIVE_INFINITY);
+      const badFile = path.join(dir, 'bad.emb');
+      writeEmbeddingsFile(badFile, bad);
+      assert.throws(() => DenseSearcher.fromFile(badFile, { maxMemoryBytes: budget }), (e: Error) => /bad\.emb/.test(e.message) && /17/.test(e.message) && /3001/.test(e.message));
+    });
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
