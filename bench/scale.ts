@@ -3,7 +3,7 @@
 // engines. Not in CI: hours of CPU and ~35 GB of disk. Each stage appends its figures to DIR/results.json; `table`
 // prints them as the README's table, each figure marked measured or projected (with its formula).
 // Usage: node --import tsx bench/scale.ts --dir DIR [--stage gen|tokenizer|preprocess|bm25|search|ann|adore|table]...
-//        [--stages preprocess,bm25] [--fractions 250000,1000000|full] [--results FILE] [--steps N] [--engines sharded,ann]
+//        [--stages preprocess,bm25] [--fractions 250000,1000000|full] [--results FILE] [--steps N] [--engines exact,sharded,ann]
 //        [--factory IVF256,PQ64] [--sample Q] [--nice 19]
 // A fraction `full` (or 8841823) runs preprocess/BM25 on the whole generated collection (DIR/msmarco) rather than a
 // prefix; each stage and fraction records on its own, so stages can be run (and rerun) one at a time.
@@ -135,7 +135,9 @@ for (const stage of stages) {
   } else if (stage === 'search') {
     const run = path.join(dir, 'search.trec');
     const r = drhard(['search', '--query-embeddings', queryEmb, '--doc-embeddings', corpusEmb, '--topk', '100', '--max-memory', BUDGET, '--ids', 'offsets', '--out', run]);
-    record('search.sharded', { queries: SEARCH_QUERIES, seconds: r.seconds, cpuSeconds: r.cpuSeconds, maxRssMiB: round(r.maxRssMiB), load: r.load });
+    // 'resident' (the int8 copy in memory, the rows it rescores read from the file) where the copy fits the budget, else 'sharded'.
+    const done = logLine(r.stderr, 'search done');
+    record(`search.${String(done['mode'])}`, { queries: SEARCH_QUERIES, seconds: r.seconds, cpuSeconds: r.cpuSeconds, maxRssMiB: round(r.maxRssMiB), load: r.load, openSeconds: done['loadSeconds'], searchSeconds: done['searchSeconds'] });
     // ANN-free reference: float64 brute force in NumPy over the same file for a sample of queries.
     const sample = Number(opt('sample') ?? '8');
     const ref = timed('/usr/bin/python3', [path.join(ROOT, 'bench', 'scale_ref.py'), corpusEmb, queryEmb, String(DIM), String(sample), '100']);
@@ -162,7 +164,9 @@ for (const stage of stages) {
   } else if (stage === 'adore') {
     const steps = opt('steps') ?? '3';
     const ds = dsDir(fractions[0] as number);
-    for (const engine of (opt('engines') ?? 'sharded,ann').split(',')) {
+    // exact: what DenseSearcher.fromFile picks (the resident int8 copy where it fits); sharded: the file read at every
+    // search (an engine other than int8 named); ann: a faiss index.
+    for (const engine of (opt('engines') ?? 'exact,ann').split(',')) {
       // ann: the saved index of the ann stage, else one built here from the file (streamed, within the budget).
       const r = timed('node', ['--import', 'tsx', path.join(ROOT, 'bench', 'scale.ts'), '--adore-child', ds, corpusEmb, engine, annIndex, steps, factory]);
       record(`adore.${engine}`, { ...(JSON.parse(r.stdout) as object), processSeconds: r.seconds, cpuSeconds: r.cpuSeconds, maxRssMiB: round(r.maxRssMiB), load: r.load });
@@ -205,6 +209,8 @@ function printTable(): void {
     const rss = (b['maxRssMiB'] as number) + ((b['postings'] as number) * (r - 1) * 6 + (FULL - f) * 28) / 2 ** 20;
     add('BM25 8.8M passages', 'peak RSS', `${n(rss / 1024, 1)} GiB`, `projected: measured + 6 B per extra posting (${n(((b['postings'] as number) * r) / 1e6)}M postings) + 28 B per extra document`);
   }
+  const sm = get('search.resident');
+  if (sm !== undefined) add(`exact search 8.8M × 768 float32 (27 GB), ${n(SEARCH_QUERIES)} queries, k 100, --max-memory ${BUDGET}: int8 copy in memory, rescored rows read from the file`, 'time (CPU) / open + search / peak RSS', `${n(sm['seconds'] as number)} s (${n(sm['cpuSeconds'] as number)} CPU-s) / ${n(sm['openSeconds'] as number)} s + ${n(sm['searchSeconds'] as number)} s / ${n(sm['maxRssMiB'] as number)} MiB`, loadOf(sm));
   const s = get('search.sharded');
   if (s !== undefined) add(`exact search 8.8M × 768 float32 (27 GB), ${n(SEARCH_QUERIES)} queries, k 100, --max-memory ${BUDGET}`, 'time (CPU) / peak RSS', `${n(s['seconds'] as number)} s (${n(s['cpuSeconds'] as number)} CPU-s) / ${n(s['maxRssMiB'] as number)} MiB`, 'measured');
   const s2 = get('search.sharded.rerun');
@@ -213,10 +219,15 @@ function printTable(): void {
   if (ref !== undefined) add('exact search vs a float64 NumPy brute force', 'identical top-100 lists', `${ref['equal']} of ${ref['sample']} queries`, 'measured');
   const ann = get('ann.build');
   if (ann !== undefined) add(`faiss ${(results['ann.build'] as { factory: string }).factory} built over 8.8M (streamed from the file) + ${n(SEARCH_QUERIES)} queries`, 'time (CPU) / peak RSS / index', `${n(ann['seconds'] as number)} s (${n(ann['cpuSeconds'] as number)} CPU-s) / ${n(ann['maxRssMiB'] as number)} MiB / ${n((ann['bytes'] as number) / 2 ** 20)} MiB`, 'measured');
-  for (const e of ['sharded', 'ann']) {
+  const how: Record<string, (a: Record<string, unknown>) => string> = {
+    exact: (a) => `exact, ${String(a['mode'])} (--max-memory ${BUDGET})`,
+    sharded: () => `exact sharded (--max-memory ${BUDGET})`,
+    ann: (a) => `faiss ${String(a['factory'])} built streaming from the file (--max-memory ${BUDGET})`,
+  };
+  for (const e of ['exact', 'sharded', 'ann']) {
     const a = get(`adore.${e}`);
     if (a === undefined) continue;
-    add(`ADORE step, B 32, top-200, roberta-base-sized query encoder, ${e === 'sharded' ? `exact sharded (--max-memory ${BUDGET})` : `faiss ${String((a as Record<string, unknown>)['factory'])} built streaming from the file (--max-memory ${BUDGET})`}`, 'step (encode / search / loss+backward / AdamW)', `${n(a['step'] as number, 1)} s (${n(a['encode'] as number, 1)} / ${n(a['search'] as number, 1)} / ${n(a['loss'] as number, 1)} / ${n(a['optim'] as number, 1)})`, `measured (load ${String((a as Record<string, unknown>)['load'])}), mean of ${a['steps']} step(s) after a warm-up step; opening the index ${n(a['openSeconds'] as number)} s; peak RSS ${n(a['maxRssMiB'] as number)} MiB`);
+    add(`ADORE step, B 32, top-200, roberta-base-sized query encoder, ${(how[e] as (a: Record<string, unknown>) => string)(a)}`, 'step (encode / search / loss+backward / AdamW)', `${n(a['step'] as number, 1)} s (${n(a['encode'] as number, 1)} / ${n(a['search'] as number, 1)} / ${n(a['loss'] as number, 1)} / ${n(a['optim'] as number, 1)})`, `measured (load ${String((a as Record<string, unknown>)['load'])}), mean of ${a['steps']} step(s) after a warm-up step; opening the index ${n(a['openSeconds'] as number)} s; peak RSS ${n(a['maxRssMiB'] as number)} MiB`);
     add(`ADORE epoch (500k queries = 15,625 steps), ${e}`, 'time', `${n(((a['step'] as number) * 15625) / 3600, 1)} h`, 'projected: 15,625 × measured step');
   }
   process.stdout.write(`${rows.join('\n')}\n`);
@@ -246,7 +257,7 @@ async function adoreChild(ds: string, corpus: string, engine: string, indexFile:
   const searcher =
     engine === 'ann' && fs.existsSync(indexFile)
       ? DenseSearcher.fromFaiss(loadIndex(indexFile, { embeddings: corpus }).index, { file: corpus })
-      : DenseSearcher.fromFile(corpus, { maxMemoryBytes: 8 * 2 ** 30, ...(engine === 'ann' ? { index: factory } : {}) });
+      : DenseSearcher.fromFile(corpus, { maxMemoryBytes: 8 * 2 ** 30, ...(engine === 'ann' ? { index: factory } : engine === 'sharded' ? { engine: 'fp32' as const } : {}) });
   const openSeconds = (performance.now() - t0) / 1000;
   const idx = { searcher, identity: { file: corpus, sha256: m.sha256, count: m.count, dim: m.dim } };
   const acc = { step: 0, encode: 0, search: 0, loss: 0, optim: 0 };

@@ -202,18 +202,6 @@ FN(fromFile) {
                                            drhard::dtypeFromCode(static_cast<int>(i64(info[3])))));
   GUARD_END
 }
-FN(mapFile) {
-  GUARD_BEGIN
-  return wrap(info.Env(), drhard::mapFile(info[0].As<Napi::String>().Utf8Value(), ints(info[1]),
-                                          drhard::dtypeFromCode(static_cast<int>(i64(info[2])))));
-  GUARD_END
-}
-FN(dropMappedPages) {
-  GUARD_BEGIN
-  drhard::dropMappedPages(T(info[0]));
-  return info.Env().Undefined();
-  GUARD_END
-}
 FN(readFileInto) {
   GUARD_BEGIN
   drhard::readFileInto(info[0].As<Napi::String>().Utf8Value(), i64(info[1]), T(info[2]));
@@ -515,7 +503,8 @@ FN(int8ScreenedTopk) {
   auto r = drhard::int8ScreenedTopk(T(info[0]), T(info[1]), T(info[2]), T(info[3]), T(info[4]), T(info[5]), T(info[6]),
                                     T(info[7]), T(info[8]), T(info[9]), T(info[10]), f64(info[11]), f64(info[12]),
                                     i64(info[13]), info[14].As<Napi::String>().Utf8Value(), i64(info[15]),
-                                    info.Length() > 16 && !isNone(info[16]) ? T(info[16]) : at::Tensor());
+                                    info.Length() > 16 && !isNone(info[16]) ? T(info[16]) : at::Tensor(),
+                                    info.Length() > 17 && info[17].IsString() ? info[17].As<Napi::String>().Utf8Value() : std::string());
   return wrapAll(info.Env(), std::move(r));
   GUARD_END
 }
@@ -1029,7 +1018,7 @@ FN(distCloseStore) {
 #define EXPORT(name) exports.Set(#name, Napi::Function::New(env, name, #name))
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   EXPORT(dispose); EXPORT(liveTensors); EXPORT(shape); EXPORT(dtype); EXPORT(device);
-  EXPORT(fromBuffer); EXPORT(toBuffer); EXPORT(item); EXPORT(fromFile); EXPORT(readFileInto); EXPORT(mapFile); EXPORT(dropMappedPages); EXPORT(create);
+  EXPORT(fromBuffer); EXPORT(toBuffer); EXPORT(item); EXPORT(fromFile); EXPORT(readFileInto); EXPORT(create);
   EXPORT(unary); EXPORT(binary); EXPORT(shapeOp); EXPORT(indexSelect); EXPORT(gather); EXPORT(scatter);
   EXPORT(maskedFill); EXPORT(where); EXPORT(cat); EXPORT(stack); EXPORT(reduce); EXPORT(maxDim); EXPORT(minDim);
   EXPORT(argmax); EXPORT(topk); EXPORT(screenedTopk); EXPORT(sgemmScreenedTopk); EXPORT(int8ScreenSupported); EXPORT(int8ScreenIsas); EXPORT(int8Quantize); EXPORT(int8ScreenedTopk); EXPORT(bf16GemmIsFloat32Accumulating); EXPORT(sort); EXPORT(cumsum); EXPORT(softmax); EXPORT(logSoftmax); EXPORT(clamp);

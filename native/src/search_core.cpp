@@ -4,6 +4,9 @@
 
 #include <ATen/Parallel.h>
 #include <dlfcn.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <immintrin.h>
 
 #include <algorithm>
@@ -293,13 +296,52 @@ namespace {
 
 // The shared part of both screened searches: argument checks, the per-query candidate rows, and the exact
 // rescoring of what the screen let through. `screen(rows, bound)` screens every document into the rows.
+// Float32 rows read one at a time from an embeddings file (rows in offset order from byte 0), for rescoring from a
+// file too big to load: a pread per row touches only the row's bytes in the page cache, where a mapping of the file
+// would map (and count in the process's resident memory) the pages around every row it touched. Inactive for an
+// empty path.
+class RowFile {
+ public:
+  RowFile(const std::string& path, int64_t N, int64_t D) : path_(path), bytes_(static_cast<size_t>(D) * 4) {
+    if (path.empty()) return;
+    fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd_ < 0) throw std::runtime_error(path + ": " + std::strerror(errno));
+    struct stat st {};
+    if (::fstat(fd_, &st) != 0 || static_cast<uint64_t>(st.st_size) < static_cast<uint64_t>(N) * bytes_) {
+      ::close(fd_);
+      throw std::runtime_error(path + ": file too short for " + std::to_string(N) + " rows of " + std::to_string(D) + " float32");
+    }
+  }
+  ~RowFile() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  RowFile(const RowFile&) = delete;
+  RowFile& operator=(const RowFile&) = delete;
+  void read(int64_t id, float* out) const {
+    char* dst = reinterpret_cast<char*>(out);
+    size_t done = 0;
+    while (done < bytes_) {
+      const ssize_t r = ::pread(fd_, dst + done, bytes_ - done, static_cast<off_t>(id * static_cast<int64_t>(bytes_) + static_cast<int64_t>(done)));
+      if (r < 0 && errno == EINTR) continue;
+      if (r <= 0) throw std::runtime_error(path_ + ": read of row " + std::to_string(id) + " failed" + (r < 0 ? std::string(": ") + std::strerror(errno) : std::string(": end of file")));
+      done += static_cast<size_t>(r);
+    }
+  }
+
+ private:
+  std::string path_;
+  size_t bytes_;
+  int fd_ = -1;
+};
+
 template <class Screen>
 std::tuple<at::Tensor, at::Tensor, at::Tensor> screenAndRescore(const char* fn, const at::Tensor& qIn,
                                                                const at::Tensor& docsIn, const at::Tensor& errAbsIn,
                                                                double errRel, int64_t k, int64_t chunk,
                                                                Screen&& screen, bool finalPrune = true,
                                                                bool prefetchRows = false,
-                                                               const at::Tensor& floorIn = at::Tensor()) {
+                                                               const at::Tensor& floorIn = at::Tensor(),
+                                                               const std::string& rowFile = std::string()) {
   const std::string f(fn);
   const int64_t B = qIn.size(0), N = docsIn.size(0);
   if (errAbsIn.scalar_type() != at::kFloat || errAbsIn.dim() != 1 || errAbsIn.size(0) != B)
@@ -312,7 +354,9 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> screenAndRescore(const char* fn, 
   at::NoGradGuard noGrad;
   const int64_t D = qIn.size(1);
   const at::Tensor q = qIn.contiguous();
-  const at::Tensor docs = docsIn.contiguous();
+  // With a row file, docsIn only gives the shape (an expanded view, say: it is not read) and the rows to rescore
+  // are read from the file (float32 rows in offset order from byte 0).
+  const at::Tensor docs = rowFile.empty() ? docsIn.contiguous() : at::Tensor();
   const at::Tensor errAbs = errAbsIn.contiguous();
   const float* ep = errAbs.data_ptr<float>();
   for (int64_t b = 0; b < B; b++)
@@ -348,17 +392,25 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> screenAndRescore(const char* fn, 
   int64_t* io = ids.data_ptr<int64_t>();
   int64_t* ro = rescored.data_ptr<int64_t>();
   const float* qp = q.data_ptr<float>();
-  const float* dp = docs.data_ptr<float>();
+  const float* dp = rowFile.empty() ? docs.data_ptr<float>() : nullptr;
+  const RowFile file(rowFile, N, D);
   at::parallel_for(0, B, 1, [&](int64_t b0, int64_t b1) {
     std::vector<float> tmp;
     std::vector<float> exact;
     std::vector<int32_t> order;
+    std::vector<float> row(dp == nullptr ? static_cast<size_t>(D) : 0);
     for (int64_t b = b0; b < b1; b++) {
       Row& r = rows[b];
       if (finalPrune) prune(r, k, bound(b), tmp);
       const size_t n = r.v.size();
       ro[b] = static_cast<int64_t>(n);
       exact.resize(n);
+      if (dp == nullptr) {
+        for (size_t i = 0; i < n; i++) {
+          file.read(r.id[i], row.data());
+          exact[i] = dot(qp + b * D, row.data(), D);
+        }
+      } else
       // Candidates are in ascending offset order, which also keeps the row reads moving forward through memory.
       // (Software prefetching of the next rows measured slower than leaving it to the hardware.)
       // The int8 screen leaves hundreds of rows per query to rescore: prefetching two rows ahead measured 6% faster
@@ -905,7 +957,7 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> int8ScreenedTopk(const at::Tensor
                                                                const at::Tensor& dScale, const at::Tensor& dSum,
                                                                const at::Tensor& dErr, double tinyAbs, double errRel,
                                                                int64_t k, const std::string& isa, int64_t qOffset,
-                                                               const at::Tensor& floor) {
+                                                               const at::Tensor& floor, const std::string& rowFile) {
   const auto& isas = int8ScreenIsas();
   if (std::find(isas.begin(), isas.end(), isa) == isas.end())
     throw std::invalid_argument("int8ScreenedTopk: this CPU does not run the '" + isa + "' int8 screen");
@@ -985,7 +1037,7 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> int8ScreenedTopk(const at::Tensor
                         : isa == "avx512vl-vnni" ? vnni256::screenQueries
                                                  : avx2::screenQueries;
     at::parallel_for(0, B, grain, [&](int64_t b0, int64_t b1) { kernel(args, b0, b1, rows, k); });
-  }, false, /*prefetchRows=*/true, floor);
+  }, false, /*prefetchRows=*/true, floor, rowFile);
 }
 
 }  // namespace drhard

@@ -3,8 +3,6 @@
 
 #include <dlfcn.h>
 #include <fcntl.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -89,57 +87,6 @@ at::Tensor fromFile(const std::string& path, int64_t byteOffset, const std::vect
   at::Tensor t = at::empty(shape, at::TensorOptions().dtype(dtype));
   readFileInto(path, byteOffset, t);
   return t;
-}
-
-namespace {
-// The mapping behind a mapFile tensor; the tensor's deleter unmaps it.
-struct Mapping {
-  void* base;
-  size_t length;
-};
-void unmap(void* ctx) {
-  auto* m = static_cast<Mapping*>(ctx);
-  ::munmap(m->base, m->length);
-  delete m;
-}
-}  // namespace
-
-at::Tensor mapFile(const std::string& path, const std::vector<int64_t>& shape, at::ScalarType dtype) {
-  const size_t nbytes = static_cast<size_t>(numelOf(shape)) * c10::elementSize(dtype);
-  int fd = ::open(path.c_str(), O_RDONLY);
-  if (fd < 0) throw std::runtime_error(path + ": " + std::strerror(errno));
-  struct stat st {};
-  if (::fstat(fd, &st) != 0) {
-    int err = errno;
-    ::close(fd);
-    throw std::runtime_error(path + ": " + std::strerror(err));
-  }
-  if (static_cast<size_t>(st.st_size) < nbytes) {
-    ::close(fd);
-    throw std::runtime_error(path + ": file too short: wanted " + std::to_string(nbytes) + " bytes");
-  }
-  if (nbytes == 0) {
-    ::close(fd);
-    return at::empty(shape, at::TensorOptions().dtype(dtype));
-  }
-  void* base = ::mmap(nullptr, nbytes, PROT_READ, MAP_SHARED, fd, 0);
-  int err = errno;
-  ::close(fd);  // the mapping keeps the file open
-  if (base == MAP_FAILED) throw std::runtime_error(path + ": mmap failed: " + std::strerror(err));
-  // Readers fetch scattered rows: without this each fault would read ahead 128 KiB around a 3 KiB row.
-  ::madvise(base, nbytes, MADV_RANDOM);
-  auto* m = new Mapping{base, nbytes};
-  return at::from_blob(base, shape, [m](void*) { unmap(m); }, at::TensorOptions().dtype(dtype));
-}
-
-void dropMappedPages(const at::Tensor& t) {
-  if (t.numel() == 0) return;
-  const auto page = static_cast<uintptr_t>(::sysconf(_SC_PAGESIZE));
-  const auto start = reinterpret_cast<uintptr_t>(t.data_ptr());
-  const auto end = start + static_cast<uintptr_t>(t.numel()) * t.element_size();
-  const uintptr_t lo = start / page * page, hi = (end + page - 1) / page * page;
-  if (::madvise(reinterpret_cast<void*>(lo), hi - lo, MADV_DONTNEED) != 0)
-    throw std::runtime_error(std::string("dropMappedPages: madvise failed: ") + std::strerror(errno));
 }
 
 std::vector<char> saveTensorMap(const std::vector<std::string>& names, const std::vector<at::Tensor>& tensors) {

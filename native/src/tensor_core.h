@@ -20,11 +20,6 @@ void copyToBytes(const at::Tensor& t, void* dst, size_t dstBytes);
 at::Tensor fromFile(const std::string& path, int64_t byteOffset, const std::vector<int64_t>& shape, at::ScalarType dtype);
 // The same into an existing contiguous CPU tensor (its numel × element size bytes): a reused buffer, no allocation.
 void readFileInto(const std::string& path, int64_t byteOffset, at::Tensor& t);
-// A read-only tensor over the first bytes of `path`, mapped (MAP_SHARED, MADV_RANDOM: pages come in one at a time as
-// they are read), unmapped when the tensor is freed. Writing to it faults. dropMappedPages releases the pages a
-// mapFile tensor has touched from this process (they stay in the page cache; the next read maps them again).
-at::Tensor mapFile(const std::string& path, const std::vector<int64_t>& shape, at::ScalarType dtype);
-void dropMappedPages(const at::Tensor& t);
 
 // Python torch.save-compatible zip bytes for {name: tensor}; and the reverse for torch.save'd state dicts.
 std::vector<char> saveTensorMap(const std::vector<std::string>& names, const std::vector<at::Tensor>& tensors);

@@ -46,8 +46,6 @@ export interface NativeAddon {
   item(h: Handle): number;
   fromFile(path: string, byteOffset: number, shape: number[], dtype: number): Handle;
   readFileInto(path: string, byteOffset: number, target: Handle): void;
-  mapFile(path: string, shape: number[], dtype: number): Handle;
-  dropMappedPages(t: Handle): void;
   create(kind: number, shape: number[], dtype: number | null, device: string | null, a?: number, b?: number, c?: number): Handle;
   unary(op: number, a: Handle): Handle;
   binary(op: number, a: Handle, b: Handle | number, alpha?: Num): Handle;
@@ -74,7 +72,7 @@ export interface NativeAddon {
   int8ScreenIsas(): string[];
   /** [codes, scale, sum, norms [n, 3] float64]; levels 1…127 (default 127, panels only 127). */
   int8Quantize(x: Handle, panels: boolean, levels?: number): [Handle, Handle, Handle, Handle];
-  int8ScreenedTopk(q: Handle, docs: Handle, qCodes: Handle, qScale: Handle, qErr: Handle, qCodes2: Handle, qScale2: Handle, dCodes: Handle, dScale: Handle, dSum: Handle, dErr: Handle, tinyAbs: number, errRel: number, k: number, isa: string, qOffset: number, floor?: Handle): [Handle, Handle, Handle];
+  int8ScreenedTopk(q: Handle, docs: Handle, qCodes: Handle, qScale: Handle, qErr: Handle, qCodes2: Handle, qScale2: Handle, dCodes: Handle, dScale: Handle, dSum: Handle, dErr: Handle, tinyAbs: number, errRel: number, k: number, isa: string, qOffset: number, floor?: Handle, rowFile?: string): [Handle, Handle, Handle];
   sort(a: Handle, dim: number, descending: boolean): [Handle, Handle];
   cumsum(a: Handle, dim: number): Handle;
   softmax(a: Handle, dim: number): Handle;

@@ -386,15 +386,17 @@ export class Int8Copy implements Disposable {
    * The exact top-k of `q` [B, D] against `docs` (the float32 rows this copy was built from), best first, ties to
    * the lower offset; also how many documents each query rescored. `errScale` multiplies the bound (tests: < 1
    * breaks it); `isa` picks the kernel (default int8Isa()); `floor` [B]: a score the caller already holds k results
-   * at or above from lower offsets (documents that cannot reach it are dropped: rows may come back short).
+   * at or above from lower offsets (documents that cannot reach it are dropped: rows may come back short);
+   * `rowFile`: rescore from that float32 embeddings file, a row at a time, rather than from `docs` (then only its
+   * shape is used).
    */
   search(
     q: T.Tensor,
     docs: T.Tensor,
     k: number,
-    opts: { errScale?: number; isa?: string; floor?: Float32Array } = {},
+    opts: { errScale?: number; isa?: string; floor?: Float32Array; rowFile?: string } = {},
   ): { scores: Float32Array; ids: BigInt64Array; rescored: BigInt64Array } {
-    const { errScale = 1, isa = int8Isa(), floor } = opts;
+    const { errScale = 1, isa = int8Isa(), floor, rowFile } = opts;
     return T.tidy(() => {
       const levels = int8QueryLevels(isa);
       const qc = int8QueryCodes(q, levels);
@@ -416,7 +418,7 @@ export class Int8Copy implements Disposable {
       if (!err.every(Number.isFinite)) {
         throw new DrhardInputError("vector norms overflow float32 in the int8 engine's error bound; search with the 'torch' or 'faiss' exact engine");
       }
-      const r = T.int8ScreenedTopk(q, docs, { codes: qc.codes, scale: qc.scale, codes2: qc.codes2, scale2: qc.scale2, err: T.tensor(err) }, this.codes, errScale * int8Tiny(D), errScale * INT8_REL, k, { isa, qOffset: levels + 1 }, floor === undefined ? undefined : T.tensor(floor));
+      const r = T.int8ScreenedTopk(q, docs, { codes: qc.codes, scale: qc.scale, codes2: qc.codes2, scale2: qc.scale2, err: T.tensor(err) }, this.codes, errScale * int8Tiny(D), errScale * INT8_REL, k, { isa, qOffset: levels + 1 }, floor === undefined ? undefined : T.tensor(floor), rowFile);
       return { scores: r.values.toFloat32Array(), ids: r.indices.toBigInt64Array(), rescored: r.rescored.toBigInt64Array() };
     });
   }

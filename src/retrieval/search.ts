@@ -41,8 +41,10 @@ export interface DenseSearcherOptions {
 
 export interface FromFileOptions extends DenseSearcherOptions {
   /**
-   * Memory budget for document vectors. A file whose float32 rows exceed it is searched shard by shard (exact
-   * search only), holding one shard plus one score block at a time. Default: half of the machine's memory.
+   * Memory budget for document vectors. A float32 file whose rows exceed it keeps only its int8 copy in memory where
+   * that fits (exact, int8 engine: the rows rescoring needs are read from the file); otherwise, or with another
+   * engine named, it is searched shard by shard (exact search only), holding one shard plus one score block at a
+   * time. Default: half of the machine's memory.
    */
   maxMemoryBytes?: number;
   /** dim/dtype for a bare file without a `<file>.json` manifest. */
@@ -89,8 +91,11 @@ type Store =
       /** The largest row norm (fp32 engine: its error bound), else null. */
       maxNorm: number | null;
       file: { path: string; layout: EmbeddingsLayout } | null;
-      /** `docs` maps the file (T.mapFile) rather than holding its rows: the int8 copy screens, and rescoring reads rows. */
-      mapped?: boolean;
+      /**
+       * The int8 copy screens a file too big to load, whose rows rescoring reads one at a time from the file: `docs`
+       * is then a [N, D] view of one zero row, which only gives the shape.
+       */
+      rowFile?: boolean;
     }
   /** `checked[s]` is 1 once shard s was loaded and found finite (a search checks each shard before it uses it). */
   | { kind: 'file'; path: string; layout: EmbeddingsLayout; shardRows: number; checked: Uint8Array };
@@ -162,7 +167,8 @@ export class DenseSearcher implements Disposable {
 
   /**
    * Searches an embeddings file (manifest `<file>.json`, or `layout` for a bare file). It is loaded whole when its
-   * float32 rows fit `maxMemoryBytes`, else searched shard by shard with the same results.
+   * float32 rows fit `maxMemoryBytes`, else its int8 copy is kept (mode 'resident') or it is searched shard by shard,
+   * with the same results.
    */
   static fromFile(file: string, opts: FromFileOptions = {}): DenseSearcher {
     if (!fs.existsSync(file)) throw new DrhardInputError('embeddings file not found', { file });
@@ -203,12 +209,12 @@ export class DenseSearcher implements Disposable {
       return new DenseSearcher({ kind: 'memory', docs: null, owned: false, flat: null, screen: null, maxNorm: null, file: { path: file, layout } }, N, D, faiss, opts);
     }
     // The int8 copy of every row fits where the float32 rows do not (D + 16 bytes a row against 4·D): keep it in
-    // memory and map the file for the exact rescoring, which reads ~400 scattered rows per query, instead of reading
-    // the whole file at every search (27 GB at 8.8M × 768: each ADORE step read it). Taken whatever the calibration
+    // memory and read from the file only the rows the exact rescoring needs (~400 per query), instead of reading the
+    // whole file at every search (27 GB at 8.8M × 768: each ADORE step read it). Taken whatever the calibration
     // prefers, unless an engine is named: no engine's speed makes up for a pass over the file.
     if ((opts.engine === undefined || opts.engine === 'int8') && layout.dtype === 'float32' && T.int8ScreenSupported()) {
-      const mapped = DenseSearcher.mappedInt8(file, layout, budget, opts);
-      if (mapped !== null) return mapped;
+      const resident = DenseSearcher.residentInt8(file, layout, budget, opts);
+      if (resident !== null) return resident;
     }
     // Sharded search defaults to the calibrated engine, but fp32 where that is faiss: building a faiss index per
     // shard (a copy of the rows plus faiss's own buffers) left peak RSS 1-2x over budget from run to run (glibc keeps
@@ -247,10 +253,10 @@ export class DenseSearcher implements Disposable {
 
   /**
    * The int8 engine over a float32 file too big to load: its int8 copy built a block at a time (each block checked
-   * for NaN/Inf; an error names every bad row), the rows mapped for rescoring. Null when the copy and a block buffer
+   * for NaN/Inf; an error names every bad row) and kept, the rows rescoring needs read from the file. Null when the copy and a block buffer
    * do not fit `budget` with a quarter of it (at most 512 MiB) to spare for the coding's and the search's buffers.
    */
-  private static mappedInt8(file: string, layout: EmbeddingsLayout, budget: number, opts: FromFileOptions): DenseSearcher | null {
+  private static residentInt8(file: string, layout: EmbeddingsLayout, budget: number, opts: FromFileOptions): DenseSearcher | null {
     const { count: N, dim: D } = layout;
     const copyBytes = N * int8RowBytes(D);
     const spare = Math.min(budget / 4, 512 * 2 ** 20);
@@ -273,8 +279,8 @@ export class DenseSearcher implements Disposable {
       }
       if (bad.length > 0) throw nonFiniteError(bad, `${file}: document embeddings`);
       screen = builder.finish();
-      docs = T.keep(T.mapFile(file, [N, D], 'float32'));
-      return new DenseSearcher({ kind: 'memory', docs, owned: true, flat: null, screen, maxNorm: null, file: { path: file, layout }, mapped: true }, N, D, null, { ...opts, engine: 'int8' });
+      docs = T.keep(T.tidy(() => T.zeros([1, D]).expand([N, D])));
+      return new DenseSearcher({ kind: 'memory', docs, owned: true, flat: null, screen, maxNorm: null, file: { path: file, layout }, rowFile: true }, N, D, null, { ...opts, engine: 'int8' });
     } catch (e) {
       builder.dispose();
       screen?.dispose();
@@ -307,13 +313,13 @@ export class DenseSearcher implements Disposable {
     return this.#faiss !== null ? null : this.#engine;
   }
   /**
-   * 'memory' (exact, all rows loaded), 'mapped' (exact: the int8 copy in memory, rows read from the mapped file for
-   * rescoring), 'sharded' (exact, file read shard by shard) or 'faiss' (approximate index).
+   * 'memory' (exact, all rows loaded), 'resident' (exact: the int8 copy in memory, the rows it rescores read from the
+   * file), 'sharded' (exact, file read shard by shard) or 'faiss' (approximate index).
    */
-  get mode(): 'memory' | 'mapped' | 'sharded' | 'faiss' {
+  get mode(): 'memory' | 'resident' | 'sharded' | 'faiss' {
     if (this.#faiss !== null) return 'faiss';
     const s = this.store;
-    return s.kind === 'file' ? 'sharded' : s.mapped === true ? 'mapped' : 'memory';
+    return s.kind === 'file' ? 'sharded' : s.rowFile === true ? 'resident' : 'memory';
   }
   /** Number of shards a sharded search reads per call (1 in memory). */
   get shards(): number {
@@ -345,14 +351,7 @@ export class DenseSearcher implements Disposable {
       const store = this.store;
       if (store.kind === 'memory') {
         if (store.flat !== null) mergeFlat(store.flat, qf, 0, acc);
-        else if (store.screen !== null && store.docs !== null) {
-          try {
-            this.searchScreened(qf, store.docs, store.screen, 0, acc);
-          } finally {
-            // The rows rescoring read stay in the page cache, not in this process's resident memory.
-            if (store.mapped === true) T.dropMappedPages(store.docs);
-          }
-        }
+        else if (store.screen !== null && store.docs !== null) this.searchScreened(qf, store.docs, store.screen, 0, acc, store.rowFile === true ? store.file?.path : undefined);
         else if (store.maxNorm !== null && store.docs !== null) this.searchScreened(qf, store.docs, store.maxNorm, 0, acc);
         else if (store.docs !== null) this.searchBlock(qf, store.docs, 0, acc);
       } else if (this.#engine === 'faiss') {
@@ -461,7 +460,7 @@ export class DenseSearcher implements Disposable {
    * Merges the exact top-k of q against `docs` (rows base…base+n) into `acc` through the bfloat16 screen (a
    * ScreenCopy) or the float32 one (the rows' largest norm).
    */
-  private searchScreened(q: T.Tensor, docs: T.Tensor, screen: ScreenCopy | Int8Copy | number, base: number, acc: TopK): void {
+  private searchScreened(q: T.Tensor, docs: T.Tensor, screen: ScreenCopy | Int8Copy | number, base: number, acc: TopK, rowFile?: string): void {
     const B = q.size(0);
     const k = acc.k;
     for (let qs = 0; qs < B; qs += this.#screenBatch) {
@@ -473,7 +472,7 @@ export class DenseSearcher implements Disposable {
       const r = T.tidy(() => {
         const qv = q.narrow(0, qs, qb);
         if (typeof screen === 'number') return sgemmScreenedSearch(qv, docs, screen, k, this.#chunkRows, floor);
-        return screen instanceof Int8Copy ? screen.search(qv, docs, k, { floor }) : screen.search(qv, docs, k, this.#chunkRows);
+        return screen instanceof Int8Copy ? screen.search(qv, docs, k, { floor, rowFile }) : screen.search(qv, docs, k, this.#chunkRows);
       });
       const ids = new Int32Array(r.ids.length);
       for (let i = 0; i < ids.length; i++) {
@@ -504,7 +503,7 @@ export class DenseSearcher implements Disposable {
     const store = this.store;
     let src: { path: string; layout: EmbeddingsLayout };
     if (store.kind === 'memory') {
-      const docs = store.docs;
+      const docs = store.rowFile === true ? null : store.docs;
       if (docs !== null) return T.tidy(() => docs.indexSelect(0, T.tensor(BigInt64Array.from(Array.from(ids), (x) => BigInt(x)))));
       if (store.file === null) throw new Error('this searcher holds no document vectors (built from a bare faiss index)');
       src = store.file;

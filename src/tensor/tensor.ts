@@ -485,19 +485,6 @@ export function fromFile(path: string, byteOffset: number, shape: number[], dtyp
   }
 }
 
-/**
- * A read-only tensor over the first bytes of `path`, memory-mapped: pages are read from the file as they are touched
- * (one at a time: the mapping is advised random access), and the mapping ends with the tensor. For scattered row
- * reads from a file too big to load (the int8 engine's rescoring, src/retrieval/search.ts); writing to it crashes.
- */
-export function mapFile(path: string, shape: number[], dtype: DType): Tensor {
-  return wrap(native.mapFile(path, shape, dtypeCode(dtype)));
-}
-/** Releases the pages of a mapFile tensor from this process's memory (the page cache keeps them). */
-export function dropMappedPages(t: Tensor): void {
-  native.dropMappedPages(t.handle);
-}
-
 // Reads go to the file READ_BLOCK_BYTES at a time: one pread of a whole shard (hundreds of MB) from an uncached file
 // took 3-5x the wall time and 9x the system time of 8 MiB preads into the same buffer (measured on this project's
 // 2-vCPU EPYC VM: 6.1 GB in 680 MB shards, 27-42 s and 9-10 system-s against 5.6-8.9 s and 1.1 system-s).
@@ -673,7 +660,8 @@ export function int8Quantize(x: Tensor, panels: boolean, levels = 127): { codes:
  * and, at D >= 256, for the refinement by codes2/scale2 (the same coding of each query's residual q − s_q·q̂):
  * |refined − rescored score| <= qErr[3b]·dErr[d] + qErr[3b+2]·dErr[Np + d] + tinyAbs
  * (src/retrieval/screen.ts derives both); each document's bounds are evaluated with outward rounding. `floor` as
- * for sgemmScreenedTopk.
+ * for sgemmScreenedTopk. `rowFile`: a file of the float32 rows (offset order, from byte 0) that rescoring reads them
+ * from, a row at a time; `docs` then only gives [N, D] and is not read (an expanded view will do).
  */
 export function int8ScreenedTopk(
   q: Tensor,
@@ -685,7 +673,8 @@ export function int8ScreenedTopk(
   k: number,
   kernel: { isa: string; qOffset: number },
   floor?: Tensor,
+  rowFile?: string,
 ): ValuesIndices & { rescored: Tensor } {
-  const [v, i, r] = native.int8ScreenedTopk(q.handle, docs.handle, qCodes.codes.handle, qCodes.scale.handle, qCodes.err.handle, qCodes.codes2.handle, qCodes.scale2.handle, dCodes.codes.handle, dCodes.scale.handle, dCodes.sum.handle, dCodes.err.handle, tinyAbs, errRel, k, kernel.isa, kernel.qOffset, floor?.handle);
+  const [v, i, r] = native.int8ScreenedTopk(q.handle, docs.handle, qCodes.codes.handle, qCodes.scale.handle, qCodes.err.handle, qCodes.codes2.handle, qCodes.scale2.handle, dCodes.codes.handle, dCodes.scale.handle, dCodes.sum.handle, dCodes.err.handle, tinyAbs, errRel, k, kernel.isa, kernel.qOffset, floor?.handle, rowFile);
   return { values: wrap(v), indices: wrap(i), rescored: wrap(r) };
 }

@@ -417,7 +417,7 @@ test('int8 engine: sharded file search equals the in-memory search; non-finite r
   }
 });
 
-test('int8 engine over a mapped file: the int8 copy in memory, rows rescored from the file; same results; bad rows named', { skip }, () => {
+test('int8 engine over a file too big to load: the int8 copy in memory, rows rescored from the file; same results; bad rows named', { skip }, () => {
   const seed = testSeed(176);
   T.manualSeed(seed);
   const dir = tmpDir();
@@ -433,15 +433,15 @@ test('int8 engine over a mapped file: the int8 copy in memory, rows rescored fro
       using mem = DenseSearcher.fromTensor(docs, { engine: 'int8' });
       const ref = bruteForceTopK(q, docs, 50, 'float64');
       for (const engine of [undefined, 'int8'] as const) {
-        using mapped = DenseSearcher.fromFile(file, { engine, maxMemoryBytes: budget });
-        assert.equal(mapped.mode, 'mapped', `engine ${engine}`);
-        assert.equal(mapped.engine, 'int8');
-        const got = hitRows(mapped.search(q, 50), 9);
-        assert.deepEqual(got, hitRows(mem.search(q, 50), 9), `mapped vs in-memory, seed=${seed}`);
-        assert.deepEqual(got, ref, `mapped vs brute force, seed=${seed}`);
-        // Twice: the second search maps the pages the first one dropped again.
-        assert.deepEqual(hitRows(mapped.search(q.narrow(0, 2, 3), 50), 3), { scores: got.scores.slice(2, 5), ids: got.ids.slice(2, 5) });
-        assert.deepEqual(mapped.docVectors([3999, 0, 1234]).toFloat32Array(), docs.indexSelect(0, T.tensor(BigInt64Array.from([3999n, 0n, 1234n]))).toFloat32Array());
+        using resident = DenseSearcher.fromFile(file, { engine, maxMemoryBytes: budget });
+        assert.equal(resident.mode, 'resident', `engine ${engine}`);
+        assert.equal(resident.engine, 'int8');
+        const got = hitRows(resident.search(q, 50), 9);
+        assert.deepEqual(got, hitRows(mem.search(q, 50), 9), `resident vs in-memory, seed=${seed}`);
+        assert.deepEqual(got, ref, `resident vs brute force, seed=${seed}`);
+        // Again, on a part of the queries.
+        assert.deepEqual(hitRows(resident.search(q.narrow(0, 2, 3), 50), 3), { scores: got.scores.slice(2, 5), ids: got.ids.slice(2, 5) });
+        assert.deepEqual(resident.docVectors([3999, 0, 1234]).toFloat32Array(), docs.indexSelect(0, T.tensor(BigInt64Array.from([3999n, 0n, 1234n]))).toFloat32Array());
       }
       // A named engine other than int8 keeps the sharded search; a budget too small for the copy does too.
       using fp32 = DenseSearcher.fromFile(file, { engine: 'fp32', maxMemoryBytes: budget });

@@ -26,7 +26,7 @@ const options = z.object({
   device: z.string().default('cpu').describe("dense with --model: 'cpu' (default) or 'cuda:N'"),
   index: z.string().default('flat').describe("dense: 'flat' (exact, default) or a faiss index_factory string"),
   param: paramsSchema.optional().describe('dense: faiss runtime parameter name=value (repeatable)'),
-  maxMemory: sizeSchema.optional().describe('dense: memory budget for document vectors (a larger corpus is searched shard by shard)'),
+  maxMemory: sizeSchema.optional().describe('dense: memory budget for document vectors (a larger corpus keeps only its int8 copy in memory where that fits, else is searched shard by shard)'),
   exact: exactSchema,
   threads: z.coerce.number().int().positive().optional().describe('bm25: search threads, each a slice of the queries against the shared index (default: every core)'),
   seed: z.coerce.number().int().default(42).describe('random negatives and --fill-random: seed (default 42)'),

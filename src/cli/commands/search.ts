@@ -18,7 +18,7 @@ const options = z.object({
   param: paramsSchema.optional().describe('faiss runtime parameter name=value (repeatable): nprobe=64, efSearch=128'),
   saveIndex: z.string().optional().describe('build the --index over --doc-embeddings and save it here (+ .json manifest), then search it'),
   loadIndex: z.string().optional().describe('search a saved index (its manifest is verified; with --doc-embeddings, also that it was built from it)'),
-  maxMemory: sizeSchema.optional().describe('memory budget for document vectors, e.g. 4G; a larger corpus is searched shard by shard (exact)'),
+  maxMemory: sizeSchema.optional().describe('memory budget for document vectors, e.g. 4G; a larger corpus keeps only its int8 copy in memory where that fits (exact: rescored rows are read from the file), else is searched shard by shard'),
   exact: exactSchema,
   verify: z.boolean().default(false).describe('check the full sha256 of --doc-embeddings against its manifest even when it is large (default: files over 1 GiB get the sampled-block check)'),
   out: z.string().optional().describe('run file to write (atomically); default stdout'),

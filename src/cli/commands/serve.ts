@@ -31,7 +31,7 @@ const options = z.object({
   textChars: z.coerce.number().int().min(0).default(600).describe('characters of document text per hit when a request asks for text (default 600)'),
   exact: exactSchema,
   param: paramsSchema.optional().describe('faiss runtime parameter name=value for --index (repeatable): nprobe=64, efSearch=128'),
-  maxMemory: sizeSchema.optional().describe('memory budget for document vectors, e.g. 4G; a larger corpus is searched shard by shard (exact)'),
+  maxMemory: sizeSchema.optional().describe('memory budget for document vectors, e.g. 4G; a larger corpus keeps only its int8 copy in memory where that fits (exact: rescored rows are read from the file), else is searched shard by shard'),
 });
 type Options = z.infer<typeof options>;
 
