@@ -504,7 +504,8 @@ FN(int8ScreenedTopk) {
                                     T(info[7]), T(info[8]), T(info[9]), T(info[10]), f64(info[11]), f64(info[12]),
                                     i64(info[13]), info[14].As<Napi::String>().Utf8Value(), i64(info[15]),
                                     info.Length() > 16 && !isNone(info[16]) ? T(info[16]) : at::Tensor(),
-                                    info.Length() > 17 && info[17].IsString() ? info[17].As<Napi::String>().Utf8Value() : std::string());
+                                    info.Length() > 17 && info[17].IsString() ? info[17].As<Napi::String>().Utf8Value() : std::string(),
+                                    info.Length() > 18 && info[18].IsBoolean() && info[18].As<Napi::Boolean>().Value());
   return wrapAll(info.Env(), std::move(r));
   GUARD_END
 }

@@ -296,20 +296,22 @@ namespace {
 
 // The shared part of both screened searches: argument checks, the per-query candidate rows, and the exact
 // rescoring of what the screen let through. `screen(rows, bound)` screens every document into the rows.
-// Float32 rows read one at a time from an embeddings file (rows in offset order from byte 0), for rescoring from a
-// file too big to load: a pread per row touches only the row's bytes in the page cache, where a mapping of the file
-// would map (and count in the process's resident memory) the pages around every row it touched. Inactive for an
-// empty path.
+// Rows read one at a time from an embeddings file (float32 or float16 rows in offset order from byte 0; float16 is
+// widened, as a sharded search widens its shards), for rescoring from a file too big to load: a pread per row touches
+// only the row's bytes in the page cache, where a mapping of the file would map (and count in the process's resident
+// memory) the pages around every row it touched. Inactive for an empty path.
 class RowFile {
  public:
-  RowFile(const std::string& path, int64_t N, int64_t D) : path_(path), bytes_(static_cast<size_t>(D) * 4) {
+  RowFile(const std::string& path, bool half, int64_t N, int64_t D)
+      : path_(path), half_(half), D_(D), bytes_(static_cast<size_t>(D) * (half ? 2 : 4)) {
     if (path.empty()) return;
     fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd_ < 0) throw std::runtime_error(path + ": " + std::strerror(errno));
     struct stat st {};
     if (::fstat(fd_, &st) != 0 || static_cast<uint64_t>(st.st_size) < static_cast<uint64_t>(N) * bytes_) {
       ::close(fd_);
-      throw std::runtime_error(path + ": file too short for " + std::to_string(N) + " rows of " + std::to_string(D) + " float32");
+      throw std::runtime_error(path + ": file too short for " + std::to_string(N) + " rows of " + std::to_string(D) +
+                               (half ? " float16" : " float32"));
     }
   }
   ~RowFile() {
@@ -317,8 +319,10 @@ class RowFile {
   }
   RowFile(const RowFile&) = delete;
   RowFile& operator=(const RowFile&) = delete;
-  void read(int64_t id, float* out) const {
-    char* dst = reinterpret_cast<char*>(out);
+  // Row `id` as float32 into out[0…D); `scratch` holds a float16 row's bytes (D uint16).
+  void read(int64_t id, float* out, std::vector<uint16_t>& scratch) const {
+    if (half_) scratch.resize(static_cast<size_t>(D_));
+    char* dst = half_ ? reinterpret_cast<char*>(scratch.data()) : reinterpret_cast<char*>(out);
     size_t done = 0;
     while (done < bytes_) {
       const ssize_t r = ::pread(fd_, dst + done, bytes_ - done, static_cast<off_t>(id * static_cast<int64_t>(bytes_) + static_cast<int64_t>(done)));
@@ -326,10 +330,14 @@ class RowFile {
       if (r <= 0) throw std::runtime_error(path_ + ": read of row " + std::to_string(id) + " failed" + (r < 0 ? std::string(": ") + std::strerror(errno) : std::string(": end of file")));
       done += static_cast<size_t>(r);
     }
+    if (half_)
+      for (int64_t i = 0; i < D_; i++) out[i] = static_cast<float>(c10::Half(scratch[i], c10::Half::from_bits()));
   }
 
  private:
   std::string path_;
+  bool half_;
+  int64_t D_;
   size_t bytes_;
   int fd_ = -1;
 };
@@ -341,7 +349,8 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> screenAndRescore(const char* fn, 
                                                                Screen&& screen, bool finalPrune = true,
                                                                bool prefetchRows = false,
                                                                const at::Tensor& floorIn = at::Tensor(),
-                                                               const std::string& rowFile = std::string()) {
+                                                               const std::string& rowFile = std::string(),
+                                                               bool rowFileHalf = false) {
   const std::string f(fn);
   const int64_t B = qIn.size(0), N = docsIn.size(0);
   if (errAbsIn.scalar_type() != at::kFloat || errAbsIn.dim() != 1 || errAbsIn.size(0) != B)
@@ -393,12 +402,13 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> screenAndRescore(const char* fn, 
   int64_t* ro = rescored.data_ptr<int64_t>();
   const float* qp = q.data_ptr<float>();
   const float* dp = rowFile.empty() ? docs.data_ptr<float>() : nullptr;
-  const RowFile file(rowFile, N, D);
+  const RowFile file(rowFile, rowFileHalf, N, D);
   at::parallel_for(0, B, 1, [&](int64_t b0, int64_t b1) {
     std::vector<float> tmp;
     std::vector<float> exact;
     std::vector<int32_t> order;
     std::vector<float> row(dp == nullptr ? static_cast<size_t>(D) : 0);
+    std::vector<uint16_t> scratch;
     for (int64_t b = b0; b < b1; b++) {
       Row& r = rows[b];
       if (finalPrune) prune(r, k, bound(b), tmp);
@@ -407,7 +417,7 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> screenAndRescore(const char* fn, 
       exact.resize(n);
       if (dp == nullptr) {
         for (size_t i = 0; i < n; i++) {
-          file.read(r.id[i], row.data());
+          file.read(r.id[i], row.data(), scratch);
           exact[i] = dot(qp + b * D, row.data(), D);
         }
       } else
@@ -957,7 +967,8 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> int8ScreenedTopk(const at::Tensor
                                                                const at::Tensor& dScale, const at::Tensor& dSum,
                                                                const at::Tensor& dErr, double tinyAbs, double errRel,
                                                                int64_t k, const std::string& isa, int64_t qOffset,
-                                                               const at::Tensor& floor, const std::string& rowFile) {
+                                                               const at::Tensor& floor, const std::string& rowFile,
+                                                               bool rowFileHalf) {
   const auto& isas = int8ScreenIsas();
   if (std::find(isas.begin(), isas.end(), isa) == isas.end())
     throw std::invalid_argument("int8ScreenedTopk: this CPU does not run the '" + isa + "' int8 screen");
@@ -1037,7 +1048,7 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> int8ScreenedTopk(const at::Tensor
                         : isa == "avx512vl-vnni" ? vnni256::screenQueries
                                                  : avx2::screenQueries;
     at::parallel_for(0, B, grain, [&](int64_t b0, int64_t b1) { kernel(args, b0, b1, rows, k); });
-  }, false, /*prefetchRows=*/true, floor, rowFile);
+  }, false, /*prefetchRows=*/true, floor, rowFile, rowFileHalf);
 }
 
 }  // namespace drhard

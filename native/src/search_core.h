@@ -76,8 +76,8 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> int8Quantize(const at
 // norm is qErr[3b+2]: |s_d·(s_q·q̂·d̂ + s2·q̂2·d̂) − rescored score| <= qErr[3b]·dErr[d] + qErr[3b+2]·dErr[Np + d] +
 // tinyAbs. Each document's bounds are evaluated with upward/downward rounding, so the result is the exact top-k
 // whenever the model holds. D <= 65536 (the int32 sums cannot overflow). A non-empty `rowFile` names a file of the
-// float32 rows (offset order, from byte 0) that rescoring reads them from, a pread per row: `docs` then only gives
-// [N, D] and is not read (an expanded view will do).
+// rows (offset order, from byte 0; float16 if rowFileHalf, widened to float32) that rescoring reads them from, a
+// pread per row: `docs` then only gives [N, D] and is not read (an expanded view will do).
 std::tuple<at::Tensor, at::Tensor, at::Tensor> int8ScreenedTopk(const at::Tensor& q, const at::Tensor& docs,
                                                                const at::Tensor& qCodes, const at::Tensor& qScale,
                                                                const at::Tensor& qErr, const at::Tensor& qCodes2,
@@ -86,6 +86,7 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> int8ScreenedTopk(const at::Tensor
                                                                const at::Tensor& dErr, double tinyAbs, double errRel,
                                                                int64_t k, const std::string& isa, int64_t qOffset,
                                                                const at::Tensor& floor = at::Tensor(),
-                                                               const std::string& rowFile = std::string());
+                                                               const std::string& rowFile = std::string(),
+                                                               bool rowFileHalf = false);
 
 }  // namespace drhard

@@ -72,7 +72,7 @@ export interface NativeAddon {
   int8ScreenIsas(): string[];
   /** [codes, scale, sum, norms [n, 3] float64]; levels 1…127 (default 127, panels only 127). */
   int8Quantize(x: Handle, panels: boolean, levels?: number): [Handle, Handle, Handle, Handle];
-  int8ScreenedTopk(q: Handle, docs: Handle, qCodes: Handle, qScale: Handle, qErr: Handle, qCodes2: Handle, qScale2: Handle, dCodes: Handle, dScale: Handle, dSum: Handle, dErr: Handle, tinyAbs: number, errRel: number, k: number, isa: string, qOffset: number, floor?: Handle, rowFile?: string): [Handle, Handle, Handle];
+  int8ScreenedTopk(q: Handle, docs: Handle, qCodes: Handle, qScale: Handle, qErr: Handle, qCodes2: Handle, qScale2: Handle, dCodes: Handle, dScale: Handle, dSum: Handle, dErr: Handle, tinyAbs: number, errRel: number, k: number, isa: string, qOffset: number, floor?: Handle, rowFile?: string, rowFileHalf?: boolean): [Handle, Handle, Handle];
   sort(a: Handle, dim: number, descending: boolean): [Handle, Handle];
   cumsum(a: Handle, dim: number): Handle;
   softmax(a: Handle, dim: number): Handle;

@@ -387,14 +387,14 @@ export class Int8Copy implements Disposable {
    * the lower offset; also how many documents each query rescored. `errScale` multiplies the bound (tests: < 1
    * breaks it); `isa` picks the kernel (default int8Isa()); `floor` [B]: a score the caller already holds k results
    * at or above from lower offsets (documents that cannot reach it are dropped: rows may come back short);
-   * `rowFile`: rescore from that float32 embeddings file, a row at a time, rather than from `docs` (then only its
-   * shape is used).
+   * `rowFile`: rescore from that embeddings file (float16 rows widened), a row at a time, rather than from `docs`
+   * (then only its shape is used).
    */
   search(
     q: T.Tensor,
     docs: T.Tensor,
     k: number,
-    opts: { errScale?: number; isa?: string; floor?: Float32Array; rowFile?: string } = {},
+    opts: { errScale?: number; isa?: string; floor?: Float32Array; rowFile?: { path: string; dtype: 'float32' | 'float16' } } = {},
   ): { scores: Float32Array; ids: BigInt64Array; rescored: BigInt64Array } {
     const { errScale = 1, isa = int8Isa(), floor, rowFile } = opts;
     return T.tidy(() => {

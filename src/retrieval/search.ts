@@ -212,7 +212,7 @@ export class DenseSearcher implements Disposable {
     // memory and read from the file only the rows the exact rescoring needs (~400 per query), instead of reading the
     // whole file at every search (27 GB at 8.8M × 768: each ADORE step read it). Taken whatever the calibration
     // prefers, unless an engine is named: no engine's speed makes up for a pass over the file.
-    if ((opts.engine === undefined || opts.engine === 'int8') && layout.dtype === 'float32' && T.int8ScreenSupported()) {
+    if ((opts.engine === undefined || opts.engine === 'int8') && T.int8ScreenSupported()) {
       const resident = DenseSearcher.residentInt8(file, layout, budget, opts);
       if (resident !== null) return resident;
     }
@@ -252,7 +252,7 @@ export class DenseSearcher implements Disposable {
   }
 
   /**
-   * The int8 engine over a float32 file too big to load: its int8 copy built a block at a time (each block checked
+   * The int8 engine over a file too big to load (float16 rows are widened as they are read): its int8 copy built a block at a time (each block checked
    * for NaN/Inf; an error names every bad row) and kept, the rows rescoring needs read from the file. Null when the copy and a block buffer
    * do not fit `budget` with a quarter of it (at most 512 MiB) to spare for the coding's and the search's buffers.
    */
@@ -260,10 +260,11 @@ export class DenseSearcher implements Disposable {
     const { count: N, dim: D } = layout;
     const copyBytes = N * int8RowBytes(D);
     const spare = Math.min(budget / 4, 512 * 2 ** 20);
-    const blockRows = Math.min(65536, Math.floor((budget - spare - copyBytes) / (D * 4) / 32) * 32);
+    const blockRows = Math.min(65536, Math.floor((budget - spare - copyBytes) / (D * (layout.dtype === 'float16' ? 6 : 4)) / 32) * 32);
     if (blockRows < 32) return null;
     const builder = Int8Copy.builder(N, D);
     const buf = T.keep(T.empty([Math.min(blockRows, N), D]));
+    const staging = layout.dtype === 'float16' ? T.keep(T.empty([Math.min(blockRows, N), D], { dtype: 'float16' })) : undefined;
     const bad: number[] = [];
     let docs: T.Tensor | null = null;
     let screen: Int8Copy | null = null;
@@ -272,7 +273,7 @@ export class DenseSearcher implements Disposable {
         const n = Math.min(blockRows, N - s);
         T.tidy(() => {
           const rows = n === buf.size(0) ? buf : buf.narrow(0, 0, n);
-          readRowsInto(file, layout, s, rows);
+          readRowsInto(file, layout, s, rows, staging);
           bad.push(...nonFiniteRows(rows, s));
           if (bad.length === 0) builder.add(s, rows);
         });
@@ -288,6 +289,7 @@ export class DenseSearcher implements Disposable {
       throw e;
     } finally {
       buf.dispose();
+      staging?.dispose();
     }
   }
 
@@ -351,7 +353,7 @@ export class DenseSearcher implements Disposable {
       const store = this.store;
       if (store.kind === 'memory') {
         if (store.flat !== null) mergeFlat(store.flat, qf, 0, acc);
-        else if (store.screen !== null && store.docs !== null) this.searchScreened(qf, store.docs, store.screen, 0, acc, store.rowFile === true ? store.file?.path : undefined);
+        else if (store.screen !== null && store.docs !== null) this.searchScreened(qf, store.docs, store.screen, 0, acc, store.rowFile === true && store.file !== null ? { path: store.file.path, dtype: store.file.layout.dtype } : undefined);
         else if (store.maxNorm !== null && store.docs !== null) this.searchScreened(qf, store.docs, store.maxNorm, 0, acc);
         else if (store.docs !== null) this.searchBlock(qf, store.docs, 0, acc);
       } else if (this.#engine === 'faiss') {
@@ -460,7 +462,7 @@ export class DenseSearcher implements Disposable {
    * Merges the exact top-k of q against `docs` (rows base…base+n) into `acc` through the bfloat16 screen (a
    * ScreenCopy) or the float32 one (the rows' largest norm).
    */
-  private searchScreened(q: T.Tensor, docs: T.Tensor, screen: ScreenCopy | Int8Copy | number, base: number, acc: TopK, rowFile?: string): void {
+  private searchScreened(q: T.Tensor, docs: T.Tensor, screen: ScreenCopy | Int8Copy | number, base: number, acc: TopK, rowFile?: { path: string; dtype: 'float32' | 'float16' }): void {
     const B = q.size(0);
     const k = acc.k;
     for (let qs = 0; qs < B; qs += this.#screenBatch) {

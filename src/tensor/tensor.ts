@@ -660,8 +660,9 @@ export function int8Quantize(x: Tensor, panels: boolean, levels = 127): { codes:
  * and, at D >= 256, for the refinement by codes2/scale2 (the same coding of each query's residual q − s_q·q̂):
  * |refined − rescored score| <= qErr[3b]·dErr[d] + qErr[3b+2]·dErr[Np + d] + tinyAbs
  * (src/retrieval/screen.ts derives both); each document's bounds are evaluated with outward rounding. `floor` as
- * for sgemmScreenedTopk. `rowFile`: a file of the float32 rows (offset order, from byte 0) that rescoring reads them
- * from, a row at a time; `docs` then only gives [N, D] and is not read (an expanded view will do).
+ * for sgemmScreenedTopk. `rowFile`: a file of the rows (offset order, from byte 0; float16 ones widened to float32)
+ * that rescoring reads them from, a row at a time; `docs` then only gives [N, D] and is not read (an expanded view
+ * will do).
  */
 export function int8ScreenedTopk(
   q: Tensor,
@@ -673,8 +674,8 @@ export function int8ScreenedTopk(
   k: number,
   kernel: { isa: string; qOffset: number },
   floor?: Tensor,
-  rowFile?: string,
+  rowFile?: { path: string; dtype: 'float32' | 'float16' },
 ): ValuesIndices & { rescored: Tensor } {
-  const [v, i, r] = native.int8ScreenedTopk(q.handle, docs.handle, qCodes.codes.handle, qCodes.scale.handle, qCodes.err.handle, qCodes.codes2.handle, qCodes.scale2.handle, dCodes.codes.handle, dCodes.scale.handle, dCodes.sum.handle, dCodes.err.handle, tinyAbs, errRel, k, kernel.isa, kernel.qOffset, floor?.handle, rowFile);
+  const [v, i, r] = native.int8ScreenedTopk(q.handle, docs.handle, qCodes.codes.handle, qCodes.scale.handle, qCodes.err.handle, qCodes.codes2.handle, qCodes.scale2.handle, dCodes.codes.handle, dCodes.scale.handle, dCodes.sum.handle, dCodes.err.handle, tinyAbs, errRel, k, kernel.isa, kernel.qOffset, floor?.handle, rowFile?.path, rowFile?.dtype === 'float16');
   return { values: wrap(v), indices: wrap(i), rescored: wrap(r) };
 }

@@ -428,7 +428,8 @@ test('int8 engine over a file too big to load: the int8 copy in memory, rows res
       const q = T.randn([9, D]);
       const file = path.join(dir, 'docs.emb');
       writeEmbeddingsFile(file, docs);
-      // The float32 rows (1,024,000 bytes) exceed the budget; the int8 copy (80 bytes a row) and a block fit.
+      // The float32 rows (1,024,000 bytes) and the float16 ones (512,000 + a block) exceed the budget; the int8 copy
+      // (80 bytes a row) and a block fit.
       const budget = 600_000;
       using mem = DenseSearcher.fromTensor(docs, { engine: 'int8' });
       const ref = bruteForceTopK(q, docs, 50, 'float64');
@@ -443,6 +444,18 @@ test('int8 engine over a file too big to load: the int8 copy in memory, rows res
         assert.deepEqual(hitRows(resident.search(q.narrow(0, 2, 3), 50), 3), { scores: got.scores.slice(2, 5), ids: got.ids.slice(2, 5) });
         assert.deepEqual(resident.docVectors([3999, 0, 1234]).toFloat32Array(), docs.indexSelect(0, T.tensor(BigInt64Array.from([3999n, 0n, 1234n]))).toFloat32Array());
       }
+      // A float16 file: its rows widened as the sharded search widens them (the same results as over the widened rows).
+      const halfFile = path.join(dir, 'docs16.emb');
+      writeEmbeddingsFile(halfFile, docs, 'float16');
+      const widened = docs.to('float16').to('float32');
+      using memHalf = DenseSearcher.fromTensor(widened, { engine: 'int8' });
+      using half = DenseSearcher.fromFile(halfFile, { maxMemoryBytes: budget });
+      using halfSharded = DenseSearcher.fromFile(halfFile, { engine: 'fp32', maxMemoryBytes: budget });
+      assert.equal(half.mode, 'resident');
+      const gotHalf = hitRows(half.search(q, 50), 9);
+      assert.deepEqual(gotHalf, hitRows(memHalf.search(q, 50), 9), `float16 resident vs in-memory, seed=${seed}`);
+      assert.deepEqual(gotHalf, hitRows(halfSharded.search(q, 50), 9), `float16 resident vs sharded, seed=${seed}`);
+      assert.deepEqual(half.docVectors([5, 3998]).toFloat32Array(), widened.indexSelect(0, T.tensor(BigInt64Array.from([5n, 3998n]))).toFloat32Array());
       // A named engine other than int8 keeps the sharded search; a budget too small for the copy does too.
       using fp32 = DenseSearcher.fromFile(file, { engine: 'fp32', maxMemoryBytes: budget });
       assert.equal(fp32.mode, 'sharded');
