@@ -41,7 +41,7 @@ export interface DenseSearcherOptions {
 
 export interface FromFileOptions extends DenseSearcherOptions {
   /**
-   * Memory budget for document vectors. A float32 file whose rows exceed it keeps only its int8 copy in memory where
+   * Memory budget for document vectors. A file whose float32 rows exceed it keeps only its int8 copy in memory where
    * that fits (exact, int8 engine: the rows rescoring needs are read from the file); otherwise, or with another
    * engine named, it is searched shard by shard (exact search only), holding one shard plus one score block at a
    * time. Default: half of the machine's memory.
