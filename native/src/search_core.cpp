@@ -1,6 +1,7 @@
 // Implementation of the screened exact top-k kernel declared in search_core.h.
 #include "search_core.h"
 #include "clones.h"
+#include "tensor_core.h"
 
 #include <ATen/Parallel.h>
 #include <dlfcn.h>
@@ -294,8 +295,6 @@ bool bf16GemmIsFloat32Accumulating(int64_t m, int64_t k, int64_t n) {
 
 namespace {
 
-// The shared part of both screened searches: argument checks, the per-query candidate rows, and the exact
-// rescoring of what the screen let through. `screen(rows, bound)` screens every document into the rows.
 // Rows read one at a time from an embeddings file (float32 or float16 rows in offset order from byte 0; float16 is
 // widened, as a sharded search widens its shards), for rescoring from a file too big to load: a pread per row copies
 // only the row's bytes, where a mapping of the file put ~16 KB per row read into the process's resident memory
@@ -323,13 +322,10 @@ class RowFile {
   void read(int64_t id, float* out, std::vector<uint16_t>& scratch) const {
     if (half_) scratch.resize(static_cast<size_t>(D_));
     char* dst = half_ ? reinterpret_cast<char*>(scratch.data()) : reinterpret_cast<char*>(out);
-    size_t done = 0;
-    while (done < bytes_) {
-      const ssize_t r = ::pread(fd_, dst + done, bytes_ - done, static_cast<off_t>(id * static_cast<int64_t>(bytes_) + static_cast<int64_t>(done)));
-      if (r < 0 && errno == EINTR) continue;
-      if (r <= 0) throw std::runtime_error(path_ + ": read of row " + std::to_string(id) + " failed" + (r < 0 ? std::string(": ") + std::strerror(errno) : std::string(": end of file")));
-      done += static_cast<size_t>(r);
-    }
+    const int64_t got = preadFull(fd_, dst, bytes_, id * static_cast<int64_t>(bytes_));
+    if (got < 0 || static_cast<size_t>(got) < bytes_)
+      throw std::runtime_error(path_ + ": read of row " + std::to_string(id) + " failed: " +
+                               (got < 0 ? std::strerror(static_cast<int>(-got)) : "end of file"));
     if (half_)
       for (int64_t i = 0; i < D_; i++) out[i] = static_cast<float>(c10::Half(scratch[i], c10::Half::from_bits()));
   }
@@ -342,6 +338,8 @@ class RowFile {
   int fd_ = -1;
 };
 
+// The shared part of both screened searches: argument checks, the per-query candidate rows, and the exact
+// rescoring of what the screen let through. `screen(rows, bound)` screens every document into the rows.
 template <class Screen>
 std::tuple<at::Tensor, at::Tensor, at::Tensor> screenAndRescore(const char* fn, const at::Tensor& qIn,
                                                                const at::Tensor& docsIn, const at::Tensor& errAbsIn,
@@ -364,7 +362,7 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> screenAndRescore(const char* fn, 
   const int64_t D = qIn.size(1);
   const at::Tensor q = qIn.contiguous();
   // With a row file, docsIn only gives the shape (an expanded view, say: it is not read) and the rows to rescore
-  // are read from the file (float32 rows in offset order from byte 0).
+  // are read from the file (RowFile).
   const at::Tensor docs = rowFile.empty() ? docsIn.contiguous() : at::Tensor();
   const at::Tensor errAbs = errAbsIn.contiguous();
   const float* ep = errAbs.data_ptr<float>();
@@ -415,17 +413,17 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> screenAndRescore(const char* fn, 
       const size_t n = r.v.size();
       ro[b] = static_cast<int64_t>(n);
       exact.resize(n);
+      // Candidates are in ascending offset order, which also keeps the row reads moving forward through memory
+      // (or through the row file).
+      // (Software prefetching of the next rows measured slower than leaving it to the hardware.)
+      // The int8 screen leaves hundreds of rows per query to rescore: prefetching two rows ahead measured 6% faster
+      // at 200k × 768 (cpu seconds on the loaded 2-core EPYC); with the bf16 screen's few rows it measured slower.
       if (dp == nullptr) {
         for (size_t i = 0; i < n; i++) {
           file.read(r.id[i], row.data(), scratch);
           exact[i] = dot(qp + b * D, row.data(), D);
         }
-      } else
-      // Candidates are in ascending offset order, which also keeps the row reads moving forward through memory.
-      // (Software prefetching of the next rows measured slower than leaving it to the hardware.)
-      // The int8 screen leaves hundreds of rows per query to rescore: prefetching two rows ahead measured 6% faster
-      // at 200k × 768 (cpu seconds on the loaded 2-core EPYC); with the bf16 screen's few rows it measured slower.
-      if (prefetchRows) {
+      } else if (prefetchRows) {
         for (size_t i = 0; i < n; i++) {
           if (i + 2 < n) {
             const char* nx = reinterpret_cast<const char*>(dp + static_cast<int64_t>(r.id[i + 2]) * D);
@@ -700,6 +698,11 @@ __attribute__((target("avx512f,avx512bw,avx512vnni"), always_inline)) inline voi
   lo = _mm512_fnmadd_round_ps(rel, as, _mm512_sub_round_ps(s, e, kDown), kDown);
 }
 
+// The int8 kernels' float64 bound arithmetic is widened by a relative 2^-40 for its own products and sums, and a
+// bound s ± err by 2^-50·|s| for that sum's rounding, before the outward rounding to float32.
+constexpr double kWiden = 1 + 0x1p-40;
+constexpr double kUlpS = 0x1p-50;
+
 inline float floatAtOrBelow(double x) {
   float f = static_cast<float>(x);
   if (static_cast<double>(f) > x) f = floatDown(f);
@@ -749,12 +752,11 @@ __attribute__((target("avx2"))) void transposePanel(const int8_t* panel, int64_t
 inline double refineBeta(double alpha, double beta, double beta2) {
   return beta2 + (alpha + 2 * beta + beta2) * 0x1p-49;
 }
-// The refined score's bounds, rounded outward (widened by 2^-40 for the float64 products and sums of the error
-// terms, and by 2^-50·|R| for R ± err's own rounding).
+// The refined score's bounds, rounded outward (kWiden, kUlpS).
 inline void refineBounds(int32_t i1, int32_t i2, double sq, double sq2, float sd, double alpha, double a, double betaR,
                          double c, double tinyAbs, float& lo, float& hi) {
   const double R = (sq * i1 + sq2 * i2) * static_cast<double>(sd);
-  const double err = (alpha * a + betaR * c + tinyAbs) * (1 + 0x1p-40) + std::fabs(R) * 0x1p-50;
+  const double err = (alpha * a + betaR * c + tinyAbs) * kWiden + std::fabs(R) * kUlpS;
   lo = floatAtOrBelow(R - err);
   hi = floatAtOrAbove(R + err);
 }

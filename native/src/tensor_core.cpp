@@ -55,30 +55,33 @@ void copyToBytes(const at::Tensor& t, void* dst, size_t dstBytes) {
   if (nbytes) std::memcpy(dst, c.data_ptr(), nbytes);
 }
 
+int64_t preadFull(int fd, void* dst, size_t n, int64_t offset) {
+  char* d = static_cast<char*>(dst);
+  size_t done = 0;
+  while (done < n) {
+    const ssize_t r = ::pread(fd, d + done, n - done, offset + static_cast<int64_t>(done));
+    if (r < 0) {
+      if (errno == EINTR) continue;
+      return -errno;
+    }
+    if (r == 0) break;
+    done += static_cast<size_t>(r);
+  }
+  return static_cast<int64_t>(done);
+}
+
 void readFileInto(const std::string& path, int64_t byteOffset, at::Tensor& t) {
   if (!t.device().is_cpu() || !t.is_contiguous())
     throw std::invalid_argument("readFileInto: the target must be a contiguous CPU tensor");
   const size_t nbytes = static_cast<size_t>(t.numel()) * t.element_size();
   int fd = ::open(path.c_str(), O_RDONLY);
   if (fd < 0) throw std::runtime_error(path + ": " + std::strerror(errno));
-  char* dst = static_cast<char*>(t.data_ptr());
-  size_t done = 0;
-  while (done < nbytes) {
-    ssize_t r = ::pread(fd, dst + done, nbytes - done, byteOffset + static_cast<int64_t>(done));
-    if (r < 0) {
-      if (errno == EINTR) continue;
-      int err = errno;
-      ::close(fd);
-      throw std::runtime_error(path + ": read failed: " + std::strerror(err));
-    }
-    if (r == 0) {
-      ::close(fd);
-      throw std::runtime_error(path + ": file too short: wanted " + std::to_string(nbytes) + " bytes at offset " +
-                               std::to_string(byteOffset));
-    }
-    done += static_cast<size_t>(r);
-  }
+  const int64_t got = preadFull(fd, t.data_ptr(), nbytes, byteOffset);
   ::close(fd);
+  if (got < 0) throw std::runtime_error(path + ": read failed: " + std::strerror(static_cast<int>(-got)));
+  if (static_cast<size_t>(got) < nbytes)
+    throw std::runtime_error(path + ": file too short: wanted " + std::to_string(nbytes) + " bytes at offset " +
+                             std::to_string(byteOffset));
 }
 
 at::Tensor fromFile(const std::string& path, int64_t byteOffset, const std::vector<int64_t>& shape,

@@ -20,6 +20,9 @@ void copyToBytes(const at::Tensor& t, void* dst, size_t dstBytes);
 at::Tensor fromFile(const std::string& path, int64_t byteOffset, const std::vector<int64_t>& shape, at::ScalarType dtype);
 // The same into an existing contiguous CPU tensor (its numel × element size bytes): a reused buffer, no allocation.
 void readFileInto(const std::string& path, int64_t byteOffset, at::Tensor& t);
+// pread until `n` bytes are in `dst` (retrying short reads and EINTR): returns n, the bytes read before the end of
+// the file, or -errno. Shared by readFileInto and the int8 engine's row reads (search_core.cpp).
+int64_t preadFull(int fd, void* dst, size_t n, int64_t offset);
 
 // Python torch.save-compatible zip bytes for {name: tensor}; and the reverse for torch.save'd state dicts.
 std::vector<char> saveTensorMap(const std::vector<std::string>& names, const std::vector<at::Tensor>& tensors);
