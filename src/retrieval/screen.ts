@@ -394,7 +394,7 @@ export class Int8Copy implements Disposable {
     q: T.Tensor,
     docs: T.Tensor,
     k: number,
-    opts: { errScale?: number; isa?: string; floor?: Float32Array; rowFile?: { path: string; dtype: 'float32' | 'float16' } } = {},
+    opts: { errScale?: number; isa?: string; floor?: Float32Array; rowFile?: T.RowFile } = {},
   ): { scores: Float32Array; ids: BigInt64Array; rescored: BigInt64Array } {
     const { errScale = 1, isa = int8Isa(), floor, rowFile } = opts;
     return T.tidy(() => {
@@ -415,10 +415,7 @@ export class Int8Copy implements Disposable {
         // Rounded up: this term is not covered by the per-document terms' SLACK.
         err[3 * b + 2] = errScale * (n[3 * b + 2] as number) * (1 + 2 ** -20);
       }
-      if (!err.every(Number.isFinite)) {
-        throw new DrhardInputError("vector norms overflow float32 in the int8 engine's error bound; search with the 'torch' or 'faiss' exact engine");
-      }
-      const r = T.int8ScreenedTopk(q, docs, { codes: qc.codes, scale: qc.scale, codes2: qc.codes2, scale2: qc.scale2, err: T.tensor(err) }, this.codes, errScale * int8Tiny(D), errScale * INT8_REL, k, { isa, qOffset: levels + 1 }, floor === undefined ? undefined : T.tensor(floor), rowFile);
+      const r = T.int8ScreenedTopk(q, docs, { codes: qc.codes, scale: qc.scale, codes2: qc.codes2, scale2: qc.scale2, err: T.tensor(checkedErr(err)) }, this.codes, errScale * int8Tiny(D), errScale * INT8_REL, k, { isa, qOffset: levels + 1 }, floor === undefined ? undefined : T.tensor(floor), rowFile);
       return { scores: r.values.toFloat32Array(), ids: r.indices.toBigInt64Array(), rescored: r.rescored.toBigInt64Array() };
     });
   }

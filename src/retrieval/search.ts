@@ -92,10 +92,10 @@ type Store =
       maxNorm: number | null;
       file: { path: string; layout: EmbeddingsLayout } | null;
       /**
-       * The int8 copy screens a file too big to load, whose rows rescoring reads one at a time from the file: `docs`
-       * is then a [N, D] view of one zero row, which only gives the shape.
+       * The int8 copy screens a file too big to load, whose rows rescoring reads one at a time from it: `docs` is
+       * then a [N, D] view of one zero row, which only gives the shape.
        */
-      rowFile?: boolean;
+      rowFile?: T.RowFile;
     }
   /** `checked[s]` is 1 once shard s was loaded and found finite (a search checks each shard before it uses it). */
   | { kind: 'file'; path: string; layout: EmbeddingsLayout; shardRows: number; checked: Uint8Array };
@@ -252,9 +252,10 @@ export class DenseSearcher implements Disposable {
   }
 
   /**
-   * The int8 engine over a file too big to load (float16 rows are widened as they are read): its int8 copy built a block at a time (each block checked
-   * for NaN/Inf; an error names every bad row) and kept, the rows rescoring needs read from the file. Null when the copy and a block buffer
-   * do not fit `budget` with a quarter of it (at most 512 MiB) to spare for the coding's and the search's buffers.
+   * The int8 engine over a file too big to load (float16 rows are widened as they are read): its int8 copy built a
+   * block at a time (each block checked for NaN/Inf; an error names every bad row) and kept, the rows rescoring needs
+   * read from the file. Null when the copy and a block buffer do not fit `budget` with a quarter of it (at most
+   * 512 MiB) to spare for the coding's and the search's buffers.
    */
   private static residentInt8(file: string, layout: EmbeddingsLayout, budget: number, opts: FromFileOptions): DenseSearcher | null {
     const { count: N, dim: D } = layout;
@@ -281,7 +282,8 @@ export class DenseSearcher implements Disposable {
       if (bad.length > 0) throw nonFiniteError(bad, `${file}: document embeddings`);
       screen = builder.finish();
       docs = T.keep(T.tidy(() => T.zeros([1, D]).expand([N, D])));
-      return new DenseSearcher({ kind: 'memory', docs, owned: true, flat: null, screen, maxNorm: null, file: { path: file, layout }, rowFile: true }, N, D, null, { ...opts, engine: 'int8' });
+      const rowFile = { path: file, dtype: layout.dtype };
+      return new DenseSearcher({ kind: 'memory', docs, owned: true, flat: null, screen, maxNorm: null, file: { path: file, layout }, rowFile }, N, D, null, { ...opts, engine: 'int8' });
     } catch (e) {
       builder.dispose();
       screen?.dispose();
@@ -321,7 +323,7 @@ export class DenseSearcher implements Disposable {
   get mode(): 'memory' | 'resident' | 'sharded' | 'faiss' {
     if (this.#faiss !== null) return 'faiss';
     const s = this.store;
-    return s.kind === 'file' ? 'sharded' : s.rowFile === true ? 'resident' : 'memory';
+    return s.kind === 'file' ? 'sharded' : s.rowFile !== undefined ? 'resident' : 'memory';
   }
   /** Number of shards a sharded search reads per call (1 in memory). */
   get shards(): number {
@@ -353,7 +355,7 @@ export class DenseSearcher implements Disposable {
       const store = this.store;
       if (store.kind === 'memory') {
         if (store.flat !== null) mergeFlat(store.flat, qf, 0, acc);
-        else if (store.screen !== null && store.docs !== null) this.searchScreened(qf, store.docs, store.screen, 0, acc, store.rowFile === true && store.file !== null ? { path: store.file.path, dtype: store.file.layout.dtype } : undefined);
+        else if (store.screen !== null && store.docs !== null) this.searchScreened(qf, store.docs, store.screen, 0, acc, store.rowFile);
         else if (store.maxNorm !== null && store.docs !== null) this.searchScreened(qf, store.docs, store.maxNorm, 0, acc);
         else if (store.docs !== null) this.searchBlock(qf, store.docs, 0, acc);
       } else if (this.#engine === 'faiss') {
@@ -462,7 +464,7 @@ export class DenseSearcher implements Disposable {
    * Merges the exact top-k of q against `docs` (rows base…base+n) into `acc` through the bfloat16 screen (a
    * ScreenCopy) or the float32 one (the rows' largest norm).
    */
-  private searchScreened(q: T.Tensor, docs: T.Tensor, screen: ScreenCopy | Int8Copy | number, base: number, acc: TopK, rowFile?: { path: string; dtype: 'float32' | 'float16' }): void {
+  private searchScreened(q: T.Tensor, docs: T.Tensor, screen: ScreenCopy | Int8Copy | number, base: number, acc: TopK, rowFile?: T.RowFile): void {
     const B = q.size(0);
     const k = acc.k;
     for (let qs = 0; qs < B; qs += this.#screenBatch) {
@@ -505,7 +507,7 @@ export class DenseSearcher implements Disposable {
     const store = this.store;
     let src: { path: string; layout: EmbeddingsLayout };
     if (store.kind === 'memory') {
-      const docs = store.rowFile === true ? null : store.docs;
+      const docs = store.rowFile !== undefined ? null : store.docs;
       if (docs !== null) return T.tidy(() => docs.indexSelect(0, T.tensor(BigInt64Array.from(Array.from(ids), (x) => BigInt(x)))));
       if (store.file === null) throw new Error('this searcher holds no document vectors (built from a bare faiss index)');
       src = store.file;

@@ -664,6 +664,12 @@ export function int8Quantize(x: Tensor, panels: boolean, levels = 127): { codes:
  * that rescoring reads them from, a row at a time; `docs` then only gives [N, D] and is not read (an expanded view
  * will do).
  */
+/** An embeddings file the int8 engine's rescoring reads rows from (rows in offset order from byte 0). */
+export interface RowFile {
+  path: string;
+  dtype: 'float32' | 'float16';
+}
+
 export function int8ScreenedTopk(
   q: Tensor,
   docs: Tensor,
@@ -674,7 +680,7 @@ export function int8ScreenedTopk(
   k: number,
   kernel: { isa: string; qOffset: number },
   floor?: Tensor,
-  rowFile?: { path: string; dtype: 'float32' | 'float16' },
+  rowFile?: RowFile,
 ): ValuesIndices & { rescored: Tensor } {
   const [v, i, r] = native.int8ScreenedTopk(q.handle, docs.handle, qCodes.codes.handle, qCodes.scale.handle, qCodes.err.handle, qCodes.codes2.handle, qCodes.scale2.handle, dCodes.codes.handle, dCodes.scale.handle, dCodes.sum.handle, dCodes.err.handle, tinyAbs, errRel, k, kernel.isa, kernel.qOffset, floor?.handle, rowFile?.path, rowFile?.dtype === 'float16');
   return { values: wrap(v), indices: wrap(i), rescored: wrap(r) };
